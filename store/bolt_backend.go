@@ -1,0 +1,770 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+)
+
+// boltSchema is the layout version written to the meta bucket. A file
+// written by a newer layout is refused rather than misread.
+const boltSchema = 1
+
+// Bucket names. Tokens are JSON by id, with two indexes: key hash → id, and
+// owner → ids (keys made by ownerKey, empty values). Revocations and
+// failure counters are small fixed-size binary values; sessions are JSON.
+var (
+	bucketMeta        = []byte("meta")
+	bucketTokens      = []byte("tokens")
+	bucketTokenHashes = []byte("token_key_hashes")
+	bucketTokenOwners = []byte("token_owners")
+	bucketRevoked     = []byte("revoked")
+	bucketSessions    = []byte("sessions")
+	bucketFailures    = []byte("failures")
+	bucketSecrets     = []byte("secrets")
+
+	allBuckets = [][]byte{
+		bucketMeta, bucketTokens, bucketTokenHashes, bucketTokenOwners,
+		bucketRevoked, bucketSessions, bucketFailures, bucketSecrets,
+	}
+
+	keySchema = []byte("schema")
+)
+
+// boltBackend is one open bbolt file. Reads are View transactions only;
+// expired records are skipped on read and deleted by a periodic sweep.
+type boltBackend struct {
+	db     *bolt.DB
+	logger *zap.Logger
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+// openBolt opens (creating if needed) the store file at path, waiting at
+// most timeout for another process to release its lock, and starts a sweep
+// every interval.
+func openBolt(path string, timeout, interval time.Duration, logger *zap.Logger) (*boltBackend, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("opening token store %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if err != nil {
+		return nil, fmt.Errorf("opening token store %s: %w", path, err)
+	}
+	if err := db.Update(initBuckets); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("opening token store %s: %w", path, err)
+	}
+	b := &boltBackend{
+		db:     db,
+		logger: logger,
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	go b.sweepEvery(interval)
+	return b, nil
+}
+
+// initBuckets creates the buckets and checks the layout version.
+func initBuckets(tx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("creating bucket %s: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	if v := meta.Get(keySchema); v != nil {
+		n, err := strconv.Atoi(string(v))
+		if err != nil {
+			return fmt.Errorf("reading layout version %q: %w", v, err)
+		}
+		if n > boltSchema {
+			return fmt.Errorf("file has layout version %d, this build reads up to %d", n, boltSchema)
+		}
+		return nil
+	}
+	return meta.Put(keySchema, []byte(strconv.Itoa(boltSchema)))
+}
+
+// destroy stops the sweeper and closes the file.
+func (b *boltBackend) destroy() error {
+	close(b.stop)
+	<-b.done
+	if err := b.db.Close(); err != nil {
+		return fmt.Errorf("closing token store %s: %w", b.db.Path(), err)
+	}
+	return nil
+}
+
+func (b *boltBackend) sweepEvery(interval time.Duration) {
+	defer close(b.done)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case now := <-tick.C:
+			if err := b.sweep(now); err != nil {
+				b.logger.Error("deleting expired records", zap.String("path", b.db.Path()), zap.Error(err))
+			}
+		}
+	}
+}
+
+// expiredFunc reports whether a stored value is expired at now.
+type expiredFunc func(v []byte, now time.Time) bool
+
+// sweepTargets lists the buckets swept by key; tokens, which carry index
+// entries, are swept separately.
+var sweepTargets = []struct {
+	bucket  []byte
+	expired expiredFunc
+}{
+	{bucketRevoked, func(v []byte, now time.Time) bool {
+		until, ok := decodeTime(v)
+		return ok && !now.Before(until)
+	}},
+	{bucketSessions, func(v []byte, now time.Time) bool {
+		var s Session
+		return json.Unmarshal(v, &s) == nil && sessionExpired(s, now)
+	}},
+	{bucketFailures, func(v []byte, now time.Time) bool {
+		c, ok := decodeCounter(v)
+		return ok && counterExpired(c, now)
+	}},
+}
+
+func tokenExpired(v []byte, now time.Time) bool {
+	var t Token
+	return json.Unmarshal(v, &t) == nil && t.Expired(now)
+}
+
+// sweep deletes every record expired at now. It finds them in a read
+// transaction and opens a write transaction only when there is something to
+// delete, checking each record again there since it may have been renewed
+// in between.
+func (b *boltBackend) sweep(now time.Time) error {
+	expired := make([][][]byte, len(sweepTargets))
+	var tokenIDs [][]byte
+	found := false
+	err := b.db.View(func(tx *bolt.Tx) error {
+		for i, target := range sweepTargets {
+			err := tx.Bucket(target.bucket).ForEach(func(k, v []byte) error {
+				if target.expired(v, now) {
+					expired[i] = append(expired[i], bytes.Clone(k))
+					found = true
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
+			if tokenExpired(v, now) {
+				tokenIDs = append(tokenIDs, bytes.Clone(k))
+				found = true
+			}
+			return nil
+		})
+	})
+	if err != nil || !found {
+		return err
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		for i, target := range sweepTargets {
+			bk := tx.Bucket(target.bucket)
+			for _, k := range expired[i] {
+				if v := bk.Get(k); v != nil && target.expired(v, now) {
+					if err := bk.Delete(k); err != nil {
+						return fmt.Errorf("deleting from %s: %w", target.bucket, err)
+					}
+				}
+			}
+		}
+		tokens := tx.Bucket(bucketTokens)
+		for _, id := range tokenIDs {
+			v := tokens.Get(id)
+			if v == nil {
+				continue
+			}
+			var t Token
+			if json.Unmarshal(v, &t) != nil || !t.Expired(now) {
+				continue
+			}
+			if err := deleteTokenTx(tx, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Time values are stored as big-endian Unix nanoseconds, clamped to the
+// range that fits: an expiry past 2262 is, for this store, never.
+var maxStoredTime = time.Unix(0, math.MaxInt64)
+
+func encodeTime(dst []byte, t time.Time) []byte {
+	if t.After(maxStoredTime) {
+		t = maxStoredTime
+	}
+	return binary.BigEndian.AppendUint64(dst, uint64(t.UnixNano()))
+}
+
+// decodeTime reads a stored time; ok is false when v is malformed.
+func decodeTime(v []byte) (t time.Time, ok bool) {
+	if len(v) != 8 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(v))), true
+}
+
+// A counter is stored as 8 bytes of count then 8 bytes of expiry.
+func encodeCounter(c Counter) []byte {
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, 16), uint64(c.Count))
+	return encodeTime(v, c.Expires)
+}
+
+func decodeCounter(v []byte) (Counter, bool) {
+	if len(v) != 16 {
+		return Counter{}, false
+	}
+	expires, _ := decodeTime(v[8:])
+	return Counter{Count: int(binary.BigEndian.Uint64(v[:8])), Expires: expires}, true
+}
+
+// ownerPrefix is the owner index prefix for owner: its length as a uvarint,
+// then the owner, so that no owner's prefix is a prefix of another's.
+func ownerPrefix(owner string) []byte {
+	p := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(owner)), uint64(len(owner)))
+	return append(p, owner...)
+}
+
+func ownerKey(owner, id string) []byte {
+	return append(ownerPrefix(owner), id...)
+}
+
+// getToken reads the token stored under id in tx; ErrNotFound when absent.
+func getToken(tx *bolt.Tx, id []byte) (Token, error) {
+	v := tx.Bucket(bucketTokens).Get(id)
+	if v == nil {
+		return Token{}, ErrNotFound
+	}
+	var t Token
+	if err := json.Unmarshal(v, &t); err != nil {
+		return Token{}, fmt.Errorf("decoding token %s: %w", id, err)
+	}
+	return t, nil
+}
+
+func putToken(tx *bolt.Tx, t Token) error {
+	v, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("encoding token %s: %w", t.ID, err)
+	}
+	if err := tx.Bucket(bucketTokens).Put([]byte(t.ID), v); err != nil {
+		return fmt.Errorf("writing token %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// deleteTokenTx removes t and its index entries.
+func deleteTokenTx(tx *bolt.Tx, t Token) error {
+	id := []byte(t.ID)
+	if err := tx.Bucket(bucketTokens).Delete(id); err != nil {
+		return fmt.Errorf("deleting token %s: %w", t.ID, err)
+	}
+	hashes := tx.Bucket(bucketTokenHashes)
+	if bytes.Equal(hashes.Get(t.KeyHash), id) {
+		if err := hashes.Delete(t.KeyHash); err != nil {
+			return fmt.Errorf("deleting token %s key hash: %w", t.ID, err)
+		}
+	}
+	if err := tx.Bucket(bucketTokenOwners).Delete(ownerKey(t.Owner, t.ID)); err != nil {
+		return fmt.Errorf("deleting token %s owner index: %w", t.ID, err)
+	}
+	return nil
+}
+
+// CreateToken implements Store.
+func (b *boltBackend) CreateToken(ctx context.Context, t Token) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkToken(t); err != nil {
+		return fmt.Errorf("creating token: %w", err)
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		now := time.Now()
+		old, err := getToken(tx, []byte(t.ID))
+		switch {
+		case err == nil && !old.Expired(now):
+			return fmt.Errorf("creating token %s: %w", t.ID, ErrExists)
+		case err == nil:
+			if err := deleteTokenTx(tx, old); err != nil {
+				return err
+			}
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		if id := tx.Bucket(bucketTokenHashes).Get(t.KeyHash); id != nil {
+			old, err := getToken(tx, id)
+			switch {
+			case err == nil && !old.Expired(now):
+				return fmt.Errorf("creating token %s: key hash: %w", t.ID, ErrExists)
+			case err == nil:
+				if err := deleteTokenTx(tx, old); err != nil {
+					return err
+				}
+			case !errors.Is(err, ErrNotFound):
+				return err
+			}
+		}
+		if err := putToken(tx, t); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketTokenHashes).Put(t.KeyHash, []byte(t.ID)); err != nil {
+			return fmt.Errorf("writing token %s key hash: %w", t.ID, err)
+		}
+		if err := tx.Bucket(bucketTokenOwners).Put(ownerKey(t.Owner, t.ID), nil); err != nil {
+			return fmt.Errorf("writing token %s owner index: %w", t.ID, err)
+		}
+		return nil
+	})
+}
+
+// Token implements Store.
+func (b *boltBackend) Token(ctx context.Context, id string) (Token, error) {
+	if err := ctx.Err(); err != nil {
+		return Token{}, err
+	}
+	var t Token
+	err := b.db.View(func(tx *bolt.Tx) error {
+		var err error
+		t, err = getToken(tx, []byte(id))
+		return err
+	})
+	if err != nil {
+		return Token{}, err
+	}
+	if t.Expired(time.Now()) {
+		return Token{}, ErrNotFound
+	}
+	return t, nil
+}
+
+// TokenByKeyHash implements Store.
+func (b *boltBackend) TokenByKeyHash(ctx context.Context, keyHash []byte) (Token, error) {
+	if err := ctx.Err(); err != nil {
+		return Token{}, err
+	}
+	if len(keyHash) == 0 {
+		return Token{}, ErrNotFound
+	}
+	var t Token
+	err := b.db.View(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketTokenHashes).Get(keyHash)
+		if id == nil {
+			return ErrNotFound
+		}
+		var err error
+		t, err = getToken(tx, id)
+		return err
+	})
+	if err != nil {
+		return Token{}, err
+	}
+	if t.Expired(time.Now()) {
+		return Token{}, ErrNotFound
+	}
+	return t, nil
+}
+
+// Tokens implements Store.
+func (b *boltBackend) Tokens(ctx context.Context, owner string) ([]Token, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	var out []Token
+	add := func(t Token) {
+		if !t.Expired(now) {
+			out = append(out, t)
+		}
+	}
+	err := b.db.View(func(tx *bolt.Tx) error {
+		if owner == "" {
+			return tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
+				var t Token
+				if err := json.Unmarshal(v, &t); err != nil {
+					return fmt.Errorf("decoding token %s: %w", k, err)
+				}
+				add(t)
+				return nil
+			})
+		}
+		prefix := ownerPrefix(owner)
+		c := tx.Bucket(bucketTokenOwners).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			t, err := getToken(tx, k[len(prefix):])
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if t.Owner == owner {
+				add(t)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing tokens: %w", err)
+	}
+	slices.SortFunc(out, compareTokens)
+	return out, nil
+}
+
+// DeleteToken implements Store.
+func (b *boltBackend) DeleteToken(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		t, err := getToken(tx, []byte(id))
+		if err != nil {
+			return err
+		}
+		if err := deleteTokenTx(tx, t); err != nil {
+			return err
+		}
+		if t.Expired(time.Now()) {
+			return ErrNotFound
+		}
+		return nil
+	})
+}
+
+// TouchTokens implements Store.
+func (b *boltBackend) TouchTokens(ctx context.Context, lastUsed map[string]time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(lastUsed) == 0 {
+		return nil
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		now := time.Now()
+		for id, used := range lastUsed {
+			t, err := getToken(tx, []byte(id))
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if t.Expired(now) || (t.LastUsed != nil && !used.After(*t.LastUsed)) {
+				continue
+			}
+			t.LastUsed = &used
+			if err := putToken(tx, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Revoke implements Store.
+func (b *boltBackend) Revoke(ctx context.Context, jti string, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkKey("jti", jti); err != nil {
+		return fmt.Errorf("revoking: %w", err)
+	}
+	if !time.Now().Before(until) {
+		return nil // already expired: nothing left to revoke
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketRevoked)
+		if old, ok := decodeTime(bk.Get([]byte(jti))); ok && !until.After(old) {
+			return nil
+		}
+		if err := bk.Put([]byte(jti), encodeTime(make([]byte, 0, 8), until)); err != nil {
+			return fmt.Errorf("revoking %s: %w", jti, err)
+		}
+		return nil
+	})
+}
+
+// IsRevoked implements Store.
+func (b *boltBackend) IsRevoked(ctx context.Context, jti string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if jti == "" {
+		return false, nil
+	}
+	var until time.Time
+	err := b.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketRevoked).Get([]byte(jti))
+		if v == nil {
+			return nil
+		}
+		var ok bool
+		if until, ok = decodeTime(v); !ok {
+			return errors.New("malformed record")
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("reading revocation %s: %w", jti, err)
+	}
+	return time.Now().Before(until), nil
+}
+
+// getSession reads the live session under idHash in tx.
+func getSession(tx *bolt.Tx, idHash []byte, now time.Time) (Session, error) {
+	v := tx.Bucket(bucketSessions).Get(idHash)
+	if v == nil {
+		return Session{}, ErrNotFound
+	}
+	var s Session
+	if err := json.Unmarshal(v, &s); err != nil {
+		return Session{}, fmt.Errorf("decoding session: %w", err)
+	}
+	if sessionExpired(s, now) {
+		return Session{}, ErrNotFound
+	}
+	return s, nil
+}
+
+func putSession(tx *bolt.Tx, s Session) error {
+	v, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encoding session: %w", err)
+	}
+	if err := tx.Bucket(bucketSessions).Put(s.IDHash, v); err != nil {
+		return fmt.Errorf("writing session: %w", err)
+	}
+	return nil
+}
+
+// CreateSession implements Store.
+func (b *boltBackend) CreateSession(ctx context.Context, s Session) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkSession(s); err != nil {
+		return fmt.Errorf("creating session: %w", err)
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		_, err := getSession(tx, s.IDHash, time.Now())
+		switch {
+		case err == nil:
+			return fmt.Errorf("creating session: %w", ErrExists)
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		return putSession(tx, s)
+	})
+}
+
+// Session implements Store.
+func (b *boltBackend) Session(ctx context.Context, idHash []byte) (Session, error) {
+	if err := ctx.Err(); err != nil {
+		return Session{}, err
+	}
+	if len(idHash) == 0 {
+		return Session{}, ErrNotFound
+	}
+	var s Session
+	err := b.db.View(func(tx *bolt.Tx) error {
+		var err error
+		s, err = getSession(tx, idHash, time.Now())
+		return err
+	})
+	if err != nil {
+		return Session{}, err
+	}
+	return s, nil
+}
+
+// UpdateSession implements Store.
+func (b *boltBackend) UpdateSession(ctx context.Context, s Session) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(s.IDHash) == 0 {
+		return ErrNotFound
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		if _, err := getSession(tx, s.IDHash, time.Now()); err != nil {
+			return err
+		}
+		return putSession(tx, s)
+	})
+}
+
+// DeleteSession implements Store.
+func (b *boltBackend) DeleteSession(ctx context.Context, idHash []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(idHash) == 0 {
+		return nil
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketSessions).Delete(idHash); err != nil {
+			return fmt.Errorf("deleting session: %w", err)
+		}
+		return nil
+	})
+}
+
+// AddFailure implements Store.
+func (b *boltBackend) AddFailure(ctx context.Context, key string, window time.Duration) (Counter, error) {
+	if err := ctx.Err(); err != nil {
+		return Counter{}, err
+	}
+	if err := checkKey("failure key", key); err != nil {
+		return Counter{}, fmt.Errorf("adding failure: %w", err)
+	}
+	if err := checkWindow(window); err != nil {
+		return Counter{}, fmt.Errorf("adding failure: %w", err)
+	}
+	var c Counter
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		now := time.Now()
+		bk := tx.Bucket(bucketFailures)
+		old, ok := decodeCounter(bk.Get([]byte(key)))
+		if ok && !counterExpired(old, now) {
+			c = Counter{Count: old.Count + 1, Expires: old.Expires}
+		} else {
+			c = Counter{Count: 1, Expires: now.Add(window)}
+		}
+		return bk.Put([]byte(key), encodeCounter(c))
+	})
+	if err != nil {
+		return Counter{}, fmt.Errorf("adding failure: %w", err)
+	}
+	return c, nil
+}
+
+// Failures implements Store.
+func (b *boltBackend) Failures(ctx context.Context, key string) (Counter, error) {
+	if err := ctx.Err(); err != nil {
+		return Counter{}, err
+	}
+	if key == "" {
+		return Counter{}, nil
+	}
+	var c Counter
+	err := b.db.View(func(tx *bolt.Tx) error {
+		c, _ = decodeCounter(tx.Bucket(bucketFailures).Get([]byte(key)))
+		return nil
+	})
+	if err != nil {
+		return Counter{}, fmt.Errorf("reading failures: %w", err)
+	}
+	if counterExpired(c, time.Now()) {
+		return Counter{}, nil
+	}
+	return c, nil
+}
+
+// SetFailures implements Store. A counter with no count or an expiry that
+// is not in the future is deleted instead.
+func (b *boltBackend) SetFailures(ctx context.Context, key string, c Counter) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkKey("failure key", key); err != nil {
+		return fmt.Errorf("setting failures: %w", err)
+	}
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketFailures)
+		if c.Count <= 0 || counterExpired(c, time.Now()) {
+			return bk.Delete([]byte(key))
+		}
+		return bk.Put([]byte(key), encodeCounter(c))
+	})
+	if err != nil {
+		return fmt.Errorf("setting failures: %w", err)
+	}
+	return nil
+}
+
+// ResetFailures implements Store.
+func (b *boltBackend) ResetFailures(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if key == "" {
+		return nil
+	}
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketFailures).Delete([]byte(key))
+	})
+	if err != nil {
+		return fmt.Errorf("resetting failures: %w", err)
+	}
+	return nil
+}
+
+// Secret implements Store. The check and the write share one write
+// transaction, which bbolt serialises, so generate runs at most once.
+func (b *boltBackend) Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := checkKey("secret name", name); err != nil {
+		return nil, fmt.Errorf("loading secret: %w", err)
+	}
+	var s []byte
+	err := b.db.View(func(tx *bolt.Tx) error {
+		s = bytes.Clone(tx.Bucket(bucketSecrets).Get([]byte(name)))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loading secret %s: %w", name, err)
+	}
+	if s != nil {
+		return s, nil
+	}
+	err = b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketSecrets)
+		if v := bk.Get([]byte(name)); v != nil {
+			s = bytes.Clone(v)
+			return nil
+		}
+		gen, err := generateSecret(name, generate)
+		if err != nil {
+			return err
+		}
+		if err := bk.Put([]byte(name), gen); err != nil {
+			return fmt.Errorf("storing secret %s: %w", name, err)
+		}
+		s = bytes.Clone(gen)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}

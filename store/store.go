@@ -1,0 +1,119 @@
+// Package store keeps what must outlive a request: API tokens, revoked JWT
+// ids, sessions, failed-login counters and generated secrets. Every backend
+// implements Store and passes the conformance suite in store/storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a record does not exist or has expired.
+var ErrNotFound = errors.New("not found")
+
+// ErrExists is returned by Create methods when the key is already taken.
+var ErrExists = errors.New("already exists")
+
+// Store is the persistence contract shared by every backend.
+//
+// Records with an expiry are invisible once expired (Get returns
+// ErrNotFound) and are removed by the backend itself, through native TTLs or
+// a periodic sweep. All methods are safe for concurrent use.
+type Store interface {
+	// CreateToken stores a new API token. It fails with ErrExists when a
+	// token with the same ID or KeyHash is already stored.
+	CreateToken(ctx context.Context, t Token) error
+	// Token returns the token with this id.
+	Token(ctx context.Context, id string) (Token, error)
+	// TokenByKeyHash returns the token whose key hashes to keyHash.
+	TokenByKeyHash(ctx context.Context, keyHash []byte) (Token, error)
+	// Tokens lists the tokens of owner, or every token when owner is "",
+	// ordered by creation time, oldest first.
+	Tokens(ctx context.Context, owner string) ([]Token, error)
+	// DeleteToken removes a token; ErrNotFound when there is none.
+	DeleteToken(ctx context.Context, id string) error
+	// TouchTokens records last-used times in one batch. Ids that no longer
+	// exist are skipped; a time older than the stored one is ignored.
+	TouchTokens(ctx context.Context, lastUsed map[string]time.Time) error
+
+	// Revoke marks a JWT id as revoked until the token would have expired
+	// anyway; after that the record vanishes.
+	Revoke(ctx context.Context, jti string, until time.Time) error
+	// IsRevoked reports whether jti is revoked (and not yet past its expiry).
+	IsRevoked(ctx context.Context, jti string) (bool, error)
+
+	// CreateSession stores a new session; ErrExists if the id hash is taken.
+	CreateSession(ctx context.Context, s Session) error
+	// Session returns the session whose id hashes to idHash.
+	Session(ctx context.Context, idHash []byte) (Session, error)
+	// UpdateSession replaces an existing session (e.g. to extend its idle
+	// expiry); ErrNotFound when it is gone.
+	UpdateSession(ctx context.Context, s Session) error
+	// DeleteSession removes a session; deleting a missing one is not an error.
+	DeleteSession(ctx context.Context, idHash []byte) error
+
+	// AddFailure increments the failure counter under key. A new counter
+	// starts at 1 and expires after window; an existing one keeps its expiry.
+	AddFailure(ctx context.Context, key string, window time.Duration) (Counter, error)
+	// Failures returns the live counter under key (Count 0 when none).
+	Failures(ctx context.Context, key string) (Counter, error)
+	// SetFailures overwrites the counter under key (e.g. to extend a lockout).
+	SetFailures(ctx context.Context, key string, c Counter) error
+	// ResetFailures deletes the counter under key.
+	ResetFailures(ctx context.Context, key string) error
+
+	// Secret returns the secret stored under name, or, when there is none,
+	// stores the result of generate and returns it. Concurrent callers (even
+	// in other processes sharing the store) all get the same value.
+	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
+
+	// Close releases the backend's resources.
+	Close() error
+}
+
+// Token is an API token as stored: never the key itself, only its hash.
+type Token struct {
+	ID           string     `json:"id"`
+	KeyHash      []byte     `json:"key_hash"`
+	Display      string     `json:"display"`
+	Owner        string     `json:"owner"`
+	Roles        []string   `json:"roles,omitempty"`
+	Description  string     `json:"description,omitempty"`
+	Created      time.Time  `json:"created"`
+	Expires      *time.Time `json:"expires,omitempty"` // nil: never
+	LastUsed     *time.Time `json:"last_used,omitempty"`
+	WriteEnabled bool       `json:"write_enabled"`
+	AllowedIPs   []string   `json:"allowed_ips,omitempty"`
+}
+
+// Expired reports whether the token has an expiry at or before now.
+func (t Token) Expired(now time.Time) bool {
+	return t.Expires != nil && !now.Before(*t.Expires)
+}
+
+// Session is a cookie session as stored: keyed by a hash of its id.
+type Session struct {
+	IDHash   []byte    `json:"id_hash"`
+	User     string    `json:"user"`
+	CSRFHash []byte    `json:"csrf_hash"`
+	Created  time.Time `json:"created"`
+	// IdleExpires is when the session ends unless it is used again.
+	IdleExpires time.Time `json:"idle_expires"`
+	// Expires is the absolute end of the session, however much it is used.
+	Expires time.Time `json:"expires"`
+}
+
+// Deadline is the earlier of the idle and the absolute expiry.
+func (s Session) Deadline() time.Time {
+	if s.IdleExpires.Before(s.Expires) {
+		return s.IdleExpires
+	}
+	return s.Expires
+}
+
+// Counter is a failed-login counter.
+type Counter struct {
+	Count   int       `json:"count"`
+	Expires time.Time `json:"expires"`
+}

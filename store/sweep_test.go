@@ -1,0 +1,190 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+	"go.uber.org/zap"
+)
+
+// fill stores one live and one soon-expired record of every kind.
+func fill(t *testing.T, s interface {
+	CreateToken(context.Context, Token) error
+	Revoke(context.Context, string, time.Time) error
+	CreateSession(context.Context, Session) error
+	AddFailure(context.Context, string, time.Duration) (Counter, error)
+}, ttl time.Duration) {
+	t.Helper()
+	ctx := t.Context()
+	now := time.Now()
+	for _, r := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"live", time.Hour}, {"dying", ttl}} {
+		exp := now.Add(r.ttl)
+		steps := []error{
+			s.CreateToken(ctx, Token{ID: r.name, KeyHash: []byte(r.name), Owner: r.name, Created: now, Expires: &exp}),
+			s.Revoke(ctx, r.name, exp),
+			s.CreateSession(ctx, Session{IDHash: []byte(r.name), Created: now, IdleExpires: exp, Expires: exp}),
+		}
+		_, err := s.AddFailure(ctx, r.name, r.ttl)
+		steps = append(steps, err)
+		if err := errors.Join(steps...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitUntil polls cond for up to five seconds.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestMemorySweep(t *testing.T) {
+	m := newMemoryBackend(10 * time.Millisecond)
+	defer func() { _ = m.destroy() }()
+	fill(t, m, 20*time.Millisecond)
+
+	sizes := func() []int {
+		m.mu.RLock()
+		defer m.mu.RUnlock()
+		return []int{len(m.tokens), len(m.byHash), len(m.revoked), len(m.sessions), len(m.counters)}
+	}
+	waitUntil(t, "the sweeper", func() bool {
+		for _, n := range sizes() {
+			if n != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if _, err := m.Token(t.Context(), "live"); err != nil {
+		t.Errorf("the sweep removed a live token: %v", err)
+	}
+}
+
+// bucketSizes counts the keys of every bucket holding expiring records.
+func bucketSizes(t *testing.T, db *bolt.DB) map[string]int {
+	t.Helper()
+	sizes := make(map[string]int)
+	err := db.View(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketTokens, bucketTokenHashes, bucketTokenOwners, bucketRevoked, bucketSessions, bucketFailures} {
+			sizes[string(name)] = tx.Bucket(name).Stats().KeyN
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sizes
+}
+
+func TestBoltSweep(t *testing.T) {
+	b, err := openBolt(filepath.Join(t.TempDir(), "sweep.db"), time.Second, 10*time.Millisecond, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.destroy() }()
+	fill(t, b, 20*time.Millisecond)
+
+	waitUntil(t, "the sweeper", func() bool {
+		for _, n := range bucketSizes(t, b.db) {
+			if n != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if _, err := b.Token(t.Context(), "live"); err != nil {
+		t.Errorf("the sweep removed a live token: %v", err)
+	}
+	if _, err := b.TokenByKeyHash(t.Context(), []byte("live")); err != nil {
+		t.Errorf("the sweep removed a live token's index: %v", err)
+	}
+
+	// A sweep as of later removes the rest, index entries included.
+	if err := b.sweep(time.Now().Add(2 * time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for name, n := range bucketSizes(t, b.db) {
+		if n != 0 {
+			t.Errorf("bucket %s has %d keys after sweeping everything", name, n)
+		}
+	}
+}
+
+// TestBoltReadsDoNotWrite checks that the request path (token, revocation,
+// session and counter reads, live or expired) never commits a write.
+func TestBoltReadsDoNotWrite(t *testing.T) {
+	b, err := openBolt(filepath.Join(t.TempDir(), "reads.db"), time.Second, time.Hour, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.destroy() }()
+	fill(t, b, time.Millisecond)
+	waitUntil(t, "the short records to expire", func() bool {
+		ok, err := b.IsRevoked(t.Context(), "dying")
+		return err == nil && !ok
+	})
+
+	stats := b.db.Stats()
+	writes := stats.TxStats.GetWrite()
+	if writes == 0 {
+		t.Fatal("the writes made by fill were not counted; the check would prove nothing")
+	}
+	ctx := t.Context()
+	for _, name := range []string{"live", "dying", "absent"} {
+		_, _ = b.Token(ctx, name)
+		_, _ = b.TokenByKeyHash(ctx, []byte(name))
+		_, _ = b.IsRevoked(ctx, name)
+		_, _ = b.Session(ctx, []byte(name))
+		_, _ = b.Failures(ctx, name)
+	}
+	if _, err := b.Tokens(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	stats = b.db.Stats()
+	if got := stats.TxStats.GetWrite(); got != writes {
+		t.Errorf("reads wrote %d pages", got-writes)
+	}
+}
+
+func TestBoltLockedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "locked.db")
+	other, err := bolt.Open(path, 0o600, nil) // another process, in effect
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	b := &Bolt{Path: path, openTimeout: 50 * time.Millisecond}
+	err = b.Provision(ctx)
+	if err == nil {
+		_ = b.Cleanup()
+		t.Fatal("Provision of a locked file: no error")
+	}
+	if !errors.Is(err, berrors.ErrTimeout) {
+		t.Errorf("error = %v, want a timeout", err)
+	}
+	if want := "opening token store " + path + ": timeout"; err.Error() != want {
+		t.Errorf("error = %q, want %q", err, want)
+	}
+	if _, ok := boltPool.References(path); ok {
+		t.Error("a failed open stayed in the pool")
+	}
+}
