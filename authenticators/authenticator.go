@@ -1,0 +1,62 @@
+// Package authenticators holds the Authenticator interface of the rest_auth
+// chain and one implementation per credential kind.
+//
+// Authenticators are Caddy guest modules in the namespace
+// `http.handlers.rest_auth.authenticators`, so third parties can add their
+// own; the JSON config names them with the inline key `method`.
+package authenticators
+
+import (
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-restauth/caddy-restauth/identity"
+	"github.com/caddy-restauth/caddy-restauth/store"
+)
+
+// Namespace is the Caddy module namespace of authenticators.
+const Namespace = "http.handlers.rest_auth.authenticators"
+
+// Authenticator inspects a request for one kind of credential.
+//
+// It answers one of three things:
+//   - absent: (nil, nil), the request carries no credential of this kind and
+//     the chain tries the next authenticator;
+//   - valid: (identity, nil), the chain stops;
+//   - invalid: (nil, err), a credential of this kind is present but wrong,
+//     expired or revoked. The request is refused at once (a *Rejection sets
+//     the status; any other error is a 503 because a backend failed).
+type Authenticator interface {
+	Authenticate(r *http.Request) (*identity.Identity, error)
+}
+
+// Env is what the rest_auth handler shares with its authenticators.
+type Env struct {
+	// Users are the configured accounts.
+	Users *identity.Directory
+	// Store keeps tokens, sessions, revocations and counters.
+	Store store.Store
+	// Logger is the handler's logger.
+	Logger *zap.Logger
+	// Realm names the protected space in challenges.
+	Realm string
+}
+
+// Binder is implemented by authenticators that need the handler's shared
+// environment. Bind is called once, after Provision.
+type Binder interface {
+	Bind(env Env) error
+}
+
+// Challenger is implemented by authenticators that announce themselves in
+// the WWW-Authenticate header of a 401. An empty challenge announces nothing.
+type Challenger interface {
+	WWWAuthenticate() string
+}
+
+// Scrubber is implemented by authenticators that remove their credential
+// from the request before it goes upstream.
+type Scrubber interface {
+	Scrub(r *http.Request)
+}

@@ -1,0 +1,127 @@
+package authenticators
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-restauth/caddy-restauth/identity"
+)
+
+func init() {
+	caddy.RegisterModule(Basic{})
+}
+
+// Basic authenticates `Authorization: Basic base64(user:password)` (RFC 7617)
+// against the configured users. Verified passwords are cached under a keyed
+// hash, so a repeated request does no password hashing.
+type Basic struct {
+	// Send `WWW-Authenticate: Basic realm="...", charset="UTF-8"` on a 401,
+	// for clients that wait for a challenge before sending credentials.
+	// Off by default: a Basic challenge makes browsers show a password
+	// dialog, which an API behind a web app must not cause.
+	Challenge bool `json:"challenge,omitempty"`
+
+	// The realm named in the Basic challenge. Default: the handler's realm.
+	Realm string `json:"realm,omitempty"`
+
+	users     *identity.Directory
+	challenge string
+}
+
+// CaddyModule returns the Caddy module information.
+func (Basic) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  Namespace + ".basic",
+		New: func() caddy.Module { return new(Basic) },
+	}
+}
+
+// Bind receives the handler's users and realm.
+func (b *Basic) Bind(env Env) error {
+	if env.Users == nil {
+		return errors.New("basic: no users configured")
+	}
+	b.users = env.Users
+	if b.Challenge {
+		realm := b.Realm
+		if realm == "" {
+			realm = env.Realm
+		}
+		b.challenge = fmt.Sprintf(`Basic realm=%q, charset="UTF-8"`, realm)
+	}
+	return nil
+}
+
+// Authenticate checks Basic credentials.
+func (b *Basic) Authenticate(r *http.Request) (*identity.Identity, error) {
+	encoded, ok := authorization(r.Header["Authorization"], "Basic")
+	if !ok {
+		return nil, nil
+	}
+	user, password, ok := decodeUserPass(encoded)
+	if !ok {
+		return nil, b.reject("Malformed Basic credentials.")
+	}
+	acct, err := b.users.Verify(user, password)
+	if err != nil {
+		return nil, b.reject("Invalid username or password.")
+	}
+	return acct.Identity("basic"), nil
+}
+
+func (b *Basic) reject(detail string) *Rejection {
+	rej := Invalid(detail)
+	rej.Challenge = b.challenge
+	return rej
+}
+
+// WWWAuthenticate is the Basic challenge when enabled.
+func (b *Basic) WWWAuthenticate() string { return b.challenge }
+
+// Scrub removes the Authorization header.
+func (b *Basic) Scrub(r *http.Request) { r.Header.Del("Authorization") }
+
+// UnmarshalCaddyfile parses
+//
+//	basic {
+//		challenge
+//		realm <name>
+//	}
+func (b *Basic) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "challenge":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			b.Challenge = true
+		case "realm":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			b.Realm = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		default:
+			return d.Errf("basic: unknown option %q (want challenge or realm)", d.Val())
+		}
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ Authenticator         = (*Basic)(nil)
+	_ Binder                = (*Basic)(nil)
+	_ Challenger            = (*Basic)(nil)
+	_ Scrubber              = (*Basic)(nil)
+	_ caddyfile.Unmarshaler = (*Basic)(nil)
+)

@@ -1,0 +1,34 @@
+package authenticators
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strings"
+)
+
+// authorization returns the credentials of the Authorization header when
+// its scheme is scheme (compared case-insensitively, RFC 9110 §11.1).
+func authorization(header []string, scheme string) (string, bool) {
+	if len(header) == 0 {
+		return "", false
+	}
+	v := header[0]
+	if len(v) <= len(scheme) || v[len(scheme)] != ' ' || !strings.EqualFold(v[:len(scheme)], scheme) {
+		return "", false
+	}
+	return strings.TrimLeft(v[len(scheme)+1:], " "), true
+}
+
+// decodeUserPass decodes base64("user:password") as used by Basic (RFC 7617)
+// and dotCMS's DOTAUTH header.
+func decodeUserPass(encoded string) (user, password []byte, ok bool) {
+	raw, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		return nil, nil, false
+	}
+	user, password, ok = bytes.Cut(raw, []byte{':'})
+	if !ok || len(user) == 0 {
+		return nil, nil, false
+	}
+	return user, password, true
+}

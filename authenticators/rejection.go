@@ -1,0 +1,41 @@
+package authenticators
+
+import (
+	"net/http"
+	"time"
+)
+
+// Rejection is the answer to a credential that is present but not
+// acceptable. Its Detail is shown to the client, so it must never contain
+// the credential.
+type Rejection struct {
+	// Status is the HTTP status (401 when zero).
+	Status int
+	// Detail explains the refusal to the client.
+	Detail string
+	// Challenge replaces the handler's WWW-Authenticate challenges on a 401
+	// (e.g. `Bearer realm="api", error="invalid_token"`).
+	Challenge string
+	// RetryAfter is sent with a 429.
+	RetryAfter time.Duration
+}
+
+func (r *Rejection) Error() string { return r.Detail }
+
+// StatusCode is the HTTP status of the rejection.
+func (r *Rejection) StatusCode() int {
+	if r.Status == 0 {
+		return http.StatusUnauthorized
+	}
+	return r.Status
+}
+
+// Invalid rejects a present-but-invalid credential with 401.
+func Invalid(detail string) *Rejection {
+	return &Rejection{Status: http.StatusUnauthorized, Detail: detail}
+}
+
+// Forbidden rejects an authenticated request with 403.
+func Forbidden(detail string) *Rejection {
+	return &Rejection{Status: http.StatusForbidden, Detail: detail}
+}

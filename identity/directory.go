@@ -1,0 +1,155 @@
+package identity
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"sync"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
+)
+
+// Account is a configured user as the authenticators see it.
+type Account struct {
+	// Name is the login name.
+	Name string
+	// Roles are the user's roles.
+	Roles []string
+	// RolesJoined is Roles as sent upstream (comma-separated, no spaces).
+	RolesJoined string
+	// Disabled accounts are refused everywhere.
+	Disabled bool
+
+	hash passwordHash
+	// identities are the account's immutable identities per password method,
+	// built once so that a password request allocates none.
+	identities map[string]*Identity
+}
+
+// passwordMethods are the authenticators whose identity is the account's
+// own (no token restrictions), prebuilt per account.
+var passwordMethods = []string{"basic", "dotauth", "url_params", "session"}
+
+// Identity returns the identity of this account for an authenticator
+// method. The result is shared: callers must not modify it.
+func (a *Account) Identity(method string) *Identity {
+	if id, ok := a.identities[method]; ok {
+		return id
+	}
+	return New(a.Name, a.Roles, method, "")
+}
+
+// Directory is the set of configured users with password verification.
+//
+// Verified passwords are remembered in a bounded cache keyed by a keyed hash
+// (HMAC-SHA256 under a random per-directory key) of user and password, so a
+// repeated request does no password hashing and the plaintext is never kept.
+// Only successful checks are cached.
+type Directory struct {
+	accounts map[string]*Account
+	// decoy is compared against when the user is unknown, so that an unknown
+	// user costs the same time as a wrong password.
+	decoy passwordHash
+
+	mac   keyedHash
+	cache verifiedCache
+}
+
+// maxCachedPasswords bounds the verified-password cache.
+const maxCachedPasswords = 4096
+
+// NewDirectory validates users and builds a directory for them.
+func NewDirectory(users []User) (*Directory, error) {
+	if err := ValidateUsers(users); err != nil {
+		return nil, err
+	}
+	d := &Directory{accounts: make(map[string]*Account, len(users))}
+	for _, u := range users {
+		h, _ := parseHash(u.PasswordHash) // validated above
+		a := &Account{
+			Name:        u.Name,
+			Roles:       u.Roles,
+			RolesJoined: JoinRoles(u.Roles),
+			Disabled:    u.Disabled,
+			hash:        h,
+			identities:  make(map[string]*Identity, len(passwordMethods)),
+		}
+		for _, m := range passwordMethods {
+			a.identities[m] = New(a.Name, a.Roles, m, "")
+		}
+		d.accounts[u.Name] = a
+	}
+	// The decoy is a real user's hash (same algorithm and cost as the users
+	// have) or, with no users, Caddy's own fake bcrypt hash.
+	d.decoy = passwordHash{value: caddyauth.BcryptHash{}.FakeHash(), comparer: caddyauth.BcryptHash{}}
+	if len(users) > 0 {
+		d.decoy = d.accounts[users[0].Name].hash
+	}
+	if _, err := rand.Read(d.mac.key[:]); err != nil {
+		return nil, fmt.Errorf("generating password cache key: %w", err)
+	}
+	d.cache.entries = make(map[[sha256.Size]byte]*Account)
+	return d, nil
+}
+
+// Lookup returns the enabled account named name.
+func (d *Directory) Lookup(name string) (*Account, bool) {
+	a, ok := d.accounts[name]
+	if !ok || a.Disabled {
+		return nil, false
+	}
+	return a, true
+}
+
+// Len is the number of configured users.
+func (d *Directory) Len() int { return len(d.accounts) }
+
+// Verify checks a user's password. It returns ErrBadCredentials for an
+// unknown user, a wrong password and a disabled user alike, after spending
+// the same hashing time on each.
+func (d *Directory) Verify(name, password []byte) (*Account, error) {
+	key := d.mac.sum(name, password)
+	if a, ok := d.cache.get(key); ok {
+		return a, nil
+	}
+	a, exists := d.accounts[string(name)]
+	h := d.decoy
+	if exists {
+		h = a.hash
+	}
+	matched := h.matches(password)
+	if !exists || !matched || a.Disabled {
+		return nil, ErrBadCredentials
+	}
+	d.cache.put(key, a)
+	return a, nil
+}
+
+// verifiedCache maps keyed hashes of verified credentials to accounts.
+type verifiedCache struct {
+	mu      sync.RWMutex
+	entries map[[sha256.Size]byte]*Account
+}
+
+func (c *verifiedCache) get(k [sha256.Size]byte) (*Account, bool) {
+	c.mu.RLock()
+	a, ok := c.entries[k]
+	c.mu.RUnlock()
+	return a, ok
+}
+
+func (c *verifiedCache) put(k [sha256.Size]byte, a *Account) {
+	c.mu.Lock()
+	if len(c.entries) >= maxCachedPasswords {
+		// Drop about a tenth; map iteration order is randomised.
+		drop := maxCachedPasswords / 10
+		for key := range c.entries {
+			delete(c.entries, key)
+			if drop--; drop == 0 {
+				break
+			}
+		}
+	}
+	c.entries[k] = a
+	c.mu.Unlock()
+}

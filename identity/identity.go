@@ -1,0 +1,63 @@
+// Package identity holds what both the authenticators and the endpoints need:
+// who a request is, the configured users, and how their passwords are checked.
+package identity
+
+import (
+	"slices"
+	"strings"
+)
+
+// Identity is the trusted result of a successful authentication.
+type Identity struct {
+	// User is the authenticated user's name.
+	User string
+	// Roles are the roles this credential carries (for an API token, the
+	// token's roles, which may be fewer than the owner's).
+	Roles []string
+	// RolesJoined is Roles joined by commas without spaces, as sent upstream.
+	RolesJoined string
+	// Method is the authenticator that accepted the credential ("basic", ...).
+	Method string
+	// TokenID is the id of the API token or JWT (jti) used, if any.
+	TokenID string
+	// ReadOnly is set for credentials that may only use safe methods.
+	ReadOnly bool
+	// Expires is when the credential stops working (zero: unknown or never).
+	Expires int64
+
+	// placeholders holds User, RolesJoined, Method and TokenID converted to
+	// `any` once, so publishing them per request allocates nothing.
+	placeholders [4]any
+}
+
+// New builds an identity.
+func New(user string, roles []string, method, tokenID string) *Identity {
+	id := &Identity{User: user, Roles: roles, RolesJoined: JoinRoles(roles), Method: method, TokenID: tokenID}
+	id.placeholders = [4]any{id.User, id.RolesJoined, id.Method, id.TokenID}
+	return id
+}
+
+// Placeholders returns the values of {http.auth.user.id}, .roles, .method
+// and .token_id.
+func (id *Identity) Placeholders() (user, roles, method, tokenID any) {
+	if id.placeholders[0] == nil {
+		return id.User, id.RolesJoined, id.Method, id.TokenID
+	}
+	return id.placeholders[0], id.placeholders[1], id.placeholders[2], id.placeholders[3]
+}
+
+// HasAnyRole reports whether the identity carries at least one of roles.
+func (id *Identity) HasAnyRole(roles []string) bool {
+	for _, r := range roles {
+		if slices.Contains(id.Roles, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// JoinRoles formats roles the way they are sent upstream: comma-separated,
+// no spaces.
+func JoinRoles(roles []string) string {
+	return strings.Join(roles, ",")
+}

@@ -1,0 +1,70 @@
+package identity
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// User is one configured account, as written in a `user` line or in a
+// users_file.
+type User struct {
+	// The user's login name.
+	Name string `json:"name"`
+	// The password hash, exactly as `caddy hash-password` prints it
+	// (bcrypt `$2a$...` or argon2id `$argon2id$...`).
+	PasswordHash string `json:"password_hash"`
+	// Roles given to the user; sent upstream and checked by allow_roles and
+	// write_roles.
+	Roles []string `json:"roles,omitempty"`
+	// A disabled user is refused by every authenticator.
+	Disabled bool `json:"disabled,omitempty"`
+}
+
+// LoadUsersFile reads a JSON list of users from path.
+func LoadUsersFile(path string) ([]User, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading users_file: %w", err)
+	}
+	var users []User
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&users); err != nil {
+		return nil, fmt.Errorf("users_file %s: invalid JSON (want a list of {\"name\", \"password_hash\", \"roles\", \"disabled\"}): %w", path, err)
+	}
+	return users, nil
+}
+
+// ValidateUsers checks names, uniqueness and password hashes.
+func ValidateUsers(users []User) error {
+	seen := make(map[string]bool, len(users))
+	for i, u := range users {
+		if u.Name == "" {
+			return fmt.Errorf("user %d: name is required", i)
+		}
+		if strings.ContainsAny(u.Name, ":\r\n") {
+			return fmt.Errorf("user %q: name must not contain ':' or line breaks", u.Name)
+		}
+		if seen[u.Name] {
+			return fmt.Errorf("user %q is defined more than once", u.Name)
+		}
+		seen[u.Name] = true
+		if _, err := parseHash(u.PasswordHash); err != nil {
+			return fmt.Errorf("user %q: %w", u.Name, err)
+		}
+		for _, r := range u.Roles {
+			if r == "" || strings.ContainsAny(r, ", \t\r\n") {
+				return fmt.Errorf("user %q: role %q must be a non-empty word without commas or spaces", u.Name, r)
+			}
+		}
+	}
+	return nil
+}
+
+// ErrBadCredentials is returned for an unknown user, a wrong password or a
+// disabled user alike, so callers cannot tell them apart.
+var ErrBadCredentials = errors.New("invalid username or password")
