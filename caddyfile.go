@@ -1,0 +1,219 @@
+package restauth
+
+import (
+	"encoding/json"
+	"slices"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-restauth/caddy-restauth/authenticators"
+	"github.com/caddy-restauth/caddy-restauth/identity"
+)
+
+// storeNamespace is the Caddy module namespace of store backends.
+const storeNamespace = "http.handlers.rest_auth.stores"
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("rest_auth", parseCaddyfile)
+	// Right after basic_auth: before request_header, encode and every
+	// handler that responds (reverse_proxy, file_server, ...).
+	httpcaddyfile.RegisterDirectiveOrder("rest_auth", httpcaddyfile.After, "basic_auth")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	ra := new(Handler)
+	err := ra.UnmarshalCaddyfile(h.Dispenser)
+	return ra, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
+//
+//	rest_auth [<matcher>] {
+//		user <name> <hash> [<roles...>]
+//		users_file <path>
+//		order <methods...>
+//		<method> [{ ... }]          # basic, and every other authenticator
+//		anonymous none|read|write
+//		require_https
+//		allow_roles <roles...>
+//		write_roles <roles...>
+//		user_header <name>
+//		roles_header <name>
+//		keep_credentials
+//		endpoints <prefix>|off
+//		realm <name>
+//		store <backend> [<args...>] [{ ... }]
+//	}
+//
+// Authenticator and store modules parse their own arguments and block: the
+// dispenser is handed to them positioned on their name.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	var order []string
+	blocks := map[string]json.RawMessage{}
+	for d.NextBlock(0) {
+		switch opt := d.Val(); opt {
+		case "user":
+			args := d.RemainingArgs()
+			if len(args) < 2 {
+				return d.Err("user: want `user <name> <password hash> [<roles...>]`")
+			}
+			h.Users = append(h.Users, identity.User{Name: args[0], PasswordHash: args[1], Roles: args[2:]})
+		case "users_file":
+			if err := oneArg(d, &h.UsersFile); err != nil {
+				return err
+			}
+		case "order":
+			if order != nil {
+				return d.Err("order: given twice")
+			}
+			order = d.RemainingArgs()
+			if len(order) == 0 {
+				return d.Err("order: name at least one authenticator")
+			}
+			for i, m := range order {
+				if !isAuthenticator(m) {
+					return d.Errf("order: unknown authenticator %q", m)
+				}
+				if slices.Contains(order[:i], m) {
+					return d.Errf("order: %q is listed twice", m)
+				}
+			}
+		case "anonymous":
+			if err := oneArg(d, &h.Anonymous); err != nil {
+				return err
+			}
+			if !slices.Contains([]string{"none", "read", "write"}, h.Anonymous) {
+				return d.Errf("anonymous: %q is not one of none, read, write", h.Anonymous)
+			}
+		case "require_https":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.RequireHTTPS = true
+		case "allow_roles":
+			h.AllowRoles = append(h.AllowRoles, d.RemainingArgs()...)
+		case "write_roles":
+			h.WriteRoles = append(h.WriteRoles, d.RemainingArgs()...)
+		case "user_header":
+			if err := oneArg(d, &h.UserHeader); err != nil {
+				return err
+			}
+		case "roles_header":
+			if err := oneArg(d, &h.RolesHeader); err != nil {
+				return err
+			}
+		case "keep_credentials":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.KeepCredentials = true
+		case "endpoints":
+			if err := oneArg(d, &h.Endpoints); err != nil {
+				return err
+			}
+		case "realm":
+			if err := oneArg(d, &h.Realm); err != nil {
+				return err
+			}
+		case "store":
+			if !d.NextArg() {
+				return d.Err("store: name a backend, e.g. `store bolt` or `store memory`")
+			}
+			raw, err := unmarshalGuest(d, storeNamespace, "backend", "store")
+			if err != nil {
+				return err
+			}
+			h.StoreRaw = raw
+		default:
+			if !isAuthenticator(opt) {
+				return d.Errf("unknown subdirective %q", opt)
+			}
+			if _, dup := blocks[opt]; dup {
+				return d.Errf("%s: configured twice", opt)
+			}
+			raw, err := unmarshalGuest(d, authenticators.Namespace, "method", "authenticator")
+			if err != nil {
+				return err
+			}
+			blocks[opt] = raw
+		}
+	}
+	return h.setChain(d, order, blocks)
+}
+
+// setChain builds the ordered authenticator list from `order` and the
+// configured blocks.
+func (h *Handler) setChain(d *caddyfile.Dispenser, order []string, blocks map[string]json.RawMessage) error {
+	if order == nil {
+		if len(blocks) == 0 {
+			return nil // the default chain, filled in at Provision
+		}
+		for m := range blocks {
+			if slices.Contains(legacyMethods, m) {
+				return d.Errf("%s is an insecure legacy method and runs only when named in `order`", m)
+			}
+		}
+		order = availableDefaults()
+	}
+	for m := range blocks {
+		if !slices.Contains(order, m) {
+			return d.Errf("%s is configured but not listed in `order`", m)
+		}
+	}
+	for _, m := range order {
+		raw, ok := blocks[m]
+		if !ok {
+			raw = json.RawMessage(`{"method":"` + m + `"}`)
+		}
+		h.AuthenticatorsRaw = append(h.AuthenticatorsRaw, raw)
+	}
+	return nil
+}
+
+// unmarshalGuest loads the module named by the current token from
+// namespace, lets it parse its own arguments and block, and returns its JSON
+// with the inline key set.
+func unmarshalGuest(d *caddyfile.Dispenser, namespace, inlineKey, kind string) (json.RawMessage, error) {
+	name := d.Val()
+	info, err := caddy.GetModule(namespace + "." + name)
+	if err != nil {
+		return nil, d.Errf("unknown %s %q", kind, name)
+	}
+	mod := info.New()
+	if u, ok := mod.(caddyfile.Unmarshaler); ok {
+		if err := u.UnmarshalCaddyfile(d); err != nil {
+			return nil, err
+		}
+	} else if d.NextArg() || d.NextBlock(d.Nesting()) {
+		return nil, d.Errf("%s %q takes no options", kind, name)
+	}
+	return caddyconfig.JSONModuleObject(mod, inlineKey, name, nil), nil
+}
+
+func isAuthenticator(name string) bool {
+	_, err := caddy.GetModule(authenticators.Namespace + "." + name)
+	return err == nil
+}
+
+// oneArg reads exactly one argument into dst.
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

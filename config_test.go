@@ -1,0 +1,102 @@
+package restauth
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddytest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/adapt")
+
+// TestAdaptGolden adapts every testdata/adapt/*.caddyfile and compares the
+// JSON with its golden file (go test -run TestAdaptGolden -update rewrites).
+func TestAdaptGolden(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "adapt", "*.caddyfile"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no adapt fixtures: %v", err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			in, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(in, map[string]any{"filename": file})
+			if err != nil {
+				t.Fatalf("adapt: %v", err)
+			}
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, out, "", "\t"); err != nil {
+				t.Fatal(err)
+			}
+			pretty.WriteByte('\n')
+			golden := strings.TrimSuffix(file, ".caddyfile") + ".json"
+			if *update {
+				if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(want, pretty.Bytes()) {
+				t.Errorf("adapted JSON differs from %s:\n%s", golden, pretty.String())
+			}
+		})
+	}
+}
+
+// TestBadConfigFailsAtLoad checks that mistakes stop the config from
+// loading, with a message that names the problem.
+func TestBadConfigFailsAtLoad(t *testing.T) {
+	site := func(options string) string {
+		return globalOptions + `
+http://localhost:9080 {
+	rest_auth {
+		store memory
+		` + options + `
+	}
+	respond "ok"
+}
+`
+	}
+	cases := []struct {
+		name, options, want string
+	}{
+		{"unknown subdirective", "frobnicate yes", `unknown subdirective "frobnicate"`},
+		{"malformed bcrypt hash", "user alice $2a$10$tooshort", `user "alice": malformed bcrypt password hash`},
+		{"plaintext password", "user alice hunter2", `user "alice": unsupported password hash`},
+		{"malformed argon2id hash", "user alice $argon2id$v=19$broken", `user "alice": malformed argon2id password hash`},
+		{"user without hash", "user alice", "user: want `user <name> <password hash>"},
+		{"duplicate user", "user alice " + aliceHash + "\n\t\tuser alice " + aliceHash, `user "alice" is defined more than once`},
+		{"users_file missing", "users_file /nonexistent/users.json", "reading users_file: open /nonexistent/users.json"},
+		{"users_file invalid JSON", "users_file " + testdataPath(t, "users_invalid.json"), "users_invalid.json: invalid JSON"},
+		{"anonymous value", "anonymous maybe", `anonymous: "maybe" is not one of none, read, write`},
+		{"unknown authenticator in order", "order basic kerberos", `order: unknown authenticator "kerberos"`},
+		{"authenticator configured twice", "basic\n\t\tbasic", `basic: configured twice`},
+		{"unknown basic option", "basic {\n\t\t\tpopup\n\t\t}", `basic: unknown option "popup"`},
+		{"unknown store", "store etcd", `unknown store "etcd"`},
+		{"bad endpoints prefix", "endpoints api", `endpoints: "api" must be a path starting with /`},
+		{"bad header name", "user_header \"X Remote\"", `header name "X Remote" is not a valid HTTP header name`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// The admin API returns the error inside JSON, escaped as
+			// encoding/json escapes it.
+			escaped, _ := json.Marshal(c.want)
+			caddytest.AssertLoadError(t, site(c.options), "caddyfile", string(escaped[1:len(escaped)-1]))
+		})
+	}
+}
+
+// aliceHash is alice's bcrypt hash from testdata/users.json.
+const aliceHash = "$2a$10$42ttQUXvSCo88C1QJ/O36.i5jRP21E9c2fY4lqdm/BYUzzLAWDCfm"

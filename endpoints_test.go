@@ -1,0 +1,55 @@
+package restauth
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+)
+
+func TestMeEndpoint(t *testing.T) {
+	up := newUpstream(t)
+	tester := startCaddy(t, siteConfig(t, "", up.addr()))
+
+	resp, body := call(t, tester, "GET", httpBase+"/@me", withBasic("alice", alicePassword), "")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("status %d type %q body %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	var me struct {
+		User   string   `json:"user"`
+		Roles  []string `json:"roles"`
+		Method string   `json:"method"`
+	}
+	if err := json.Unmarshal([]byte(body), &me); err != nil {
+		t.Fatal(err)
+	}
+	if me.User != "alice" || len(me.Roles) != 2 || me.Method != "basic" {
+		t.Errorf("@me = %+v", me)
+	}
+	if up.count() != 0 {
+		t.Error("@me was passed to the upstream")
+	}
+
+	resp, body = call(t, tester, "GET", httpBase+"/@me", nil, "")
+	assertProblem(t, resp, body, http.StatusUnauthorized, "Authentication credentials were not provided.")
+	resp, body = call(t, tester, "GET", httpBase+"/@me", withBasic("alice", "bad"), "")
+	assertProblem(t, resp, body, http.StatusUnauthorized, "Invalid username or password.")
+	resp, body = call(t, tester, "POST", httpBase+"/@me", withBasic("alice", alicePassword), "")
+	assertProblem(t, resp, body, http.StatusMethodNotAllowed, "")
+	if resp.Header.Get("Allow") == "" {
+		t.Error("405 without Allow")
+	}
+}
+
+func TestEndpointsPrefix(t *testing.T) {
+	up := newUpstream(t)
+	tester := startCaddy(t, siteConfig(t, "endpoints /api", up.addr()))
+	resp, body := call(t, tester, "GET", httpBase+"/api/@me", withBasic("bob", bobPassword), "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("/api/@me: status %d (%s)", resp.StatusCode, body)
+	}
+	// Outside the prefix, @me is an ordinary path that goes upstream.
+	resp, _ = call(t, tester, "GET", httpBase+"/@me", withBasic("bob", bobPassword), "")
+	if resp.StatusCode != 200 || up.count() != 1 {
+		t.Fatalf("/@me outside the prefix: status %d, upstream hits %d", resp.StatusCode, up.count())
+	}
+}

@@ -1,0 +1,80 @@
+package restauth
+
+import (
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-restauth/caddy-restauth/identity"
+)
+
+// removeSpoofedIdentity deletes every client-sent copy of the identity
+// headers, including spellings that backends read as the same name: CGI
+// and WSGI map `_` and `-` alike, so X_Remote_User must go too
+// (GHSA-f59h-q822-g45g).
+func (h *Handler) removeSpoofedIdentity(r *http.Request) {
+	for name := range r.Header {
+		if headerNamesEquivalent(name, h.userHeader) || headerNamesEquivalent(name, h.rolesHeader) {
+			delete(r.Header, name)
+		}
+	}
+}
+
+// setIdentity publishes the identity to placeholders (Caddy's access log
+// reads {http.auth.user.id} into user_id) and to the upstream headers.
+func (h *Handler) setIdentity(r *http.Request, id *identity.Identity) {
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		user, roles, method, tokenID := id.Placeholders()
+		repl.Set("http.auth.user.id", user)
+		repl.Set("http.auth.user.roles", roles)
+		repl.Set("http.auth.user.method", method)
+		repl.Set("http.auth.user.token_id", tokenID)
+	}
+	// Fresh slices: a later handler (request_header replace) may edit the
+	// values in place, which must never reach a shared identity.
+	r.Header[h.userHeader] = []string{id.User}
+	r.Header[h.rolesHeader] = []string{id.RolesJoined}
+}
+
+// headerNamesEquivalent compares header names case-insensitively, treating
+// '-' and '_' as the same character.
+func headerNamesEquivalent(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		ca, cb := foldHeaderByte(a[i]), foldHeaderByte(b[i])
+		if ca != cb {
+			return false
+		}
+	}
+	return true
+}
+
+func foldHeaderByte(c byte) byte {
+	switch {
+	case c == '_':
+		return '-'
+	case 'A' <= c && c <= 'Z':
+		return c + ('a' - 'A')
+	}
+	return c
+}
+
+// validHeaderName reports whether s is an RFC 9110 token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-' || c == '_' || c == '!' || c == '#' || c == '$' || c == '%' || c == '&' ||
+			c == '\'' || c == '*' || c == '+' || c == '.' || c == '^' || c == '`' || c == '|' || c == '~':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,271 @@
+// Package restauth is a Caddy HTTP handler that gives any site the REST API
+// authentication of content systems such as Plone, dotCMS and NetBox: an
+// ordered chain of authenticators, an anonymous read/write policy, HTTPS
+// enforcement and the endpoints that issue and revoke credentials. The
+// upstream receives a trusted identity and never a password.
+package restauth
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-restauth/caddy-restauth/authenticators"
+	"github.com/caddy-restauth/caddy-restauth/handlers"
+	"github.com/caddy-restauth/caddy-restauth/identity"
+	"github.com/caddy-restauth/caddy-restauth/store"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler authenticates REST API requests and passes a trusted identity
+// upstream.
+//
+// For each request it: removes client-sent copies of the identity headers;
+// refuses plain HTTP when require_https is set; runs the authenticator chain
+// (the first credential the request carries decides, and an invalid one is
+// a 401 at once); serves the credential endpoints; applies the anonymous
+// and role policy; and finally sets the `{http.auth.user.*}` placeholders
+// and identity headers before calling the next handler.
+type Handler struct {
+	// Users, in addition to those of users_file. Password hashes are as
+	// printed by `caddy hash-password` (bcrypt or argon2id).
+	Users []identity.User `json:"users,omitempty"`
+
+	// A JSON file with a list of users:
+	// `[{"name", "password_hash", "roles", "disabled"}]`. Read at load.
+	UsersFile string `json:"users_file,omitempty"`
+
+	// The authenticator chain, in order. The first credential a request
+	// carries decides. Default: basic, jwt, token, session (those that are
+	// available). The legacy methods dotauth and url_params run only when
+	// listed here.
+	AuthenticatorsRaw []json.RawMessage `json:"authenticators,omitempty" caddy:"namespace=http.handlers.rest_auth.authenticators inline_key=method"`
+
+	// What a request without any credential may do: `none` (default; 401),
+	// `read` (GET, HEAD and OPTIONS) or `write` (everything).
+	Anonymous string `json:"anonymous,omitempty"`
+
+	// Refuse (403) any request that did not arrive over TLS, directly or
+	// through one of the server's trusted proxies (X-Forwarded-Proto).
+	// There is no redirect: an API client must not send credentials over
+	// plain HTTP at all.
+	RequireHTTPS bool `json:"require_https,omitempty"`
+
+	// If set, only authenticated identities with one of these roles may use
+	// the API at all (403 otherwise).
+	AllowRoles []string `json:"allow_roles,omitempty"`
+
+	// If set, only identities with one of these roles may use unsafe
+	// methods (POST, PUT, PATCH, DELETE, ...); others get 403.
+	WriteRoles []string `json:"write_roles,omitempty"`
+
+	// The request header that carries the user's name upstream.
+	// Default: X-Remote-User.
+	UserHeader string `json:"user_header,omitempty"`
+
+	// The request header that carries the roles upstream, comma-separated.
+	// Default: X-Remote-Roles.
+	RolesHeader string `json:"roles_header,omitempty"`
+
+	// Keep the credentials (Authorization and the like) on the request that
+	// goes upstream. By default they are removed.
+	KeepCredentials bool `json:"keep_credentials,omitempty"`
+
+	// Where the credential endpoints (@me, @login, ...) are served: a path
+	// prefix such as `/api`, or `off`. Default: the site root.
+	Endpoints string `json:"endpoints,omitempty"`
+
+	// The realm named in WWW-Authenticate challenges. Default: restauth.
+	Realm string `json:"realm,omitempty"`
+
+	// Where tokens, sessions, revocations and counters are kept.
+	// Default: bolt, a file in Caddy's data directory.
+	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=http.handlers.rest_auth.stores inline_key=backend"`
+
+	chain       []authenticators.Authenticator
+	scrubbers   []authenticators.Scrubber
+	challenge   string
+	endpoints   *handlers.Endpoints
+	users       *identity.Directory
+	store       store.Store
+	userHeader  string
+	rolesHeader string
+	logger      *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.rest_auth",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision loads users, the store and the authenticator chain.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if h.Realm == "" {
+		h.Realm = "restauth"
+	}
+	h.userHeader = http.CanonicalHeaderKey(defaultString(h.UserHeader, "X-Remote-User"))
+	h.rolesHeader = http.CanonicalHeaderKey(defaultString(h.RolesHeader, "X-Remote-Roles"))
+
+	users := h.Users
+	if h.UsersFile != "" {
+		fromFile, err := identity.LoadUsersFile(h.UsersFile)
+		if err != nil {
+			return err
+		}
+		users = append(append([]identity.User(nil), users...), fromFile...)
+	}
+	dir, err := identity.NewDirectory(users)
+	if err != nil {
+		return fmt.Errorf("users: %w", err)
+	}
+	h.users = dir
+
+	if h.StoreRaw == nil {
+		h.StoreRaw = json.RawMessage(`{"backend":"bolt"}`)
+	}
+	mod, err := ctx.LoadModule(h, "StoreRaw")
+	if err != nil {
+		return fmt.Errorf("loading store: %w", err)
+	}
+	h.store = mod.(store.Store)
+
+	if len(h.AuthenticatorsRaw) == 0 {
+		h.AuthenticatorsRaw = defaultChain()
+	}
+	mods, err := ctx.LoadModule(h, "AuthenticatorsRaw")
+	if err != nil {
+		return fmt.Errorf("loading authenticators: %w", err)
+	}
+	env := authenticators.Env{Users: h.users, Store: h.store, Logger: h.logger, Realm: h.Realm}
+	var challenges []string
+	for _, m := range mods.([]any) {
+		a := m.(authenticators.Authenticator)
+		if b, ok := a.(authenticators.Binder); ok {
+			if err := b.Bind(env); err != nil {
+				return err
+			}
+		}
+		if c, ok := a.(authenticators.Challenger); ok {
+			if ch := c.WWWAuthenticate(); ch != "" && !slices.Contains(challenges, ch) {
+				challenges = append(challenges, ch)
+			}
+		}
+		if s, ok := a.(authenticators.Scrubber); ok {
+			h.scrubbers = append(h.scrubbers, s)
+		}
+		h.chain = append(h.chain, a)
+	}
+	h.challenge = strings.Join(challenges, ", ")
+
+	if h.Endpoints != "off" {
+		h.endpoints = handlers.New(defaultString(h.Endpoints, "/"), env, h.challenge)
+	}
+	return nil
+}
+
+// Validate checks the configuration for mistakes a user can fix.
+func (h *Handler) Validate() error {
+	switch h.Anonymous {
+	case "", "none", "read", "write":
+	default:
+		return fmt.Errorf("anonymous: %q is not one of none, read, write", h.Anonymous)
+	}
+	if h.Endpoints != "" && h.Endpoints != "off" && !strings.HasPrefix(h.Endpoints, "/") {
+		return fmt.Errorf("endpoints: %q must be a path starting with / (or off)", h.Endpoints)
+	}
+	for _, name := range []string{h.UserHeader, h.RolesHeader} {
+		if name != "" && !validHeaderName(name) {
+			return fmt.Errorf("header name %q is not a valid HTTP header name", name)
+		}
+	}
+	if headerNamesEquivalent(h.userHeader, h.rolesHeader) {
+		return fmt.Errorf("user_header and roles_header must differ")
+	}
+	for _, roles := range [][]string{h.AllowRoles, h.WriteRoles} {
+		for _, r := range roles {
+			if r == "" || strings.ContainsAny(r, ", \t") {
+				return fmt.Errorf("role %q must be a non-empty word without commas or spaces", r)
+			}
+		}
+	}
+	return nil
+}
+
+// ServeHTTP authenticates the request, then serves an endpoint or passes
+// the request on with its identity.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	h.removeSpoofedIdentity(r)
+
+	if h.RequireHTTPS && !arrivedOverTLS(r) {
+		h.refuse(w, r, http.StatusForbidden, "HTTPS is required.")
+		return nil
+	}
+
+	id, err := h.authenticate(r)
+	if err != nil {
+		h.reject(w, r, err)
+		return nil
+	}
+
+	if h.endpoints != nil {
+		if route, rest, ok := h.endpoints.Match(r.URL.Path); ok {
+			route(w, r, id, rest)
+			return nil
+		}
+	}
+
+	if status, detail := h.authorize(r, id); status != 0 {
+		h.refuse(w, r, status, detail)
+		return nil
+	}
+
+	if id != nil {
+		h.setIdentity(r, id)
+	}
+	if !h.KeepCredentials {
+		for _, s := range h.scrubbers {
+			s.Scrub(r)
+		}
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// authenticate runs the chain: the first authenticator that finds its
+// kind of credential decides.
+func (h *Handler) authenticate(r *http.Request) (*identity.Identity, error) {
+	for _, a := range h.chain {
+		id, err := a.Authenticate(r)
+		if err != nil || id != nil {
+			return id, err
+		}
+	}
+	return nil, nil
+}
+
+func defaultString(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)
