@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
-	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/adapt")
@@ -59,8 +58,7 @@ func TestAdaptGolden(t *testing.T) {
 // loading, with a message that names the problem.
 func TestBadConfigFailsAtLoad(t *testing.T) {
 	site := func(options string) string {
-		return globalOptions + `
-http://localhost:9080 {
+		return globalOptions + httpBase + ` {
 	rest_auth {
 		store memory
 		` + options + `
@@ -93,7 +91,7 @@ http://localhost:9080 {
 			// The admin API returns the error inside JSON, escaped as
 			// encoding/json escapes it.
 			escaped, _ := json.Marshal(c.want)
-			caddytest.AssertLoadError(t, site(c.options), "caddyfile", string(escaped[1:len(escaped)-1]))
+			assertLoadError(t, site(c.options), string(escaped[1:len(escaped)-1]))
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package restauth
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,9 +20,9 @@ func TestCaddyfileExample(t *testing.T) {
 	}
 	dbPath := filepath.Join(t.TempDir(), "restauth.db")
 	config := strings.NewReplacer(
-		"http_port 8080", "http_port 9080\n\tdefault_bind 127.0.0.1\n\tgrace_period 1ns",
-		"admin localhost:2020", "admin localhost:2999",
-		"http://localhost:8080", "http://localhost:9080",
+		"http_port 8080", fmt.Sprintf("http_port %d\n\tdefault_bind 127.0.0.1\n\tgrace_period 1ns", httpPort),
+		"admin localhost:2020", fmt.Sprintf("admin localhost:%d", adminPort),
+		"http://localhost:8080", httpBase,
 		"root * example/site", "root * "+root,
 		"rest_auth {", "rest_auth {\n\t\tstore bolt "+dbPath,
 	).Replace(raw)

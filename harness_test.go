@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -24,10 +25,26 @@ const (
 	davePassword  = "dave-password"  // argon2id; roles admin, editor
 )
 
-const (
-	httpBase  = "http://localhost:9080"
-	httpsBase = "https://localhost:9443"
+// Test ports: RESTAUTH_TEST_PORTS="http,https,admin" moves the in-process
+// Caddy, so two test runs on one machine do not collide.
+var httpPort, httpsPort, adminPort = testPorts()
+
+var (
+	httpBase  = fmt.Sprintf("http://localhost:%d", httpPort)
+	httpsBase = fmt.Sprintf("https://localhost:%d", httpsPort)
 )
+
+func testPorts() (int, int, int) {
+	ports := [3]int{9080, 9443, 2999}
+	if v := os.Getenv("RESTAUTH_TEST_PORTS"); v != "" {
+		for i, f := range strings.SplitN(v, ",", 3) {
+			if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil {
+				ports[i] = n
+			}
+		}
+	}
+	return ports[0], ports[1], ports[2]
+}
 
 // upstream is a real backend on loopback that records what it received.
 type upstream struct {
@@ -72,18 +89,24 @@ func (u *upstream) count() int {
 }
 
 // globalOptions keeps Caddy on loopback and on the test ports.
-const globalOptions = `{
+var globalOptions = globalOptionsWith("")
+
+// globalOptionsWith adds server options (e.g. trusted_proxies).
+func globalOptionsWith(serverOptions string) string {
+	return fmt.Sprintf(`{
 	skip_install_trust
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
+	admin localhost:%d
+	http_port %d
+	https_port %d
 	default_bind 127.0.0.1
 	grace_period 1ns
 	servers {
 		protocols h1 h2
+		%s
 	}
 }
-`
+`, adminPort, httpPort, httpsPort, serverOptions)
+}
 
 // testdataPath is the absolute path of a fixture.
 func testdataPath(t testing.TB, name string) string {
@@ -108,14 +131,14 @@ func siteConfig(t testing.TB, restAuthOptions, upstreamAddr string) string {
 	}
 	reverse_proxy %s`, testdataPath(t, "users.json"), storeName(t), restAuthOptions, upstreamAddr)
 	return globalOptions + fmt.Sprintf(`
-http://localhost:9080 {
+%s {
 	%s
 }
-https://localhost:9443 {
+%s {
 	tls internal
 	%s
 }
-`, block, block)
+`, httpBase, block, httpsBase, block)
 }
 
 // storeName isolates each test's memory store.
@@ -126,9 +149,30 @@ func storeName(t testing.TB) string {
 // startCaddy loads config into the in-process Caddy and returns a client.
 func startCaddy(t *testing.T, config string) *caddytest.Tester {
 	t.Helper()
-	tester := caddytest.NewTester(t)
+	tester := newTester(t)
 	tester.InitServer(config, "caddyfile")
 	return tester
+}
+
+// newTester is a caddytest client for the in-process Caddy on adminPort.
+func newTester(t *testing.T) *caddytest.Tester {
+	return caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
+}
+
+// assertLoadError checks that config fails to load with an error containing
+// want (caddytest.AssertLoadError, on the configured admin port).
+func assertLoadError(t *testing.T, config, want string) {
+	t.Helper()
+	startCaddy(t, globalOptions) // make sure the in-process Caddy runs
+	resp, err := http.Post(fmt.Sprintf("http://localhost:%d/load", adminPort), "text/caddyfile", strings.NewReader(config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK || !strings.Contains(string(body), want) {
+		t.Fatalf("load: status %d, error %s; want it to contain %q", resp.StatusCode, body, want)
+	}
 }
 
 // call sends a request and returns the response and its body.

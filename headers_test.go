@@ -66,8 +66,7 @@ func TestCustomIdentityHeaderNames(t *testing.T) {
 func TestAccessLogHasUserIDAndPlaceholders(t *testing.T) {
 	up := newUpstream(t)
 	logFile := filepath.Join(t.TempDir(), "access.log")
-	config := globalOptions + `
-http://localhost:9080 {
+	config := globalOptions + httpBase + ` {
 	log {
 		output file ` + logFile + `
 		format json

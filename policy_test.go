@@ -92,7 +92,7 @@ func TestRequireHTTPS(t *testing.T) {
 func TestRequireHTTPSBehindTrustedProxy(t *testing.T) {
 	up := newUpstream(t)
 	config := siteConfig(t, "require_https", up.addr())
-	config = globalWithTrustedProxy + config[len(globalOptions):]
+	config = globalOptionsWith("trusted_proxies static 127.0.0.1/32") + config[len(globalOptions):]
 	tester := startCaddy(t, config)
 	resp, body := call(t, tester, "GET", httpBase+"/data",
 		map[string]string{"Authorization": basicHeader("alice", alicePassword), "X-Forwarded-Proto": "https"}, "")
@@ -102,20 +102,6 @@ func TestRequireHTTPSBehindTrustedProxy(t *testing.T) {
 	resp, body = call(t, tester, "GET", httpBase+"/data", withBasic("alice", alicePassword), "")
 	assertProblem(t, resp, body, http.StatusForbidden, "HTTPS is required")
 }
-
-const globalWithTrustedProxy = `{
-	skip_install_trust
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
-	default_bind 127.0.0.1
-	grace_period 1ns
-	servers {
-		protocols h1 h2
-		trusted_proxies static 127.0.0.1/32
-	}
-}
-`
 
 func TestRolePolicy(t *testing.T) {
 	up := newUpstream(t)
