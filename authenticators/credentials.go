@@ -3,6 +3,7 @@ package authenticators
 import (
 	"bytes"
 	"encoding/base64"
+	"net/http"
 	"strings"
 )
 
@@ -31,4 +32,23 @@ func decodeUserPass(encoded string) (user, password []byte, ok bool) {
 		return nil, nil, false
 	}
 	return user, password, true
+}
+
+// apiTokenPrefix starts every API token key, so a Bearer value can be told
+// apart from a JWT (and secret scanners can find a leaked key).
+const apiTokenPrefix = "rat_"
+
+// isAPITokenKey reports whether a credential is an API token key.
+func isAPITokenKey(v string) bool { return strings.HasPrefix(v, apiTokenPrefix) }
+
+// removeCookie deletes one cookie from the request's Cookie headers and
+// keeps the others.
+func removeCookie(r *http.Request, name string) {
+	cookies := r.Cookies()
+	r.Header.Del("Cookie")
+	for _, c := range cookies {
+		if c.Name != name {
+			r.AddCookie(c)
+		}
+	}
 }

@@ -4,7 +4,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
-	"sync"
+
+	"github.com/caddy-restauth/caddy-restauth/cache"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 )
@@ -52,7 +53,7 @@ type Directory struct {
 	decoy passwordHash
 
 	mac   keyedHash
-	cache verifiedCache
+	cache *cache.Bounded[[sha256.Size]byte, *Account]
 }
 
 // maxCachedPasswords bounds the verified-password cache.
@@ -88,7 +89,7 @@ func NewDirectory(users []User) (*Directory, error) {
 	if _, err := rand.Read(d.mac.key[:]); err != nil {
 		return nil, fmt.Errorf("generating password cache key: %w", err)
 	}
-	d.cache.entries = make(map[[sha256.Size]byte]*Account)
+	d.cache = cache.New[[sha256.Size]byte, *Account](maxCachedPasswords)
 	return d, nil
 }
 
@@ -109,7 +110,7 @@ func (d *Directory) Len() int { return len(d.accounts) }
 // the same hashing time on each.
 func (d *Directory) Verify(name, password []byte) (*Account, error) {
 	key := d.mac.sum(name, password)
-	if a, ok := d.cache.get(key); ok {
+	if a, ok := d.cache.Get(key); ok {
 		return a, nil
 	}
 	a, exists := d.accounts[string(name)]
@@ -121,35 +122,6 @@ func (d *Directory) Verify(name, password []byte) (*Account, error) {
 	if !exists || !matched || a.Disabled {
 		return nil, ErrBadCredentials
 	}
-	d.cache.put(key, a)
+	d.cache.Put(key, a)
 	return a, nil
-}
-
-// verifiedCache maps keyed hashes of verified credentials to accounts.
-type verifiedCache struct {
-	mu      sync.RWMutex
-	entries map[[sha256.Size]byte]*Account
-}
-
-func (c *verifiedCache) get(k [sha256.Size]byte) (*Account, bool) {
-	c.mu.RLock()
-	a, ok := c.entries[k]
-	c.mu.RUnlock()
-	return a, ok
-}
-
-func (c *verifiedCache) put(k [sha256.Size]byte, a *Account) {
-	c.mu.Lock()
-	if len(c.entries) >= maxCachedPasswords {
-		// Drop about a tenth; map iteration order is randomised.
-		drop := maxCachedPasswords / 10
-		for key := range c.entries {
-			delete(c.entries, key)
-			if drop--; drop == 0 {
-				break
-			}
-		}
-	}
-	c.entries[k] = a
-	c.mu.Unlock()
 }

@@ -1,0 +1,406 @@
+package authenticators
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"go.uber.org/zap"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-restauth/caddy-restauth/cache"
+	"github.com/caddy-restauth/caddy-restauth/identity"
+)
+
+func init() {
+	caddy.RegisterModule(JWT{})
+}
+
+const (
+	// defaultJWTTTL is Plone's default token lifetime.
+	defaultJWTTTL = 12 * time.Hour
+	// maxJWTBytes bounds the tokens we are willing to parse.
+	maxJWTBytes = 8 << 10
+	// generatedKeyName is where a generated HS256 key is kept in the store.
+	generatedKeyName = "jwt-hs256-key"
+)
+
+// JWT authenticates `Authorization: Bearer <JWT>` (RFC 6750), and
+// optionally a cookie, and issues the tokens of @login and @login-renew.
+//
+// Tokens carry `sub`, `roles`, `iat`, `exp` (always), `jti` (128 random
+// bits) and `iss`/`aud` when configured; the header names the key by `kid`
+// (its RFC 7638 thumbprint). Only the algorithms of the configured keys are
+// accepted, and the key is chosen from the keyring by `kid` only.
+type JWT struct {
+	// The keyring. The first key signs; every key verifies, so a new key can
+	// be put first while tokens signed by the old one keep working until
+	// they expire. With no key, one HS256 key is generated on first start
+	// and kept in the store.
+	Keys []JWTKey `json:"keys,omitempty"`
+
+	// Token lifetime. Default: 12h (as Plone).
+	TTL caddy.Duration `json:"ttl,omitempty"`
+
+	// If set, tokens carry this `iss` and must carry it to be accepted.
+	Issuer string `json:"issuer,omitempty"`
+
+	// If set, tokens carry this `aud` and must carry it to be accepted.
+	Audience string `json:"audience,omitempty"`
+
+	// Clock skew tolerated when checking `exp`, `nbf` and `iat`.
+	Leeway caddy.Duration `json:"leeway,omitempty"`
+
+	// Keep revoked token ids in the store so @logout and @login-renew can
+	// invalidate a token before it expires. Default: true. When false,
+	// tokens are stateless (Plone without store_tokens) and @logout
+	// answers 501.
+	Revocation *bool `json:"revocation,omitempty"`
+
+	// Also accept the token from this cookie (as dotCMS's back-end does),
+	// when no Authorization header is sent.
+	Cookie string `json:"cookie,omitempty"`
+
+	env       Env
+	keys      *keyring
+	parser    *jwt.Parser
+	challenge string
+	invalid   string
+	// verified remembers tokens that passed every signature and claim check,
+	// by their exact text, so a repeated request skips parsing. Expiry,
+	// revocation and the user are still checked on every request. The cache
+	// lives as long as this config: a reload (new keys, users) starts anew.
+	verified *cache.Bounded[string, *identity.Identity]
+}
+
+// maxVerifiedTokens bounds the verified-token cache.
+const maxVerifiedTokens = 10000
+
+// CaddyModule returns the Caddy module information.
+func (JWT) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  Namespace + ".jwt",
+		New: func() caddy.Module { return new(JWT) },
+	}
+}
+
+// Validate checks the configuration that does not need the store.
+func (j *JWT) Validate() error {
+	if j.TTL < 0 || j.Leeway < 0 {
+		return errors.New("jwt: ttl and leeway must not be negative")
+	}
+	if j.Cookie != "" && strings.ContainsAny(j.Cookie, " ;=,\t") {
+		return fmt.Errorf("jwt: cookie name %q is not a valid cookie name", j.Cookie)
+	}
+	return nil
+}
+
+// Bind loads the keyring (generating a key in the store if none is
+// configured) and builds the parser.
+func (j *JWT) Bind(env Env) error {
+	j.env = env
+	if j.TTL == 0 {
+		j.TTL = caddy.Duration(defaultJWTTTL)
+	}
+	repl := caddy.NewReplacer()
+	var keys []*signingKey
+	for _, k := range j.Keys {
+		key, err := loadKey(k, repl.ReplaceKnown(k.Secret, ""))
+		if err != nil {
+			return err
+		}
+		keys = append(keys, key)
+	}
+	if len(keys) == 0 {
+		secret, err := env.Store.Secret(context.Background(), generatedKeyName, func() ([]byte, error) {
+			env.Logger.Info("jwt: no key configured; generated an HS256 key and stored it (configure `key` to choose your own)")
+			b := make([]byte, 32)
+			_, err := rand.Read(b)
+			return b, err
+		})
+		if err != nil {
+			return fmt.Errorf("jwt: loading the generated key from the store: %w", err)
+		}
+		keys = append(keys, hmacKey(secret))
+	}
+	kr, err := newKeyring(keys)
+	if err != nil {
+		return err
+	}
+	j.keys = kr
+
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods(kr.algs),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(time.Duration(j.Leeway)),
+	}
+	if j.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(j.Issuer))
+	}
+	if j.Audience != "" {
+		opts = append(opts, jwt.WithAudience(j.Audience))
+	}
+	j.parser = jwt.NewParser(opts...)
+	j.verified = cache.New[string, *identity.Identity](maxVerifiedTokens)
+	j.challenge = fmt.Sprintf(`Bearer realm=%q`, env.Realm)
+	j.invalid = fmt.Sprintf(`Bearer realm=%q, error="invalid_token"`, env.Realm)
+	return nil
+}
+
+// RevocationEnabled reports whether tokens can be invalidated.
+func (j *JWT) RevocationEnabled() bool { return j.Revocation == nil || *j.Revocation }
+
+// jwtClaims are the claims of our tokens.
+type jwtClaims struct {
+	Roles []string `json:"roles,omitempty"`
+	jwt.RegisteredClaims
+}
+
+// Authenticate checks a Bearer JWT (or the configured cookie).
+func (j *JWT) Authenticate(r *http.Request) (*identity.Identity, error) {
+	raw, ok := j.credential(r)
+	if !ok {
+		return nil, nil
+	}
+	return j.verify(r.Context(), raw)
+}
+
+// credential finds the token: a Bearer value that is not an API token key,
+// else the cookie.
+func (j *JWT) credential(r *http.Request) (string, bool) {
+	if v, ok := authorization(r.Header["Authorization"], "Bearer"); ok {
+		if isAPITokenKey(v) {
+			return "", false // the token authenticator's
+		}
+		return v, true
+	}
+	if j.Cookie != "" {
+		if c, err := r.Cookie(j.Cookie); err == nil && c.Value != "" {
+			return c.Value, true
+		}
+	}
+	return "", false
+}
+
+// verify checks a token's signature and claims (or finds it verified
+// before), then its expiry, revocation and user.
+func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error) {
+	id, cached := j.verified.Get(raw)
+	if !cached {
+		var err error
+		if id, err = j.parse(raw); err != nil {
+			return nil, err
+		}
+	}
+	if time.Now().Unix() >= id.Expires+int64(time.Duration(j.Leeway)/time.Second) {
+		j.verified.Delete(raw)
+		return nil, j.reject("The token has expired.")
+	}
+	if j.RevocationEnabled() {
+		revoked, err := j.env.Store.IsRevoked(ctx, id.TokenID)
+		if err != nil {
+			return nil, fmt.Errorf("jwt: checking revocation: %w", err)
+		}
+		if revoked {
+			j.verified.Delete(raw)
+			return nil, j.reject("The token has been revoked.")
+		}
+	}
+	if _, ok := j.env.Users.Lookup(id.User); !ok {
+		return nil, j.reject("The token's user no longer exists or is disabled.")
+	}
+	if !cached {
+		j.verified.Put(raw, id)
+	}
+	return id, nil
+}
+
+// parse checks the signature and claims of a token and builds its
+// identity (with the user's configured roles).
+func (j *JWT) parse(raw string) (*identity.Identity, error) {
+	if len(raw) > maxJWTBytes {
+		return nil, j.reject("The token is too large.")
+	}
+	var claims jwtClaims
+	if _, err := j.parser.ParseWithClaims(raw, &claims, j.keyFor); err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return nil, j.reject("The token has expired.")
+		}
+		return nil, j.reject("The token is invalid.")
+	}
+	if claims.ID == "" || claims.Subject == "" {
+		return nil, j.reject("The token is invalid.")
+	}
+	acct, ok := j.env.Users.Lookup(claims.Subject)
+	if !ok {
+		return nil, j.reject("The token's user no longer exists or is disabled.")
+	}
+	id := identity.New(acct.Name, acct.Roles, "jwt", claims.ID)
+	id.Expires = claims.ExpiresAt.Unix()
+	return id, nil
+}
+
+// keyFor picks the verification key by `kid`, from our keyring only, and
+// insists that the token's algorithm is that key's (no algorithm
+// confusion: an HS256 token can never be checked with a public key).
+func (j *JWT) keyFor(t *jwt.Token) (any, error) {
+	kid, _ := t.Header["kid"].(string)
+	key, ok := j.keys.byKid[kid]
+	if !ok {
+		return nil, errors.New("unknown key id")
+	}
+	if t.Method.Alg() != key.method.Alg() {
+		return nil, errors.New("algorithm does not match the key")
+	}
+	return key.verify, nil
+}
+
+func (j *JWT) reject(detail string) *Rejection {
+	rej := Invalid(detail)
+	rej.Challenge = j.invalid
+	return rej
+}
+
+// Issue signs a new token for acct.
+func (j *JWT) Issue(acct *identity.Account) (token string, expires time.Time, err error) {
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return "", time.Time{}, fmt.Errorf("jwt: generating token id: %w", err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	expires = now.Add(time.Duration(j.TTL))
+	claims := jwtClaims{
+		Roles: acct.Roles,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   acct.Name,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(expires),
+			ID:        b64(jti),
+			Issuer:    j.Issuer,
+		},
+	}
+	if j.Audience != "" {
+		claims.Audience = jwt.ClaimStrings{j.Audience}
+	}
+	key := j.keys.signer()
+	t := jwt.NewWithClaims(key.method, claims)
+	t.Header["kid"] = key.kid
+	token, err = t.SignedString(key.sign)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("jwt: signing: %w", err)
+	}
+	return token, expires, nil
+}
+
+// Revoke invalidates the token of id (a JWT identity) until it expires.
+func (j *JWT) Revoke(ctx context.Context, id *identity.Identity) error {
+	if id.Method != "jwt" || id.TokenID == "" {
+		return errors.New("jwt: not a JWT identity")
+	}
+	if err := j.env.Store.Revoke(ctx, id.TokenID, time.Unix(id.Expires, 0).Add(time.Duration(j.Leeway))); err != nil {
+		return fmt.Errorf("jwt: revoking token: %w", err)
+	}
+	j.env.Logger.Debug("jwt: token revoked", zap.String("user", id.User), zap.String("jti", id.TokenID))
+	return nil
+}
+
+// PublicJWKs are the public keys of the asymmetric keys of the keyring.
+func (j *JWT) PublicJWKs() []map[string]string { return j.keys.publicJWKs() }
+
+// WWWAuthenticate announces the Bearer scheme.
+func (j *JWT) WWWAuthenticate() string { return j.challenge }
+
+// Scrub removes the Authorization header and the token cookie.
+func (j *JWT) Scrub(r *http.Request) {
+	r.Header.Del("Authorization")
+	if j.Cookie != "" {
+		removeCookie(r, j.Cookie)
+	}
+}
+
+// UnmarshalCaddyfile parses
+//
+//	jwt {
+//		key hs256 <secret>
+//		key ed25519|es256 <pkcs8.pem>
+//		ttl <duration>
+//		issuer <iss>
+//		audience <aud>
+//		leeway <duration>
+//		revocation on|off
+//		cookie <name>
+//	}
+func (j *JWT) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		args := d.RemainingArgs()
+		switch opt {
+		case "key":
+			if len(args) != 2 {
+				return d.Err("jwt: want `key hs256 <secret>` or `key ed25519|es256 <file>`")
+			}
+			k := JWTKey{Algorithm: args[0]}
+			if args[0] == "hs256" {
+				k.Secret = args[1]
+			} else {
+				k.File = args[1]
+			}
+			j.Keys = append(j.Keys, k)
+		case "ttl", "leeway":
+			if len(args) != 1 {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(args[0])
+			if err != nil {
+				return d.Errf("jwt: %s: %v", opt, err)
+			}
+			if opt == "ttl" {
+				j.TTL = caddy.Duration(dur)
+			} else {
+				j.Leeway = caddy.Duration(dur)
+			}
+		case "issuer", "audience", "cookie":
+			if len(args) != 1 {
+				return d.ArgErr()
+			}
+			switch opt {
+			case "issuer":
+				j.Issuer = args[0]
+			case "audience":
+				j.Audience = args[0]
+			default:
+				j.Cookie = args[0]
+			}
+		case "revocation":
+			if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
+				return d.Err("jwt: want `revocation on` or `revocation off`")
+			}
+			on := args[0] == "on"
+			j.Revocation = &on
+		default:
+			return d.Errf("jwt: unknown option %q", opt)
+		}
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ Authenticator         = (*JWT)(nil)
+	_ Binder                = (*JWT)(nil)
+	_ Challenger            = (*JWT)(nil)
+	_ Scrubber              = (*JWT)(nil)
+	_ caddy.Validator       = (*JWT)(nil)
+	_ caddyfile.Unmarshaler = (*JWT)(nil)
+)
