@@ -172,7 +172,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.challenge = strings.Join(challenges, ", ")
 
 	if h.Endpoints != "off" {
-		h.endpoints = handlers.New(defaultString(h.Endpoints, "/"), env, h.challenge)
+		h.endpoints = handlers.New(defaultString(h.Endpoints, "/"), env, h.challenge, h.chain)
 	}
 	return nil
 }

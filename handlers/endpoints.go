@@ -18,30 +18,52 @@ type Route func(w http.ResponseWriter, r *http.Request, id *identity.Identity, r
 // Endpoints routes requests under a prefix to the credential endpoints.
 type Endpoints struct {
 	// base is the prefix followed by "/@".
-	base   string
-	routes map[string]Route
-	env    authenticators.Env
+	base string
+	// wellKnownJWKS is the prefix followed by "/.well-known/jwks.json".
+	wellKnownJWKS string
+	routes        map[string]Route
+	env           authenticators.Env
 	// challenge is the WWW-Authenticate value of a no-credential 401.
 	challenge string
+	// jwt issues and revokes tokens; nil when the chain has no jwt.
+	jwt *authenticators.JWT
 }
 
-// New builds the endpoints served under prefix ("/" for the site root).
-// challenge is sent with a 401 to an anonymous caller.
-func New(prefix string, env authenticators.Env, challenge string) *Endpoints {
+// New builds the endpoints served under prefix ("/" for the site root) for
+// the authenticators of chain. challenge is sent with a 401 to an anonymous
+// caller.
+func New(prefix string, env authenticators.Env, challenge string, chain []authenticators.Authenticator) *Endpoints {
+	root := strings.TrimSuffix(prefix, "/")
 	e := &Endpoints{
-		base:      strings.TrimSuffix(prefix, "/") + "/@",
-		env:       env,
-		challenge: challenge,
+		base:          root + "/@",
+		wellKnownJWKS: root + "/.well-known/jwks.json",
+		env:           env,
+		challenge:     challenge,
 	}
 	e.routes = map[string]Route{
 		"me": e.me,
 	}
+	for _, a := range chain {
+		if j, ok := a.(*authenticators.JWT); ok {
+			e.jwt = j
+			e.routes["login"] = e.login
+			e.routes["login-renew"] = e.loginRenew
+			e.routes["logout"] = e.logout
+			e.routes["jwks"] = e.jwks
+		}
+	}
 	return e
 }
+
+// JWT is the chain's JWT authenticator, or nil.
+func (e *Endpoints) JWT() *authenticators.JWT { return e.jwt }
 
 // Match returns the route for path, if path names an endpoint.
 func (e *Endpoints) Match(path string) (Route, string, bool) {
 	if !strings.HasPrefix(path, e.base) {
+		if e.jwt != nil && path == e.wellKnownJWKS {
+			return e.jwks, "", true
+		}
 		return nil, "", false
 	}
 	name, rest := path[len(e.base):], ""

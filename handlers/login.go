@@ -1,0 +1,117 @@
+package handlers
+
+import (
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-restauth/caddy-restauth/identity"
+	"github.com/caddy-restauth/caddy-restauth/problem"
+)
+
+// loginRequest is the body of POST @login (Plone: "login"; NetBox and
+// Django: "username").
+type loginRequest struct {
+	Login    string `json:"login"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// tokenResponse is the body of @login and @login-renew.
+type tokenResponse struct {
+	Token   string    `json:"token"`
+	Expires time.Time `json:"expires"`
+}
+
+// login serves POST @login: credentials in, a signed JWT out.
+func (e *Endpoints) login(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) {
+	if !allowMethods(w, r, http.MethodPost) {
+		return
+	}
+	var req loginRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	name := req.Login
+	if name == "" {
+		name = req.Username
+	}
+	if name == "" || req.Password == "" {
+		problem.Write(w, http.StatusBadRequest, `Send {"login" (or "username"), "password"}.`)
+		return
+	}
+	acct, err := e.env.Users.Verify([]byte(name), []byte(req.Password))
+	if err != nil {
+		problem.Unauthorized(w, e.challenge, "Invalid username or password.")
+		return
+	}
+	e.issue(w, acct)
+}
+
+// loginRenew serves POST @login-renew: a valid Bearer JWT in, a new one
+// out; the old one is revoked when revocation is on.
+func (e *Endpoints) loginRenew(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) {
+	if !allowMethods(w, r, http.MethodPost) || !e.requireJWT(w, id) {
+		return
+	}
+	acct, ok := e.env.Users.Lookup(id.User)
+	if !ok {
+		problem.Unauthorized(w, e.challenge, "The token's user no longer exists or is disabled.")
+		return
+	}
+	if e.jwt.RevocationEnabled() {
+		if err := e.jwt.Revoke(r.Context(), id); err != nil {
+			e.storeFailed(w, err)
+			return
+		}
+	}
+	e.issue(w, acct)
+}
+
+// logout serves POST @logout: the Bearer JWT is revoked (204). Without
+// revocation a token cannot be invalidated (501, as Plone says).
+func (e *Endpoints) logout(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) {
+	if !allowMethods(w, r, http.MethodPost) || !e.requireJWT(w, id) {
+		return
+	}
+	if !e.jwt.RevocationEnabled() {
+		problem.Write(w, http.StatusNotImplemented,
+			"Tokens are not stored on the server (jwt revocation off), so this token cannot be invalidated; it stays valid until it expires.")
+		return
+	}
+	if err := e.jwt.Revoke(r.Context(), id); err != nil {
+		e.storeFailed(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// requireJWT answers 401 to an anonymous caller and 400 to a caller that
+// did not authenticate with a JWT.
+func (e *Endpoints) requireJWT(w http.ResponseWriter, id *identity.Identity) bool {
+	if !e.requireIdentity(w, id) {
+		return false
+	}
+	if id.Method != "jwt" {
+		problem.Write(w, http.StatusBadRequest, "This endpoint needs the JWT in an `Authorization: Bearer` header.")
+		return false
+	}
+	return true
+}
+
+func (e *Endpoints) issue(w http.ResponseWriter, acct *identity.Account) {
+	token, expires, err := e.jwt.Issue(acct)
+	if err != nil {
+		e.env.Logger.Error("issuing a token failed", zap.Error(err))
+		problem.Write(w, http.StatusInternalServerError, "The token could not be issued.")
+		return
+	}
+	writeJSON(w, http.StatusOK, tokenResponse{Token: token, Expires: expires})
+}
+
+// storeFailed answers a request whose store operation failed.
+func (e *Endpoints) storeFailed(w http.ResponseWriter, err error) {
+	e.env.Logger.Error("store operation failed", zap.Error(err))
+	problem.Write(w, http.StatusServiceUnavailable, "The credential store is unavailable; try again later.")
+}
