@@ -35,8 +35,8 @@ func TestBasicAuthThroughCaddy(t *testing.T) {
 			resp, body := call(t, tester, "GET", httpBase+"/doc", tt.headers, "")
 			if tt.status != 200 {
 				assertProblem(t, resp, body, tt.status, tt.detail)
-				if got := resp.Header.Get("WWW-Authenticate"); got != "" {
-					t.Errorf("WWW-Authenticate = %q, want none without `basic { challenge }`", got)
+				if got := resp.Header.Get("WWW-Authenticate"); got != `Bearer realm="restauth"` {
+					t.Errorf("WWW-Authenticate = %q, want only the Bearer challenge (no Basic without `basic { challenge }`)", got)
 				}
 				if up.count() != before {
 					t.Error("a refused request reached the upstream")
@@ -63,12 +63,18 @@ func TestBasicChallenge(t *testing.T) {
 			challenge
 			realm "Example API"
 		}`, up.addr()))
-	want := `Basic realm="Example API", charset="UTF-8"`
-	for _, h := range []map[string]string{nil, withBasic("alice", "wrong")} {
-		resp, body := call(t, tester, "GET", httpBase+"/", h, "")
+	basic := `Basic realm="Example API", charset="UTF-8"`
+	for _, c := range []struct {
+		headers map[string]string
+		want    string
+	}{
+		{nil, basic + `, Bearer realm="restauth"`}, // every enabled scheme
+		{withBasic("alice", "wrong"), basic},       // the scheme that failed
+	} {
+		resp, body := call(t, tester, "GET", httpBase+"/", c.headers, "")
 		assertProblem(t, resp, body, http.StatusUnauthorized, "")
-		if got := resp.Header.Get("WWW-Authenticate"); got != want {
-			t.Errorf("WWW-Authenticate = %q, want %q", got, want)
+		if got := resp.Header.Get("WWW-Authenticate"); got != c.want {
+			t.Errorf("WWW-Authenticate = %q, want %q", got, c.want)
 		}
 	}
 }

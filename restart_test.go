@@ -1,7 +1,10 @@
 package restauth
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -36,4 +39,82 @@ func TestBuiltBinaryRestartAndReload(t *testing.T) {
 	check("reload")
 	p.Restart()
 	check("restart")
+}
+
+// processCall sends a request to a Caddy process.
+func processCall(t *testing.T, method, url string, headers map[string]string, body string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, string(data)
+}
+
+// TestJWTSurvivesRestartAndReload runs the whole JWT flow through a built
+// Caddy with the default bolt store and a generated key, restarting and
+// reloading in between: tokens, the generated key and revocations persist.
+func TestJWTSurvivesRestartAndReload(t *testing.T) {
+	up := newUpstream(t)
+	site := `http://127.0.0.1:{HTTP_PORT} {
+	rest_auth {
+		users_file ` + testdataPath(t, "users.json") + `
+	}
+	reverse_proxy ` + up.addr() + `
+}
+`
+	p := newCaddyProcess(t, site)
+	p.Start()
+	if !strings.Contains(p.Log(), "generated an HS256 key") {
+		t.Errorf("no log line about the generated key:\n%s", p.Log())
+	}
+	loginBody := `{"login":"alice","password":"` + alicePassword + `"}`
+	resp, body := processCall(t, "POST", p.BaseURL+"/@login", nil, loginBody)
+	if resp.StatusCode != 200 {
+		t.Fatalf("@login: %d %s", resp.StatusCode, body)
+	}
+	var first struct{ Token string }
+	_ = json.Unmarshal([]byte(body), &first)
+	expect := func(stage, token string, status int) {
+		t.Helper()
+		resp, body := processCall(t, "GET", p.BaseURL+"/items", bearer(token), "")
+		if resp.StatusCode != status {
+			t.Fatalf("%s: status %d, want %d (%s)\n%s", stage, resp.StatusCode, status, body, p.Log())
+		}
+	}
+	expect("call", first.Token, 200)
+
+	p.Restart() // the generated key survives
+	expect("after restart", first.Token, 200)
+
+	resp, body = processCall(t, "POST", p.BaseURL+"/@login-renew", bearer(first.Token), "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("@login-renew: %d %s", resp.StatusCode, body)
+	}
+	var second struct{ Token string }
+	_ = json.Unmarshal([]byte(body), &second)
+	expect("old token after renew", first.Token, 401)
+
+	p.Reload()
+	expect("old token after reload", first.Token, 401)
+	expect("new token after reload", second.Token, 200)
+
+	resp, _ = processCall(t, "POST", p.BaseURL+"/@logout", bearer(second.Token), "")
+	if resp.StatusCode != 204 {
+		t.Fatalf("@logout: %d", resp.StatusCode)
+	}
+	p.Restart() // the revocation survives
+	expect("logged-out token after restart", second.Token, 401)
+	if strings.Contains(p.Log(), alicePassword) {
+		t.Error("the Caddy log contains the password")
+	}
 }
