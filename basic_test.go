@@ -27,7 +27,9 @@ func TestBasicAuthThroughCaddy(t *testing.T) {
 		{name: "disabled user with right password", headers: withBasic("carol", carolPassword), status: 401, detail: "Invalid username or password."},
 		{name: "malformed base64", headers: map[string]string{"Authorization": "Basic !!!"}, status: 401, detail: "Malformed Basic credentials."},
 		{name: "no colon", headers: map[string]string{"Authorization": "Basic YWxpY2U="}, status: 401, detail: "Malformed Basic credentials."},
-		{name: "other scheme is absent, not invalid", headers: map[string]string{"Authorization": "Negotiate abc"}, status: 401, detail: "Authentication credentials were not provided."},
+		{name: "unknown scheme is invalid, not anonymous", headers: map[string]string{"Authorization": "Negotiate abc"}, status: 401, detail: "malformed or uses a scheme"},
+		{name: "Basic without credentials", headers: map[string]string{"Authorization": "Basic"}, status: 401, detail: "malformed or uses a scheme"},
+		{name: "Basic with a tab", headers: map[string]string{"Authorization": "Basic\t" + basicHeader("bob", bobPassword)[6:]}, status: 401, detail: "malformed or uses a scheme"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,8 +70,8 @@ func TestBasicChallenge(t *testing.T) {
 		headers map[string]string
 		want    string
 	}{
-		{nil, basic + `, Bearer realm="restauth"`}, // every enabled scheme
-		{withBasic("alice", "wrong"), basic},       // the scheme that failed
+		{nil, basic + `, Bearer realm="restauth"`},                         // every enabled scheme
+		{withBasic("alice", "wrong"), basic + `, Bearer realm="restauth"`}, // still every scheme
 	} {
 		resp, body := call(t, tester, "GET", httpBase+"/", c.headers, "")
 		assertProblem(t, resp, body, http.StatusUnauthorized, "")

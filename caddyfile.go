@@ -90,18 +90,21 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := oneArg(d, &h.Anonymous); err != nil {
 				return err
 			}
-			if !slices.Contains([]string{"none", "read", "write"}, h.Anonymous) {
-				return d.Errf("anonymous: %q is not one of none, read, write", h.Anonymous)
-			}
 		case "require_https":
 			if d.NextArg() {
 				return d.ArgErr()
 			}
 			h.RequireHTTPS = true
-		case "allow_roles":
-			h.AllowRoles = append(h.AllowRoles, d.RemainingArgs()...)
-		case "write_roles":
-			h.WriteRoles = append(h.WriteRoles, d.RemainingArgs()...)
+		case "allow_roles", "write_roles":
+			roles := d.RemainingArgs()
+			if len(roles) == 0 {
+				return d.Errf("%s: name at least one role", opt)
+			}
+			if opt == "allow_roles" {
+				h.AllowRoles = append(h.AllowRoles, roles...)
+			} else {
+				h.WriteRoles = append(h.WriteRoles, roles...)
+			}
 		case "user_header":
 			if err := oneArg(d, &h.UserHeader); err != nil {
 				return err
@@ -196,11 +199,6 @@ func unmarshalGuest(d *caddyfile.Dispenser, namespace, inlineKey, kind string) (
 		return nil, d.Errf("%s %q takes no options", kind, name)
 	}
 	return caddyconfig.JSONModuleObject(mod, inlineKey, name, nil), nil
-}
-
-func isAuthenticator(name string) bool {
-	_, err := caddy.GetModule(authenticators.Namespace + "." + name)
-	return err == nil
 }
 
 // oneArg reads exactly one argument into dst.

@@ -2,10 +2,12 @@ package restauth
 
 import (
 	"encoding/json"
+	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
+	"github.com/caddy-restauth/caddy-restauth/identity"
 )
 
 // defaultOrder is the chain when `order` is not given. The legacy methods
@@ -15,11 +17,35 @@ var defaultOrder = []string{"basic", "jwt", "token", "session"}
 // legacyMethods are insecure methods kept for dotCMS compatibility.
 var legacyMethods = []string{"url_params", "dotauth"}
 
+// authenticate runs the chain: the first authenticator that finds its
+// kind of credential decides. An Authorization header that no
+// authenticator claims (an unknown scheme, or a malformed one) is an
+// invalid credential, never a reason to treat the request as anonymous.
+func (h *Handler) authenticate(r *http.Request) (*identity.Identity, error) {
+	for _, a := range h.chain {
+		id, err := a.Authenticate(r)
+		if err != nil || id != nil {
+			return id, err
+		}
+	}
+	if r.Header.Get("Authorization") != "" {
+		return nil, authenticators.Invalid("The Authorization header is malformed or uses a scheme this API does not accept.")
+	}
+	return nil, nil
+}
+
+// isAuthenticator reports whether an authenticator module of that name is
+// compiled in.
+func isAuthenticator(name string) bool {
+	_, err := caddy.GetModule(authenticators.Namespace + "." + name)
+	return err == nil
+}
+
 // availableDefaults are the default methods whose modules are compiled in.
 func availableDefaults() []string {
 	var names []string
 	for _, m := range defaultOrder {
-		if _, err := caddy.GetModule(authenticators.Namespace + "." + m); err == nil {
+		if isAuthenticator(m) {
 			names = append(names, m)
 		}
 	}

@@ -85,6 +85,9 @@ func TestBadConfigFailsAtLoad(t *testing.T) {
 		{"unknown store", "store etcd", `unknown store "etcd"`},
 		{"bad endpoints prefix", "endpoints api", `endpoints: "api" must be a path starting with /`},
 		{"bad header name", "user_header \"X Remote\"", `header name "X Remote" is not a valid HTTP header name`},
+		{"reserved header name", "roles_header authorization", `header name "authorization" is reserved`},
+		{"allow_roles without roles", "allow_roles", "allow_roles: name at least one role"},
+		{"bad role", "write_roles \"a,b\"", `role "a,b" must be a non-empty word`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -78,3 +78,17 @@ func validHeaderName(s string) bool {
 	}
 	return true
 }
+
+// reservedHeaders may not carry the identity: they mean something else to
+// Caddy, the upstream or this handler.
+var reservedHeaders = []string{"Authorization", "Cookie", "Host", "Content-Type", "Content-Length",
+	"Transfer-Encoding", "Connection", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded"}
+
+func isReservedHeader(name string) bool {
+	for _, r := range reservedHeaders {
+		if headerNamesEquivalent(name, r) {
+			return true
+		}
+	}
+	return false
+}

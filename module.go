@@ -152,7 +152,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	env := authenticators.Env{Users: h.users, Store: h.store, Logger: h.logger, Realm: h.Realm}
 	var challenges []string
+	var methods []string
 	for _, m := range mods.([]any) {
+		method := caddy.GetModuleName(m)
+		if slices.Contains(methods, method) {
+			return fmt.Errorf("authenticator %q is listed twice in the chain", method)
+		}
+		methods = append(methods, method)
 		a := m.(authenticators.Authenticator)
 		if b, ok := a.(authenticators.Binder); ok {
 			if err := b.Bind(env); err != nil {
@@ -191,14 +197,17 @@ func (h *Handler) Validate() error {
 		if name != "" && !validHeaderName(name) {
 			return fmt.Errorf("header name %q is not a valid HTTP header name", name)
 		}
+		if name != "" && isReservedHeader(name) {
+			return fmt.Errorf("header name %q is reserved; choose another name for the identity header", name)
+		}
 	}
 	if headerNamesEquivalent(h.userHeader, h.rolesHeader) {
 		return fmt.Errorf("user_header and roles_header must differ")
 	}
 	for _, roles := range [][]string{h.AllowRoles, h.WriteRoles} {
 		for _, r := range roles {
-			if r == "" || strings.ContainsAny(r, ", \t") {
-				return fmt.Errorf("role %q must be a non-empty word without commas or spaces", r)
+			if err := identity.ValidateRole(r); err != nil {
+				return err
 			}
 		}
 	}
@@ -207,22 +216,46 @@ func (h *Handler) Validate() error {
 
 // ServeHTTP authenticates the request, then serves an endpoint or passes
 // the request on with its identity.
+//
+// When several rest_auth blocks handle one request (e.g. `rest_auth @admin`
+// and a catch-all `rest_auth`), the first authenticates and later ones
+// reuse its outcome and apply only their own policy: the credential has
+// been removed from the request by then.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	h.removeSpoofedIdentity(r)
+	prior, seen := caddyhttp.GetVar(r.Context(), identityVar).(*identity.Identity)
+	if !seen {
+		h.removeSpoofedIdentity(r)
+	}
 
 	if h.RequireHTTPS && !arrivedOverTLS(r) {
 		h.refuse(w, r, http.StatusForbidden, "HTTPS is required.")
 		return nil
 	}
 
-	id, err := h.authenticate(r)
-	if err != nil {
-		h.reject(w, r, err)
-		return nil
+	var id *identity.Identity
+	if seen {
+		if prior != anonymous {
+			id = prior
+		}
+	} else {
+		var err error
+		if id, err = h.authenticate(r); err != nil {
+			h.reject(w, r, err)
+			return nil
+		}
+		if id == nil {
+			caddyhttp.SetVar(r.Context(), identityVar, anonymous)
+		} else {
+			caddyhttp.SetVar(r.Context(), identityVar, id)
+		}
 	}
 
-	if h.endpoints != nil {
+	if h.endpoints != nil && !isPreflight(r) {
 		if route, rest, ok := h.endpoints.Match(r.URL.Path); ok {
+			if id != nil && !h.roleAllowed(id) {
+				h.refuse(w, r, http.StatusForbidden, noAllowedRole)
+				return nil
+			}
 			route(w, r, id, rest)
 			return nil
 		}
@@ -237,6 +270,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.setIdentity(r, id)
 	}
 	if !h.KeepCredentials {
+		r.Header.Del("Authorization")
 		for _, s := range h.scrubbers {
 			s.Scrub(r)
 		}
@@ -244,17 +278,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return next.ServeHTTP(w, r)
 }
 
-// authenticate runs the chain: the first authenticator that finds its
-// kind of credential decides.
-func (h *Handler) authenticate(r *http.Request) (*identity.Identity, error) {
-	for _, a := range h.chain {
-		id, err := a.Authenticate(r)
-		if err != nil || id != nil {
-			return id, err
-		}
-	}
-	return nil, nil
-}
+// identityVar is the request variable in which the first rest_auth block
+// leaves its outcome for later blocks.
+const identityVar = "rest_auth.identity"
+
+// anonymous marks a request that the first block found without credential.
+var anonymous = new(identity.Identity)
 
 func defaultString(s, def string) string {
 	if s == "" {

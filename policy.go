@@ -1,14 +1,11 @@
 package restauth
 
 import (
-	"errors"
 	"net/http"
-
-	"go.uber.org/zap"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
 	"github.com/caddy-restauth/caddy-restauth/problem"
 )
@@ -24,8 +21,8 @@ func (h *Handler) authorize(r *http.Request, id *identity.Identity) (int, string
 		}
 		return http.StatusUnauthorized, problem.NoCredentials
 	}
-	if len(h.AllowRoles) > 0 && !id.HasAnyRole(h.AllowRoles) {
-		return http.StatusForbidden, "You do not have a role that may use this API."
+	if !h.roleAllowed(id) {
+		return http.StatusForbidden, noAllowedRole
 	}
 	if safe {
 		return 0, ""
@@ -37,6 +34,14 @@ func (h *Handler) authorize(r *http.Request, id *identity.Identity) (int, string
 		return http.StatusForbidden, "You do not have a role that may modify this resource."
 	}
 	return 0, ""
+}
+
+// noAllowedRole is the detail of a 403 under allow_roles.
+const noAllowedRole = "You do not have a role that may use this API."
+
+// roleAllowed applies allow_roles to an authenticated identity.
+func (h *Handler) roleAllowed(id *identity.Identity) bool {
+	return len(h.AllowRoles) == 0 || id.HasAnyRole(h.AllowRoles)
 }
 
 // isSafeMethod reports whether m only reads (RFC 9110 §9.2.1, as the
@@ -59,48 +64,10 @@ func arrivedOverTLS(r *http.Request) bool {
 		return true
 	}
 	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
-	return trusted && r.Header.Get("X-Forwarded-Proto") == "https"
-}
-
-// reject answers a failed authentication.
-func (h *Handler) reject(w http.ResponseWriter, r *http.Request, err error) {
-	var rej *authenticators.Rejection
-	if !errors.As(err, &rej) {
-		h.logger.Error("credential check failed", zap.String("remote_ip", clientIP(r)), zap.Error(err))
-		problem.Write(w, http.StatusServiceUnavailable, "The credential store is unavailable; try again later.")
-		return
+	if !trusted {
+		return false
 	}
-	status := rej.StatusCode()
-	h.logger.Debug("credential rejected",
-		zap.Int("status", status), zap.String("detail", rej.Detail), zap.String("remote_ip", clientIP(r)))
-	switch status {
-	case http.StatusUnauthorized:
-		challenge := rej.Challenge
-		if challenge == "" {
-			challenge = h.challenge
-		}
-		problem.Unauthorized(w, challenge, rej.Detail)
-	case http.StatusTooManyRequests:
-		problem.TooManyRequests(w, rej.RetryAfter, rej.Detail)
-	default:
-		problem.Write(w, status, rej.Detail)
-	}
-}
-
-// refuse answers a request the policy does not allow.
-func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, detail string) {
-	h.logger.Debug("request refused",
-		zap.Int("status", status), zap.String("detail", detail), zap.String("remote_ip", clientIP(r)))
-	if status == http.StatusUnauthorized {
-		problem.Unauthorized(w, h.challenge, detail)
-		return
-	}
-	problem.Write(w, status, detail)
-}
-
-// clientIP is the client address as Caddy resolved it (trusted proxies
-// taken into account).
-func clientIP(r *http.Request) string {
-	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-	return ip
+	// The first proxy's view of the client's scheme comes first.
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return strings.EqualFold(strings.TrimSpace(proto), "https")
 }

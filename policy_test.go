@@ -143,3 +143,78 @@ func TestRolePolicy(t *testing.T) {
 		}
 	})
 }
+
+// TestAnonymousReadNeverAcceptsBadCredentials: under `anonymous read` a
+// malformed or foreign Authorization header is a 401, not anonymous access.
+func TestAnonymousReadNeverAcceptsBadCredentials(t *testing.T) {
+	up := newUpstream(t)
+	tester := startCaddy(t, siteConfig(t, "anonymous read", up.addr()))
+	for _, v := range []string{"Basic", "Basic ", "Bearer x", "Bearer", "Digest username=alice", "garbage"} {
+		resp, body := call(t, tester, "GET", httpBase+"/x", map[string]string{"Authorization": v}, "")
+		assertProblem(t, resp, body, http.StatusUnauthorized, "")
+	}
+	if up.count() != 0 {
+		t.Error("a request with a bad credential reached the upstream")
+	}
+}
+
+// TestSeveralBlocks: per-path blocks share one authentication; each applies
+// its own policy.
+func TestSeveralBlocks(t *testing.T) {
+	up := newUpstream(t)
+	config := globalOptions + `
+(auth) {
+	users_file ` + testdataPath(t, "users.json") + `
+	store memory {
+		name ` + storeName(t) + `
+	}
+}
+` + httpBase + ` {
+	@admin path /admin/*
+	rest_auth @admin {
+		import auth
+		allow_roles admin
+	}
+	rest_auth {
+		import auth
+		anonymous read
+	}
+	reverse_proxy ` + up.addr() + `
+}
+`
+	tester := startCaddy(t, config)
+	cases := []struct {
+		path    string
+		headers map[string]string
+		status  int
+		user    string
+	}{
+		{"/admin/x", withBasic("dave", davePassword), 200, "dave"},
+		{"/admin/x", withBasic("alice", alicePassword), 403, ""},
+		{"/admin/x", nil, 401, ""},
+		{"/public", nil, 200, ""},
+		{"/public", withBasic("alice", alicePassword), 200, "alice"},
+		{"/public", withBasic("alice", "wrong"), 401, ""},
+	}
+	for _, c := range cases {
+		resp, body := call(t, tester, "GET", httpBase+c.path, c.headers, "")
+		if resp.StatusCode != c.status {
+			t.Fatalf("%s %v: status %d (%s), want %d", c.path, c.headers != nil, resp.StatusCode, body, c.status)
+		}
+		if c.status == 200 && up.received(t).Get("X-Remote-User") != c.user {
+			t.Errorf("%s: upstream user %q, want %q", c.path, up.received(t).Get("X-Remote-User"), c.user)
+		}
+	}
+}
+
+// TestPreflightToEndpointPassesOn: a CORS preflight never hits an endpoint
+// (which would answer 405); it goes to the next handler like any preflight.
+func TestPreflightToEndpointPassesOn(t *testing.T) {
+	up := newUpstream(t)
+	tester := startCaddy(t, siteConfig(t, "", up.addr()))
+	resp, body := call(t, tester, "OPTIONS", httpBase+"/@me",
+		map[string]string{"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}, "")
+	if resp.StatusCode != 200 || up.count() != 1 {
+		t.Fatalf("preflight to @me: status %d (%s), upstream hits %d", resp.StatusCode, body, up.count())
+	}
+}

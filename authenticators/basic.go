@@ -1,7 +1,6 @@
 package authenticators
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -42,9 +41,6 @@ func (Basic) CaddyModule() caddy.ModuleInfo {
 
 // Bind receives the handler's users and realm.
 func (b *Basic) Bind(env Env) error {
-	if env.Users == nil {
-		return errors.New("basic: no users configured")
-	}
 	b.users = env.Users
 	if b.Challenge {
 		realm := b.Realm
@@ -64,26 +60,17 @@ func (b *Basic) Authenticate(r *http.Request) (*identity.Identity, error) {
 	}
 	user, password, ok := decodeUserPass(encoded)
 	if !ok {
-		return nil, b.reject("Malformed Basic credentials.")
+		return nil, Invalid("Malformed Basic credentials.")
 	}
 	acct, err := b.users.Verify(user, password)
 	if err != nil {
-		return nil, b.reject("Invalid username or password.")
+		return nil, Invalid("Invalid username or password.")
 	}
 	return acct.Identity("basic"), nil
 }
 
-func (b *Basic) reject(detail string) *Rejection {
-	rej := Invalid(detail)
-	rej.Challenge = b.challenge
-	return rej
-}
-
 // WWWAuthenticate is the Basic challenge when enabled.
 func (b *Basic) WWWAuthenticate() string { return b.challenge }
-
-// Scrub removes the Authorization header.
-func (b *Basic) Scrub(r *http.Request) { r.Header.Del("Authorization") }
 
 // UnmarshalCaddyfile parses
 //
@@ -122,6 +109,5 @@ var (
 	_ Authenticator         = (*Basic)(nil)
 	_ Binder                = (*Basic)(nil)
 	_ Challenger            = (*Basic)(nil)
-	_ Scrubber              = (*Basic)(nil)
 	_ caddyfile.Unmarshaler = (*Basic)(nil)
 )

@@ -318,9 +318,8 @@ func (j *JWT) PublicJWKs() []map[string]string { return j.keys.publicJWKs() }
 // WWWAuthenticate announces the Bearer scheme.
 func (j *JWT) WWWAuthenticate() string { return j.challenge }
 
-// Scrub removes the Authorization header and the token cookie.
+// Scrub removes the token cookie (the handler removes Authorization).
 func (j *JWT) Scrub(r *http.Request) {
-	r.Header.Del("Authorization")
 	if j.Cookie != "" {
 		removeCookie(r, j.Cookie)
 	}

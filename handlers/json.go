@@ -3,13 +3,15 @@ package handlers
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/caddy-restauth/caddy-restauth/problem"
 )
 
 // writeJSON sends v as a JSON response.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		http.Error(w, "encoding response", http.StatusInternalServerError)
+		problem.Write(w, http.StatusInternalServerError, "The response could not be encoded.")
 		return
 	}
 	h := w.Header()

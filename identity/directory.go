@@ -4,10 +4,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
-
-	"github.com/caddy-restauth/caddy-restauth/cache"
+	"runtime"
+	"slices"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
+
+	"github.com/caddy-restauth/caddy-restauth/cache"
 )
 
 // Account is a configured user as the authenticators see it.
@@ -54,6 +56,10 @@ type Directory struct {
 
 	mac   keyedHash
 	cache *cache.Bounded[[sha256.Size]byte, *Account]
+	// hashing limits concurrent password hashing: an argon2id check takes
+	// tens of MiB, so unbounded parallel wrong-password requests could
+	// exhaust memory.
+	hashing chan struct{}
 }
 
 // maxCachedPasswords bounds the verified-password cache.
@@ -66,11 +72,12 @@ func NewDirectory(users []User) (*Directory, error) {
 	}
 	d := &Directory{accounts: make(map[string]*Account, len(users))}
 	for _, u := range users {
-		h, _ := parseHash(u.PasswordHash) // validated above
+		h, _ := parseHash(u.PasswordHash)           // validated above
+		roles := slices.Clip(slices.Clone(u.Roles)) // never shared with the config
 		a := &Account{
 			Name:        u.Name,
-			Roles:       u.Roles,
-			RolesJoined: JoinRoles(u.Roles),
+			Roles:       roles,
+			RolesJoined: JoinRoles(roles),
 			Disabled:    u.Disabled,
 			hash:        h,
 			identities:  make(map[string]*Identity, len(passwordMethods)),
@@ -80,12 +87,8 @@ func NewDirectory(users []User) (*Directory, error) {
 		}
 		d.accounts[u.Name] = a
 	}
-	// The decoy is a real user's hash (same algorithm and cost as the users
-	// have) or, with no users, Caddy's own fake bcrypt hash.
-	d.decoy = passwordHash{value: caddyauth.BcryptHash{}.FakeHash(), comparer: caddyauth.BcryptHash{}}
-	if len(users) > 0 {
-		d.decoy = d.accounts[users[0].Name].hash
-	}
+	d.decoy = chooseDecoy(users, d.accounts)
+	d.hashing = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
 	if _, err := rand.Read(d.mac.key[:]); err != nil {
 		return nil, fmt.Errorf("generating password cache key: %w", err)
 	}
@@ -102,9 +105,6 @@ func (d *Directory) Lookup(name string) (*Account, bool) {
 	return a, true
 }
 
-// Len is the number of configured users.
-func (d *Directory) Len() int { return len(d.accounts) }
-
 // Verify checks a user's password. It returns ErrBadCredentials for an
 // unknown user, a wrong password and a disabled user alike, after spending
 // the same hashing time on each.
@@ -118,10 +118,32 @@ func (d *Directory) Verify(name, password []byte) (*Account, error) {
 	if exists {
 		h = a.hash
 	}
+	d.hashing <- struct{}{}
 	matched := h.matches(password)
+	<-d.hashing
 	if !exists || !matched || a.Disabled {
 		return nil, ErrBadCredentials
 	}
 	d.cache.Put(key, a)
 	return a, nil
+}
+
+// chooseDecoy picks the hash an unknown user is checked against: a real
+// user's hash of the most common algorithm and cost, so that an unknown name
+// costs what most users cost (give every user the same hash parameters for
+// exact parity). With no users: Caddy's own fake bcrypt hash.
+func chooseDecoy(users []User, accounts map[string]*Account) passwordHash {
+	if len(users) == 0 {
+		return passwordHash{value: caddyauth.BcryptHash{}.FakeHash(), comparer: caddyauth.BcryptHash{}}
+	}
+	counts := map[string]int{}
+	best := accounts[users[0].Name].hash
+	for _, u := range users {
+		h := accounts[u.Name].hash
+		counts[h.class]++
+		if counts[h.class] > counts[best.class] {
+			best = h
+		}
+	}
+	return best
 }

@@ -13,9 +13,9 @@ import (
 type passwordHash struct {
 	value    []byte
 	comparer caddyauth.Comparer
-	// fake is a hash of the same algorithm and cost, compared against when
-	// the user is unknown so that unknown users cost the same time.
-	fake []byte
+	// class is the algorithm and its cost parameters (e.g. "$2a$10$"):
+	// hashes of one class cost the same time to check.
+	class string
 }
 
 // parseHash recognises the hash formats of `caddy hash-password`.
@@ -27,12 +27,12 @@ func parseHash(s string) (passwordHash, error) {
 		if _, err := bcrypt.Cost([]byte(s)); err != nil || len(s) != 60 {
 			return passwordHash{}, errors.New("malformed bcrypt password hash (make one with `caddy hash-password`)")
 		}
-		return passwordHash{value: []byte(s), comparer: caddyauth.BcryptHash{}, fake: caddyauth.BcryptHash{}.FakeHash()}, nil
+		return passwordHash{value: []byte(s), comparer: caddyauth.BcryptHash{}, class: s[:7]}, nil
 	case strings.HasPrefix(s, "$argon2id$"):
 		if _, _, err := caddyauth.DecodeHash([]byte(s)); err != nil {
 			return passwordHash{}, fmt.Errorf("malformed argon2id password hash: %w", err)
 		}
-		return passwordHash{value: []byte(s), comparer: caddyauth.Argon2idHash{}, fake: caddyauth.Argon2idHash{}.FakeHash()}, nil
+		return passwordHash{value: []byte(s), comparer: caddyauth.Argon2idHash{}, class: s[:strings.LastIndexByte(s[:strings.LastIndexByte(s, '$')], '$')]}, nil
 	default:
 		return passwordHash{}, errors.New("unsupported password hash: want bcrypt ($2a$...) or argon2id ($argon2id$...) as printed by `caddy hash-password`")
 	}

@@ -57,10 +57,19 @@ func ValidateUsers(users []User) error {
 			return fmt.Errorf("user %q: %w", u.Name, err)
 		}
 		for _, r := range u.Roles {
-			if r == "" || strings.ContainsAny(r, ", \t\r\n") {
-				return fmt.Errorf("user %q: role %q must be a non-empty word without commas or spaces", u.Name, r)
+			if err := ValidateRole(r); err != nil {
+				return fmt.Errorf("user %q: %w", u.Name, err)
 			}
 		}
+	}
+	return nil
+}
+
+// ValidateRole checks that a role name can travel in a comma-separated
+// header: a non-empty word without commas, spaces or line breaks.
+func ValidateRole(role string) error {
+	if role == "" || strings.ContainsAny(role, ", \t\r\n") {
+		return fmt.Errorf("role %q must be a non-empty word without commas or spaces", role)
 	}
 	return nil
 }

@@ -1,0 +1,95 @@
+package identity
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"testing"
+)
+
+const (
+	bcrypt10  = "$2a$10$42ttQUXvSCo88C1QJ/O36.i5jRP21E9c2fY4lqdm/BYUzzLAWDCfm" // alice-password
+	bcrypt10b = "$2a$10$4ueeZrkywUSq4mU5OH8EROI0TXXeH6oJKZwIBt1dLNwTneFppDFQ2" // bob-password
+	argon     = "$argon2id$v=19$m=47104,t=1,p=1$MDEyMzQ1Njc4OWFiY2RlZg$ccAORvH13I8YjkXWdyaZ1/PKY39jbLo19oqHa3T+lmk"
+)
+
+func TestKeyedHashIsHMACSHA256(t *testing.T) {
+	var k keyedHash
+	for i := range k.key {
+		k.key[i] = byte(i * 7)
+	}
+	for _, c := range []struct{ name, password string }{
+		{"alice", "secret"},
+		{"", ""},
+		{"bob", string(make([]byte, 1000))}, // longer than the stack buffer
+	} {
+		mac := hmac.New(sha256.New, k.key[:])
+		n := len(c.name)
+		mac.Write([]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+		mac.Write([]byte(c.name))
+		mac.Write([]byte(c.password))
+		want := mac.Sum(nil)
+		got := k.sum([]byte(c.name), []byte(c.password))
+		if !hmac.Equal(got[:], want) {
+			t.Fatalf("keyedHash(%q) differs from crypto/hmac", c.name)
+		}
+	}
+}
+
+func TestVerify(t *testing.T) {
+	d, err := NewDirectory([]User{
+		{Name: "alice", PasswordHash: bcrypt10, Roles: []string{"editor"}},
+		{Name: "carol", PasswordHash: bcrypt10b, Disabled: true},
+		{Name: "dave", PasswordHash: argon},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, password string
+		ok             bool
+	}{
+		{"alice", "alice-password", true},
+		{"alice", "alice-password", true}, // cached
+		{"alice", "wrong", false},
+		{"nobody", "alice-password", false},
+		{"carol", "bob-password", false}, // disabled
+		{"dave", "dave-password", true},
+	}
+	for _, c := range cases {
+		a, err := d.Verify([]byte(c.name), []byte(c.password))
+		if c.ok != (err == nil) {
+			t.Fatalf("Verify(%s) err = %v, want ok=%v", c.name, err, c.ok)
+		}
+		if !c.ok && !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("Verify(%s) err = %v, want ErrBadCredentials", c.name, err)
+		}
+		if c.ok && a.Name != c.name {
+			t.Fatalf("Verify(%s) = %s", c.name, a.Name)
+		}
+	}
+	if d.cache.Len() != 2 {
+		t.Errorf("cache has %d entries, want the 2 verified users only", d.cache.Len())
+	}
+	if _, ok := d.Lookup("carol"); ok {
+		t.Error("Lookup returned a disabled user")
+	}
+}
+
+func TestDecoyIsTheMostCommonHashClass(t *testing.T) {
+	d, err := NewDirectory([]User{
+		{Name: "dave", PasswordHash: argon},
+		{Name: "alice", PasswordHash: bcrypt10},
+		{Name: "bob", PasswordHash: bcrypt10b},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.decoy.class != "$2a$10$" {
+		t.Errorf("decoy class = %q, want the bcrypt cost-10 class most users have", d.decoy.class)
+	}
+	a, _ := parseHash(argon)
+	if a.class != "$argon2id$v=19$m=47104,t=1,p=1" {
+		t.Errorf("argon2id class = %q", a.class)
+	}
+}

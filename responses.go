@@ -1,0 +1,56 @@
+package restauth
+
+import (
+	"errors"
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-restauth/caddy-restauth/authenticators"
+	"github.com/caddy-restauth/caddy-restauth/problem"
+)
+
+// reject answers a failed authentication.
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, err error) {
+	var rej *authenticators.Rejection
+	if !errors.As(err, &rej) {
+		h.logger.Error("credential check failed", zap.String("remote_ip", clientIP(r)), zap.Error(err))
+		problem.Write(w, http.StatusServiceUnavailable, "The credential store is unavailable; try again later.")
+		return
+	}
+	status := rej.StatusCode()
+	h.logger.Debug("credential rejected",
+		zap.Int("status", status), zap.String("detail", rej.Detail), zap.String("remote_ip", clientIP(r)))
+	switch status {
+	case http.StatusUnauthorized:
+		challenge := rej.Challenge
+		if challenge == "" {
+			challenge = h.challenge
+		}
+		problem.Unauthorized(w, challenge, rej.Detail)
+	case http.StatusTooManyRequests:
+		problem.TooManyRequests(w, rej.RetryAfter, rej.Detail)
+	default:
+		problem.Write(w, status, rej.Detail)
+	}
+}
+
+// refuse answers a request the policy does not allow.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, detail string) {
+	h.logger.Debug("request refused",
+		zap.Int("status", status), zap.String("detail", detail), zap.String("remote_ip", clientIP(r)))
+	if status == http.StatusUnauthorized {
+		problem.Unauthorized(w, h.challenge, detail)
+		return
+	}
+	problem.Write(w, status, detail)
+}
+
+// clientIP is the client address as Caddy resolved it (trusted proxies
+// taken into account).
+func clientIP(r *http.Request) string {
+	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	return ip
+}
