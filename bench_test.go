@@ -102,3 +102,26 @@ func BenchmarkJWTValid(b *testing.B) {
 	}
 	serveLoop(b, h, "Authorization", []string{"Bearer " + token})
 }
+
+// BenchmarkSessionValid is a GET with a valid session cookie through
+// ServeHTTP with the bolt store: one read transaction, no write.
+func BenchmarkSessionValid(b *testing.B) {
+	h := &Handler{
+		Users:             []identity.User{{Name: "alice", PasswordHash: aliceHash, Roles: []string{"editor", "member"}}},
+		AuthenticatorsRaw: []json.RawMessage{json.RawMessage(`{"method":"session"}`)},
+		StoreRaw:          json.RawMessage(`{"backend":"bolt","path":"` + filepath.Join(b.TempDir(), "bench.db") + `"}`),
+	}
+	provisionHandler(b, h)
+	login := httptest.NewRecorder()
+	acct, _ := h.users.Lookup("alice")
+	if err := h.endpoints.Sessions().Start(login, httptest.NewRequest("POST", "/@session", nil), acct); err != nil {
+		b.Fatal(err)
+	}
+	var sid string
+	for _, c := range login.Result().Cookies() {
+		if c.Name == "sessionid" {
+			sid = c.Value
+		}
+	}
+	serveLoop(b, h, "Cookie", []string{"sessionid=" + sid})
+}

@@ -227,7 +227,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.removeSpoofedIdentity(r)
 	}
 
-	if h.RequireHTTPS && !arrivedOverTLS(r) {
+	if h.RequireHTTPS && !authenticators.ArrivedOverTLS(r) {
 		h.refuse(w, r, http.StatusForbidden, "HTTPS is required.")
 		return nil
 	}

@@ -2,10 +2,8 @@ package restauth
 
 import (
 	"net/http"
-	"strings"
 
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-
+	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
 	"github.com/caddy-restauth/caddy-restauth/problem"
 )
@@ -13,7 +11,7 @@ import (
 // authorize applies the anonymous and role policy. It returns a non-zero
 // status (and its detail) when the request must be refused.
 func (h *Handler) authorize(r *http.Request, id *identity.Identity) (int, string) {
-	safe := isSafeMethod(r.Method)
+	safe := authenticators.IsSafeMethod(r.Method)
 	if id == nil {
 		switch {
 		case isPreflight(r), h.Anonymous == "write", h.Anonymous == "read" && safe:
@@ -44,30 +42,9 @@ func (h *Handler) roleAllowed(id *identity.Identity) bool {
 	return len(h.AllowRoles) == 0 || id.HasAnyRole(h.AllowRoles)
 }
 
-// isSafeMethod reports whether m only reads (RFC 9110 §9.2.1, as the
-// anonymous `read` policy defines it).
-func isSafeMethod(m string) bool {
-	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
-}
-
 // isPreflight reports whether r is a CORS preflight request, which never
 // carries credentials.
 func isPreflight(r *http.Request) bool {
 	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" &&
 		r.Header.Get("Access-Control-Request-Method") != ""
-}
-
-// arrivedOverTLS reports whether the client's connection used TLS, directly
-// or, according to X-Forwarded-Proto, through a trusted proxy.
-func arrivedOverTLS(r *http.Request) bool {
-	if r.TLS != nil {
-		return true
-	}
-	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
-	if !trusted {
-		return false
-	}
-	// The first proxy's view of the client's scheme comes first.
-	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
-	return strings.EqualFold(strings.TrimSpace(proto), "https")
 }

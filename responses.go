@@ -20,6 +20,9 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, err error) {
 		problem.Write(w, http.StatusServiceUnavailable, "The credential store is unavailable; try again later.")
 		return
 	}
+	for k, v := range rej.Header {
+		w.Header()[k] = v
+	}
 	status := rej.StatusCode()
 	h.logger.Debug("credential rejected",
 		zap.Int("status", status), zap.String("detail", rej.Detail), zap.String("remote_ip", clientIP(r)))

@@ -118,3 +118,51 @@ func TestJWTSurvivesRestartAndReload(t *testing.T) {
 		t.Error("the Caddy log contains the password")
 	}
 }
+
+// TestSessionSurvivesRestartAndReload: sessions live in the bolt store.
+func TestSessionSurvivesRestartAndReload(t *testing.T) {
+	up := newUpstream(t)
+	p := newCaddyProcess(t, `http://127.0.0.1:{HTTP_PORT} {
+	rest_auth {
+		users_file `+testdataPath(t, "users.json")+`
+	}
+	reverse_proxy `+up.addr()+`
+}
+`)
+	p.Start()
+	resp, body := processCall(t, "POST", p.BaseURL+"/@session",
+		map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, "username=bob&password="+bobPassword)
+	if resp.StatusCode != 200 {
+		t.Fatalf("@session: %d %s", resp.StatusCode, body)
+	}
+	var sid, csrf string
+	for _, c := range resp.Cookies() {
+		switch c.Name {
+		case "sessionid":
+			sid = c.Value
+		case "csrftoken":
+			csrf = c.Value
+		}
+	}
+	cookies := map[string]string{"Cookie": "sessionid=" + sid, "X-CSRFToken": csrf}
+	for _, stage := range []string{"start", "restart", "reload"} {
+		switch stage {
+		case "restart":
+			p.Restart()
+		case "reload":
+			p.Reload()
+		}
+		resp, body := processCall(t, "PATCH", p.BaseURL+"/x", cookies, "")
+		if resp.StatusCode != 200 || up.received(t).Get("X-Remote-User") != "bob" {
+			t.Fatalf("%s: %d %s\n%s", stage, resp.StatusCode, body, p.Log())
+		}
+	}
+	resp, _ = processCall(t, "DELETE", p.BaseURL+"/@session", cookies, "")
+	if resp.StatusCode != 204 {
+		t.Fatalf("DELETE @session: %d", resp.StatusCode)
+	}
+	p.Restart()
+	if resp, _ := processCall(t, "GET", p.BaseURL+"/x", cookies, ""); resp.StatusCode != 401 {
+		t.Fatalf("ended session after restart: %d", resp.StatusCode)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -41,13 +42,40 @@ const apiTokenPrefix = "rat_"
 // isAPITokenKey reports whether a credential is an API token key.
 func isAPITokenKey(v string) bool { return strings.HasPrefix(v, apiTokenPrefix) }
 
-// removeCookie deletes one cookie from the request's Cookie headers and
-// keeps the others.
-func removeCookie(r *http.Request, name string) {
+// cookieValue returns the value of the named cookie in the request's
+// Cookie headers, without parsing (and allocating) the others.
+func cookieValue(r *http.Request, name string) (string, bool) {
+	for _, line := range r.Header["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			part = strings.TrimSpace(part)
+			if len(part) > len(name) && part[len(name)] == '=' && part[:len(name)] == name {
+				v := part[len(name)+1:]
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				return v, v != ""
+			}
+		}
+	}
+	return "", false
+}
+
+// removeCookies deletes the named cookies from the request's Cookie
+// headers and keeps the others. It parses nothing when none is present.
+func removeCookies(r *http.Request, names ...string) {
+	present := false
+	for _, n := range names {
+		if _, ok := cookieValue(r, n); ok {
+			present = true
+		}
+	}
+	if !present {
+		return
+	}
 	cookies := r.Cookies()
 	r.Header.Del("Cookie")
 	for _, c := range cookies {
-		if c.Name != name {
+		if !slices.Contains(names, c.Name) {
 			r.AddCookie(c)
 		}
 	}

@@ -121,9 +121,7 @@ func (j *JWT) Bind(env Env) error {
 	if len(keys) == 0 {
 		secret, err := env.Store.Secret(context.Background(), generatedKeyName, func() ([]byte, error) {
 			env.Logger.Info("jwt: no key configured; generated an HS256 key and stored it (configure `key` to choose your own)")
-			b := make([]byte, 32)
-			_, err := rand.Read(b)
-			return b, err
+			return randomBytes32()
 		})
 		if err != nil {
 			return fmt.Errorf("jwt: loading the generated key from the store: %w", err)
@@ -183,8 +181,8 @@ func (j *JWT) credential(r *http.Request) (string, bool) {
 		return v, true
 	}
 	if j.Cookie != "" {
-		if c, err := r.Cookie(j.Cookie); err == nil && c.Value != "" {
-			return c.Value, true
+		if v, ok := cookieValue(r, j.Cookie); ok {
+			return v, true
 		}
 	}
 	return "", false
@@ -321,7 +319,7 @@ func (j *JWT) WWWAuthenticate() string { return j.challenge }
 // Scrub removes the token cookie (the handler removes Authorization).
 func (j *JWT) Scrub(r *http.Request) {
 	if j.Cookie != "" {
-		removeCookie(r, j.Cookie)
+		removeCookies(r, j.Cookie)
 	}
 }
 

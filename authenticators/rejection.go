@@ -18,6 +18,9 @@ type Rejection struct {
 	Challenge string
 	// RetryAfter is sent with a 429.
 	RetryAfter time.Duration
+	// Header holds extra response headers (e.g. a Set-Cookie that expires a
+	// dead session's cookies so the browser stops sending them).
+	Header http.Header
 }
 
 func (r *Rejection) Error() string { return r.Detail }

@@ -27,6 +27,8 @@ type Endpoints struct {
 	challenge string
 	// jwt issues and revokes tokens; nil when the chain has no jwt.
 	jwt *authenticators.JWT
+	// sessions starts and ends cookie sessions; nil without session.
+	sessions *authenticators.Session
 }
 
 // New builds the endpoints served under prefix ("/" for the site root) for
@@ -44,12 +46,17 @@ func New(prefix string, env authenticators.Env, challenge string, chain []authen
 		"me": e.me,
 	}
 	for _, a := range chain {
-		if j, ok := a.(*authenticators.JWT); ok {
-			e.jwt = j
+		switch a := a.(type) {
+		case *authenticators.JWT:
+			e.jwt = a
 			e.routes["login"] = e.login
 			e.routes["login-renew"] = e.loginRenew
 			e.routes["logout"] = e.logout
 			e.routes["jwks"] = e.jwks
+		case *authenticators.Session:
+			e.sessions = a
+			e.routes["session"] = e.session
+			e.routes["logout"] = e.logout
 		}
 	}
 	return e
@@ -57,6 +64,9 @@ func New(prefix string, env authenticators.Env, challenge string, chain []authen
 
 // JWT is the chain's JWT authenticator, or nil.
 func (e *Endpoints) JWT() *authenticators.JWT { return e.jwt }
+
+// Sessions is the chain's session authenticator, or nil.
+func (e *Endpoints) Sessions() *authenticators.Session { return e.sessions }
 
 // Match returns the route for path, if path names an endpoint.
 func (e *Endpoints) Match(path string) (Route, string, bool) {

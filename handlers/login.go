@@ -29,19 +29,11 @@ func (e *Endpoints) login(w http.ResponseWriter, r *http.Request, id *identity.I
 	if !allowMethods(w, r, http.MethodPost) {
 		return
 	}
-	var req loginRequest
-	if !readJSON(w, r, &req) {
+	name, password, ok := readCredentials(w, r)
+	if !ok {
 		return
 	}
-	name := req.Login
-	if name == "" {
-		name = req.Username
-	}
-	if name == "" || req.Password == "" {
-		problem.Write(w, http.StatusBadRequest, `Send {"login" (or "username"), "password"}.`)
-		return
-	}
-	acct, err := e.env.Users.Verify([]byte(name), []byte(req.Password))
+	acct, err := e.env.Users.Verify([]byte(name), []byte(password))
 	if err != nil {
 		problem.Unauthorized(w, e.challenge, "Invalid username or password.")
 		return
@@ -69,22 +61,30 @@ func (e *Endpoints) loginRenew(w http.ResponseWriter, r *http.Request, id *ident
 	e.issue(w, acct)
 }
 
-// logout serves POST @logout: the Bearer JWT is revoked (204). Without
-// revocation a token cannot be invalidated (501, as Plone says).
+// logout serves POST @logout: a session is ended; a Bearer JWT is revoked
+// (204). Without revocation a token cannot be invalidated (501, as Plone
+// says).
 func (e *Endpoints) logout(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) {
-	if !allowMethods(w, r, http.MethodPost) || !e.requireJWT(w, id) {
+	if !allowMethods(w, r, http.MethodPost) || !e.requireIdentity(w, id) {
 		return
 	}
-	if !e.jwt.RevocationEnabled() {
-		problem.Write(w, http.StatusNotImplemented,
-			"Tokens are not stored on the server (jwt revocation off), so this token cannot be invalidated; it stays valid until it expires.")
-		return
+	switch {
+	case id.Method == "session" && e.sessions != nil:
+		e.endSession(w, r, id)
+	case id.Method == "jwt" && e.jwt != nil:
+		if !e.jwt.RevocationEnabled() {
+			problem.Write(w, http.StatusNotImplemented,
+				"Tokens are not stored on the server (jwt revocation off), so this token cannot be invalidated; it stays valid until it expires.")
+			return
+		}
+		if err := e.jwt.Revoke(r.Context(), id); err != nil {
+			e.storeFailed(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		problem.Write(w, http.StatusBadRequest, "@logout ends a session (cookie) or revokes a JWT (Authorization: Bearer).")
 	}
-	if err := e.jwt.Revoke(r.Context(), id); err != nil {
-		e.storeFailed(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // requireJWT answers 401 to an anonymous caller and 400 to a caller that

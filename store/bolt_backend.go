@@ -24,7 +24,8 @@ const boltSchema = 1
 
 // Bucket names. Tokens are JSON by id, with two indexes: key hash → id, and
 // owner → ids (keys made by ownerKey, empty values). Revocations and
-// failure counters are small fixed-size binary values; sessions are JSON.
+// failure counters are small fixed-size binary values; sessions use the
+// compact encoding of session_codec.go.
 var (
 	bucketMeta        = []byte("meta")
 	bucketTokens      = []byte("tokens")
@@ -138,8 +139,8 @@ var sweepTargets = []struct {
 		return ok && !now.Before(until)
 	}},
 	{bucketSessions, func(v []byte, now time.Time) bool {
-		var s Session
-		return json.Unmarshal(v, &s) == nil && sessionExpired(s, now)
+		s, err := decodeSession(nil, v)
+		return err == nil && sessionExpired(s, now)
 	}},
 	{bucketFailures, func(v []byte, now time.Time) bool {
 		c, ok := decodeCounter(v)
@@ -544,8 +545,8 @@ func getSession(tx *bolt.Tx, idHash []byte, now time.Time) (Session, error) {
 	if v == nil {
 		return Session{}, ErrNotFound
 	}
-	var s Session
-	if err := json.Unmarshal(v, &s); err != nil {
+	s, err := decodeSession(idHash, v)
+	if err != nil {
 		return Session{}, fmt.Errorf("decoding session: %w", err)
 	}
 	if sessionExpired(s, now) {
@@ -555,11 +556,7 @@ func getSession(tx *bolt.Tx, idHash []byte, now time.Time) (Session, error) {
 }
 
 func putSession(tx *bolt.Tx, s Session) error {
-	v, err := json.Marshal(s)
-	if err != nil {
-		return fmt.Errorf("encoding session: %w", err)
-	}
-	if err := tx.Bucket(bucketSessions).Put(s.IDHash, v); err != nil {
+	if err := tx.Bucket(bucketSessions).Put(s.IDHash, encodeSession(s)); err != nil {
 		return fmt.Errorf("writing session: %w", err)
 	}
 	return nil
