@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -45,6 +46,24 @@ func benchRequest(header http.Header) *http.Request {
 		r.Header[k] = v
 	}
 	return r
+}
+
+// assertNoWrites fails the benchmark if the bolt file at path changed
+// while fn ran: the hot path must not write to disk.
+func assertNoWrites(b *testing.B, path string, fn func()) {
+	b.Helper()
+	before, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fn()
+	after, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if !after.ModTime().Equal(before.ModTime()) || after.Size() != before.Size() {
+		b.Fatalf("the store file was written during the benchmark (%v → %v)", before.ModTime(), after.ModTime())
+	}
 }
 
 // serveLoop runs ServeHTTP b.N times, restoring the credential header that
@@ -89,10 +108,11 @@ func BenchmarkAnonymousRead(b *testing.B) {
 // with revocation on and the bolt store (the revocation check is a read
 // transaction; nothing is written).
 func BenchmarkJWTValid(b *testing.B) {
+	dbPath := filepath.Join(b.TempDir(), "bench.db")
 	h := &Handler{
 		Users:             []identity.User{{Name: "alice", PasswordHash: aliceHash, Roles: []string{"editor", "member"}}},
 		AuthenticatorsRaw: []json.RawMessage{json.RawMessage(`{"method":"jwt","keys":[{"algorithm":"hs256","secret":"0123456789abcdef0123456789abcdef-bench"}]}`)},
-		StoreRaw:          json.RawMessage(`{"backend":"bolt","path":"` + filepath.Join(b.TempDir(), "bench.db") + `"}`),
+		StoreRaw:          json.RawMessage(`{"backend":"bolt","path":"` + dbPath + `"}`),
 	}
 	provisionHandler(b, h)
 	acct, _ := h.users.Lookup("alice")
@@ -100,16 +120,17 @@ func BenchmarkJWTValid(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	serveLoop(b, h, "Authorization", []string{"Bearer " + token})
+	assertNoWrites(b, dbPath, func() { serveLoop(b, h, "Authorization", []string{"Bearer " + token}) })
 }
 
 // BenchmarkSessionValid is a GET with a valid session cookie through
 // ServeHTTP with the bolt store: one read transaction, no write.
 func BenchmarkSessionValid(b *testing.B) {
+	dbPath := filepath.Join(b.TempDir(), "bench.db")
 	h := &Handler{
 		Users:             []identity.User{{Name: "alice", PasswordHash: aliceHash, Roles: []string{"editor", "member"}}},
 		AuthenticatorsRaw: []json.RawMessage{json.RawMessage(`{"method":"session"}`)},
-		StoreRaw:          json.RawMessage(`{"backend":"bolt","path":"` + filepath.Join(b.TempDir(), "bench.db") + `"}`),
+		StoreRaw:          json.RawMessage(`{"backend":"bolt","path":"` + dbPath + `"}`),
 	}
 	provisionHandler(b, h)
 	login := httptest.NewRecorder()
@@ -123,5 +144,5 @@ func BenchmarkSessionValid(b *testing.B) {
 			sid = c.Value
 		}
 	}
-	serveLoop(b, h, "Cookie", []string{"sessionid=" + sid})
+	assertNoWrites(b, dbPath, func() { serveLoop(b, h, "Cookie", []string{"sessionid=" + sid}) })
 }
