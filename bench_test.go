@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
 )
 
@@ -145,4 +146,45 @@ func BenchmarkSessionValid(b *testing.B) {
 		}
 	}
 	assertNoWrites(b, dbPath, func() { serveLoop(b, h, "Cookie", []string{"sessionid=" + sid}) })
+}
+
+// wrongPasswordLoop sends a wrong Basic password b.N times and expects
+// status each time.
+func wrongPasswordLoop(b *testing.B, h *Handler, status int) {
+	r := benchRequest(nil)
+	vars := r.Context().Value(caddyhttp.VarsCtxKey).(map[string]any)
+	wrong := []string{basicHeader("alice", "wrong")}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		delete(vars, identityVar)
+		r.Header["Authorization"] = wrong
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, r, noopNext); err != nil || w.Code != status {
+			b.Fatalf("status %d, want %d", w.Code, status)
+		}
+	}
+}
+
+// BenchmarkWrongPasswordUnthrottled is the cost of checking a wrong
+// password (bcrypt cost 10): what every throttled attempt saves.
+func BenchmarkWrongPasswordUnthrottled(b *testing.B) {
+	h := &Handler{
+		Users:    []identity.User{{Name: "alice", PasswordHash: aliceHash}},
+		Throttle: &authenticators.Throttle{Off: true},
+	}
+	provisionHandler(b, h)
+	wrongPasswordLoop(b, h, http.StatusUnauthorized)
+}
+
+// BenchmarkThrottledAttempt is a wrong password for a locked-out user: 429
+// without any password hashing.
+func BenchmarkThrottledAttempt(b *testing.B) {
+	h := &Handler{Users: []identity.User{{Name: "alice", PasswordHash: aliceHash}}}
+	provisionHandler(b, h)
+	for i := 0; i < 5; i++ { // reach the limit
+		r := benchRequest(http.Header{"Authorization": {basicHeader("alice", "wrong")}})
+		h.ServeHTTP(httptest.NewRecorder(), r, noopNext)
+	}
+	wrongPasswordLoop(b, h, http.StatusTooManyRequests)
 }

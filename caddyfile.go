@@ -3,6 +3,7 @@ package restauth
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -46,6 +47,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		keep_credentials
 //		endpoints <prefix>|off
 //		realm <name>
+//		throttle [off] { max_failures <n>; max_address_failures <n>; window <d>; lockout <d> }
 //		store <backend> [<args...>] [{ ... }]
 //	}
 //
@@ -126,6 +128,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := oneArg(d, &h.Realm); err != nil {
 				return err
 			}
+		case "throttle":
+			t, err := unmarshalThrottle(d)
+			if err != nil {
+				return err
+			}
+			h.Throttle = t
 		case "store":
 			if !d.NextArg() {
 				return d.Err("store: name a backend, e.g. `store bolt` or `store memory`")
@@ -179,6 +187,56 @@ func (h *Handler) setChain(d *caddyfile.Dispenser, order []string, blocks map[st
 		h.AuthenticatorsRaw = append(h.AuthenticatorsRaw, raw)
 	}
 	return nil
+}
+
+// unmarshalThrottle parses
+//
+//	throttle [off] {
+//		max_failures <n>
+//		max_address_failures <n>
+//		window <duration>
+//		lockout <duration>
+//	}
+func unmarshalThrottle(d *caddyfile.Dispenser) (*authenticators.Throttle, error) {
+	t := new(authenticators.Throttle)
+	if d.NextArg() {
+		if d.Val() != "off" || d.NextArg() {
+			return nil, d.Err("throttle: the only argument is `off`")
+		}
+		t.Off = true
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		var arg string
+		if !d.AllArgs(&arg) {
+			return nil, d.ArgErr()
+		}
+		switch opt {
+		case "max_failures", "max_address_failures":
+			n, err := strconv.Atoi(arg)
+			if err != nil || n < 1 {
+				return nil, d.Errf("throttle: %s must be a positive whole number, not %q", opt, arg)
+			}
+			if opt == "max_failures" {
+				t.MaxFailures = n
+			} else {
+				t.MaxAddressFailures = n
+			}
+		case "window", "lockout":
+			dur, err := caddy.ParseDuration(arg)
+			if err != nil || dur <= 0 {
+				return nil, d.Errf("throttle: %s must be a positive duration, not %q", opt, arg)
+			}
+			if opt == "window" {
+				t.Window = caddy.Duration(dur)
+			} else {
+				t.Lockout = caddy.Duration(dur)
+			}
+		default:
+			return nil, d.Errf("throttle: unknown option %q", opt)
+		}
+	}
+	return t, nil
 }
 
 // unmarshalGuest loads the module named by the current token from

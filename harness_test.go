@@ -82,6 +82,17 @@ func (u *upstream) received(t *testing.T) http.Header {
 	return u.last.Header
 }
 
+// requestURI is the path and query of the last request the upstream got.
+func (u *upstream) requestURI(t *testing.T) string {
+	t.Helper()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.last == nil {
+		t.Fatal("upstream received no request")
+	}
+	return u.last.URL.RequestURI()
+}
+
 func (u *upstream) count() int {
 	u.mu.Lock()
 	defer u.mu.Unlock()

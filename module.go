@@ -88,6 +88,11 @@ type Handler struct {
 	// The realm named in WWW-Authenticate challenges. Default: restauth.
 	Realm string `json:"realm,omitempty"`
 
+	// Limits on failed password checks (Basic, DOTAUTH, URL parameters,
+	// @login, @session, @tokens provisioning). Default: 5 failures per user
+	// (20 per client address) within 15m lock out for 15m (429).
+	Throttle *authenticators.Throttle `json:"throttle,omitempty"`
+
 	// Where tokens, sessions, revocations and counters are kept.
 	// Default: bolt, a file in Caddy's data directory.
 	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=http.handlers.rest_auth.stores inline_key=backend"`
@@ -150,7 +155,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading authenticators: %w", err)
 	}
-	env := authenticators.Env{Users: h.users, Store: h.store, Logger: h.logger, Realm: h.Realm}
+	var throttle authenticators.Throttle
+	if h.Throttle != nil {
+		throttle = *h.Throttle
+	}
+	env := authenticators.Env{
+		Users:     h.users,
+		Passwords: authenticators.NewPasswords(h.users, h.store, throttle),
+		Store:     h.store,
+		Logger:    h.logger,
+		Realm:     h.Realm,
+	}
 	var challenges []string
 	var methods []string
 	for _, m := range mods.([]any) {
@@ -185,6 +200,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // Validate checks the configuration for mistakes a user can fix.
 func (h *Handler) Validate() error {
+	if h.Throttle != nil {
+		if err := h.Throttle.Validate(); err != nil {
+			return err
+		}
+	}
 	switch h.Anonymous {
 	case "", "none", "read", "write":
 	default:
@@ -271,7 +291,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if !h.KeepCredentials {
 		r.Header.Del("Authorization")
-		for _, s := range h.scrubbers {
+	}
+	for _, s := range h.scrubbers {
+		if _, inURL := s.(authenticators.URLCredential); inURL || !h.KeepCredentials {
 			s.Scrub(r)
 		}
 	}

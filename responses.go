@@ -20,24 +20,9 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, err error) {
 		problem.Write(w, http.StatusServiceUnavailable, "The credential store is unavailable; try again later.")
 		return
 	}
-	for k, v := range rej.Header {
-		w.Header()[k] = v
-	}
-	status := rej.StatusCode()
 	h.logger.Debug("credential rejected",
-		zap.Int("status", status), zap.String("detail", rej.Detail), zap.String("remote_ip", clientIP(r)))
-	switch status {
-	case http.StatusUnauthorized:
-		challenge := rej.Challenge
-		if challenge == "" {
-			challenge = h.challenge
-		}
-		problem.Unauthorized(w, challenge, rej.Detail)
-	case http.StatusTooManyRequests:
-		problem.TooManyRequests(w, rej.RetryAfter, rej.Detail)
-	default:
-		problem.Write(w, status, rej.Detail)
-	}
+		zap.Int("status", rej.StatusCode()), zap.String("detail", rej.Detail), zap.String("remote_ip", clientIP(r)))
+	rej.Write(w, h.challenge)
 }
 
 // refuse answers a request the policy does not allow.

@@ -35,6 +35,9 @@ type Authenticator interface {
 type Env struct {
 	// Users are the configured accounts.
 	Users *identity.Directory
+	// Passwords checks passwords, with throttling; every path that accepts
+	// a password goes through it.
+	Passwords *Passwords
 	// Store keeps tokens, sessions, revocations and counters.
 	Store store.Store
 	// Logger is the handler's logger.
@@ -59,4 +62,12 @@ type Challenger interface {
 // from the request before it goes upstream.
 type Scrubber interface {
 	Scrub(r *http.Request)
+}
+
+// URLCredential is implemented by Scrubbers whose credential is part of the
+// URL: their Scrub runs even with keep_credentials, because the path goes
+// upstream and into logs.
+type URLCredential interface {
+	Scrubber
+	InURL()
 }

@@ -27,7 +27,7 @@ type Basic struct {
 	// The realm named in the Basic challenge. Default: the handler's realm.
 	Realm string `json:"realm,omitempty"`
 
-	users     *identity.Directory
+	passwords *Passwords
 	challenge string
 }
 
@@ -41,7 +41,7 @@ func (Basic) CaddyModule() caddy.ModuleInfo {
 
 // Bind receives the handler's users and realm.
 func (b *Basic) Bind(env Env) error {
-	b.users = env.Users
+	b.passwords = env.Passwords
 	if b.Challenge {
 		realm := b.Realm
 		if realm == "" {
@@ -62,11 +62,7 @@ func (b *Basic) Authenticate(r *http.Request) (*identity.Identity, error) {
 	if !ok {
 		return nil, Invalid("Malformed Basic credentials.")
 	}
-	acct, err := b.users.Verify(user, password)
-	if err != nil {
-		return nil, Invalid("Invalid username or password.")
-	}
-	return acct.Identity("basic"), nil
+	return checkPassword(r, b.passwords, user, password, "basic")
 }
 
 // WWWAuthenticate is the Basic challenge when enabled.

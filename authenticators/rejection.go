@@ -3,6 +3,8 @@ package authenticators
 import (
 	"net/http"
 	"time"
+
+	"github.com/caddy-restauth/caddy-restauth/problem"
 )
 
 // Rejection is the answer to a credential that is present but not
@@ -41,4 +43,23 @@ func Invalid(detail string) *Rejection {
 // Forbidden rejects an authenticated request with 403.
 func Forbidden(detail string) *Rejection {
 	return &Rejection{Status: http.StatusForbidden, Detail: detail}
+}
+
+// Write answers the request with the rejection as a problem. challenge is
+// the WWW-Authenticate value of a 401 whose rejection names none.
+func (r *Rejection) Write(w http.ResponseWriter, challenge string) {
+	for k, v := range r.Header {
+		w.Header()[k] = v
+	}
+	switch status := r.StatusCode(); status {
+	case http.StatusUnauthorized:
+		if r.Challenge != "" {
+			challenge = r.Challenge
+		}
+		problem.Unauthorized(w, challenge, r.Detail)
+	case http.StatusTooManyRequests:
+		problem.TooManyRequests(w, r.RetryAfter, r.Detail)
+	default:
+		problem.Write(w, status, r.Detail)
+	}
 }

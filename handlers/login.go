@@ -29,13 +29,8 @@ func (e *Endpoints) login(w http.ResponseWriter, r *http.Request, id *identity.I
 	if !allowMethods(w, r, http.MethodPost) {
 		return
 	}
-	name, password, ok := readCredentials(w, r)
+	acct, ok := e.checkCredentials(w, r)
 	if !ok {
-		return
-	}
-	acct, err := e.env.Users.Verify([]byte(name), []byte(password))
-	if err != nil {
-		problem.Unauthorized(w, e.challenge, "Invalid username or password.")
 		return
 	}
 	e.issue(w, acct)

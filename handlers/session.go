@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/http"
 
+	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
 	"github.com/caddy-restauth/caddy-restauth/problem"
 )
@@ -25,13 +26,8 @@ func (e *Endpoints) session(w http.ResponseWriter, r *http.Request, id *identity
 		e.endSession(w, r, id)
 		return
 	}
-	name, password, ok := readCredentials(w, r)
+	acct, ok := e.checkCredentials(w, r)
 	if !ok {
-		return
-	}
-	acct, err := e.env.Users.Verify([]byte(name), []byte(password))
-	if err != nil {
-		problem.Unauthorized(w, e.challenge, "Invalid username or password.")
 		return
 	}
 	if err := e.sessions.Start(w, r, acct); err != nil {
@@ -60,6 +56,35 @@ func (e *Endpoints) endSession(w http.ResponseWriter, r *http.Request, id *ident
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// checkCredentials reads credentials from the body and checks them
+// (throttled). On failure it answers the request (400/413, 401, 429, 503)
+// and returns false.
+func (e *Endpoints) checkCredentials(w http.ResponseWriter, r *http.Request) (*identity.Account, bool) {
+	name, password, ok := readCredentials(w, r)
+	if !ok {
+		return nil, false
+	}
+	return e.checkPassword(w, r, name, password)
+}
+
+// checkPassword checks a password through the throttled checker. On
+// failure it answers the request (401, 429, 503) and returns false.
+func (e *Endpoints) checkPassword(w http.ResponseWriter, r *http.Request, name, password string) (*identity.Account, bool) {
+	acct, err := e.env.Passwords.Check(r, []byte(name), []byte(password))
+	var rej *authenticators.Rejection
+	switch {
+	case err == nil:
+		return acct, true
+	case errors.Is(err, identity.ErrBadCredentials):
+		problem.Unauthorized(w, e.challenge, "Invalid username or password.")
+	case errors.As(err, &rej):
+		rej.Write(w, e.challenge)
+	default:
+		e.storeFailed(w, err)
+	}
+	return nil, false
 }
 
 // readCredentials reads "username" (or "login") and "password" from a JSON

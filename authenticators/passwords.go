@@ -1,0 +1,164 @@
+package authenticators
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-restauth/caddy-restauth/identity"
+	"github.com/caddy-restauth/caddy-restauth/store"
+)
+
+// Throttle limits failed password checks, per user and per client address,
+// on every path that accepts a password.
+type Throttle struct {
+	// Failed checks for one user within the window before that user is
+	// locked out. Default: 5.
+	MaxFailures int `json:"max_failures,omitempty"`
+	// Failed checks from one client address within the window before that
+	// address is locked out. Default: 4 × max_failures.
+	MaxAddressFailures int `json:"max_address_failures,omitempty"`
+	// The window in which failures are counted. Default: 15m.
+	Window caddy.Duration `json:"window,omitempty"`
+	// How long a lockout lasts. During it every password check for the user
+	// (or from the address) is refused with 429 and no hashing is done.
+	// Default: 15m.
+	Lockout caddy.Duration `json:"lockout,omitempty"`
+	// Turn throttling off.
+	Off bool `json:"off,omitempty"`
+}
+
+// withDefaults fills in the defaults.
+func (t Throttle) withDefaults() Throttle {
+	if t.MaxFailures == 0 {
+		t.MaxFailures = 5
+	}
+	if t.MaxAddressFailures == 0 {
+		t.MaxAddressFailures = 4 * t.MaxFailures
+	}
+	if t.Window == 0 {
+		t.Window = caddy.Duration(15 * time.Minute)
+	}
+	if t.Lockout == 0 {
+		t.Lockout = caddy.Duration(15 * time.Minute)
+	}
+	return t
+}
+
+// Validate checks the limits.
+func (t Throttle) Validate() error {
+	if t.MaxFailures < 0 || t.MaxAddressFailures < 0 || t.Window < 0 || t.Lockout < 0 {
+		return errors.New("throttle: limits and durations must not be negative")
+	}
+	return nil
+}
+
+// Passwords checks passwords for every path that accepts one (basic,
+// dotauth, url_params, @login, @session, @tokens provisioning), with
+// throttling: past the limit a check is refused with 429 before any
+// password hashing is done.
+type Passwords struct {
+	users    *identity.Directory
+	store    store.Store
+	throttle Throttle
+}
+
+// NewPasswords builds the password checker.
+func NewPasswords(users *identity.Directory, st store.Store, t Throttle) *Passwords {
+	return &Passwords{users: users, store: st, throttle: t.withDefaults()}
+}
+
+// Check verifies user's password. It returns a *Rejection with status 429
+// while the user or the client address is locked out,
+// identity.ErrBadCredentials for a wrong password (unknown and disabled
+// users alike), and another error when the store fails.
+func (p *Passwords) Check(r *http.Request, user, password []byte) (*identity.Account, error) {
+	if p.throttle.Off {
+		return p.users.Verify(user, password)
+	}
+	ctx := r.Context()
+	userKey, addrKey := "fail:user:"+string(user), "fail:addr:"+clientAddress(r)
+	userFailures, err := p.lockedOut(ctx, userKey, p.throttle.MaxFailures, "this user")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.lockedOut(ctx, addrKey, p.throttle.MaxAddressFailures, "this address"); err != nil {
+		return nil, err
+	}
+	acct, err := p.users.Verify(user, password)
+	if err != nil {
+		if ferr := p.fail(ctx, userKey, p.throttle.MaxFailures); ferr != nil {
+			return nil, ferr
+		}
+		if ferr := p.fail(ctx, addrKey, p.throttle.MaxAddressFailures); ferr != nil {
+			return nil, ferr
+		}
+		return nil, err
+	}
+	// A success resets the user's counter; only written when there is one,
+	// so a cached Basic request stays free of store writes.
+	if userFailures > 0 {
+		if err := p.store.ResetFailures(ctx, userKey); err != nil {
+			return nil, fmt.Errorf("throttle: resetting failures: %w", err)
+		}
+	}
+	return acct, nil
+}
+
+// lockedOut returns the failure count under key, or a 429 *Rejection when
+// it has reached max.
+func (p *Passwords) lockedOut(ctx context.Context, key string, max int, who string) (int, error) {
+	c, err := p.store.Failures(ctx, key)
+	if err != nil {
+		return 0, fmt.Errorf("throttle: reading failures: %w", err)
+	}
+	if c.Count < max {
+		return c.Count, nil
+	}
+	return c.Count, &Rejection{
+		Status:     http.StatusTooManyRequests,
+		Detail:     "Too many failed logins for " + who + "; try again later.",
+		RetryAfter: time.Until(c.Expires),
+	}
+}
+
+// fail counts a failure and, at the limit, extends the counter to the
+// lockout.
+func (p *Passwords) fail(ctx context.Context, key string, max int) error {
+	c, err := p.store.AddFailure(ctx, key, time.Duration(p.throttle.Window))
+	if err != nil {
+		return fmt.Errorf("throttle: counting a failure: %w", err)
+	}
+	if c.Count >= max {
+		c.Expires = time.Now().Add(time.Duration(p.throttle.Lockout))
+		if err := p.store.SetFailures(ctx, key, c); err != nil {
+			return fmt.Errorf("throttle: starting a lockout: %w", err)
+		}
+	}
+	return nil
+}
+
+// clientAddress is the client's IP as Caddy resolved it (trusted proxies
+// taken into account).
+func clientAddress(r *http.Request) string {
+	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	return ip
+}
+
+// checkPassword is the password step of the password authenticators:
+// the account's identity for method, or the rejection to answer with.
+func checkPassword(r *http.Request, p *Passwords, user, password []byte, method string) (*identity.Identity, error) {
+	acct, err := p.Check(r, user, password)
+	if errors.Is(err, identity.ErrBadCredentials) {
+		return nil, Invalid("Invalid username or password.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return acct.Identity(method), nil
+}

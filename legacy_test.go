@@ -1,0 +1,189 @@
+package restauth
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+)
+
+// credential puts one method's good or bad credential on a request.
+type credential struct {
+	method string
+	apply  func(path string, h map[string]string, good bool) string // returns the path
+}
+
+// orderTestCredentials builds a credential per method for user alice. JWT
+// travels in a cookie here so that it can accompany an Authorization
+// header (Basic) in one request.
+func orderTestCredentials(t *testing.T, tester *caddytest.Tester) []credential {
+	jwtToken := login(t, tester, httpBase, "alice", alicePassword)
+	sid := cookieNamed(sessionLogin(t, newTester(t), httpBase, "alice", alicePassword), "sessionid").Value
+	pw := func(good bool) string {
+		if good {
+			return alicePassword
+		}
+		return "wrong-password"
+	}
+	addCookie := func(h map[string]string, c string) {
+		if h["Cookie"] != "" {
+			c = h["Cookie"] + "; " + c
+		}
+		h["Cookie"] = c
+	}
+	return []credential{
+		{"url_params", func(path string, h map[string]string, good bool) string {
+			return "/user/alice/password/" + pw(good) + path
+		}},
+		{"dotauth", func(path string, h map[string]string, good bool) string {
+			h["DOTAUTH"] = base64.StdEncoding.EncodeToString([]byte("alice:" + pw(good)))
+			return path
+		}},
+		{"basic", func(path string, h map[string]string, good bool) string {
+			h["Authorization"] = basicHeader("alice", pw(good))
+			return path
+		}},
+		{"jwt", func(path string, h map[string]string, good bool) string {
+			tok := jwtToken
+			if !good {
+				tok += "x"
+			}
+			addCookie(h, "jwt="+tok)
+			return path
+		}},
+		{"session", func(path string, h map[string]string, good bool) string {
+			v := sid
+			if !good {
+				v = "expired-or-unknown"
+			}
+			addCookie(h, "sessionid="+v)
+			return path
+		}},
+	}
+}
+
+// TestOrderFirstPresentDecides: for every ordered pair of methods, in the
+// dotCMS order and in the reverse order, the earlier credential decides: a
+// bad one is 401 even when the later one is good, a good one wins even when
+// the later one is bad.
+func TestOrderFirstPresentDecides(t *testing.T) {
+	for _, order := range []string{"url_params dotauth basic jwt session", "session jwt basic dotauth url_params"} {
+		t.Run(order, func(t *testing.T) {
+			up := newUpstream(t)
+			tester := startCaddy(t, siteConfig(t, "order "+order+"\n\t\tthrottle off\n\t\tjwt {\n\t\t\tcookie jwt\n\t\t}", up.addr()))
+			creds := map[string]credential{}
+			for _, c := range orderTestCredentials(t, tester) {
+				creds[c.method] = c
+			}
+			methods := strings.Fields(order)
+			for i, first := range methods {
+				for _, later := range methods[i+1:] {
+					for _, firstGood := range []bool{true, false} {
+						name := fmt.Sprintf("%s(good=%v) before %s(good=%v)", first, firstGood, later, !firstGood)
+						h := map[string]string{}
+						path := creds[later].apply("/res", h, !firstGood)
+						path = creds[first].apply(path, h, firstGood)
+						resp, body := call(t, newTester(t), "GET", httpBase+path, h, "")
+						if !firstGood {
+							if resp.StatusCode != http.StatusUnauthorized {
+								t.Errorf("%s: status %d (%s), want 401", name, resp.StatusCode, body)
+							}
+							continue
+						}
+						if resp.StatusCode != 200 {
+							t.Errorf("%s: status %d (%s), want 200", name, resp.StatusCode, body)
+							continue
+						}
+						got := up.received(t)
+						if got.Get("X-Remote-User") != "alice" || up.requestURI(t) != "/res" {
+							t.Errorf("%s: upstream got user %q path %q", name, got.Get("X-Remote-User"), up.requestURI(t))
+						}
+						if got.Get("Dotauth") != "" || got.Get("Authorization") != "" || strings.Contains(got.Get("Cookie"), "sessionid") || strings.Contains(got.Get("Cookie"), "jwt=") {
+							t.Errorf("%s: a credential reached the upstream: %v", name, got)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestLegacyMethodsOffByDefault: without `order`, DOTAUTH and URL
+// parameters are no credentials at all.
+func TestLegacyMethodsOffByDefault(t *testing.T) {
+	up := newUpstream(t)
+	tester := startCaddy(t, siteConfig(t, "anonymous read", up.addr()))
+	dot := base64.StdEncoding.EncodeToString([]byte("alice:" + alicePassword))
+	resp, _ := call(t, tester, "GET", httpBase+"/x", map[string]string{"DOTAUTH": dot}, "")
+	if resp.StatusCode != 200 || up.received(t).Get("X-Remote-User") != "" {
+		t.Fatalf("DOTAUTH without order authenticated: %d %q", resp.StatusCode, up.received(t).Get("X-Remote-User"))
+	}
+}
+
+// TestURLParamsNeverLogged runs a built Caddy with url_params and dotauth,
+// an access log with the README's filter, and checks that the upstream sees
+// the clean path and that no log line of the run holds the password.
+func TestURLParamsNeverLogged(t *testing.T) {
+	up := newUpstream(t)
+	accessLog := filepath.Join(t.TempDir(), "access.log")
+	p := newCaddyProcess(t, `http://127.0.0.1:{HTTP_PORT} {
+	log {
+		output file `+accessLog+`
+		format filter {
+			request>uri regexp "/password/[^/?]*" "/password/REDACTED"
+			request>headers>Dotauth delete
+		}
+	}
+	rest_auth {
+		users_file `+testdataPath(t, "users.json")+`
+		order url_params dotauth basic
+	}
+	reverse_proxy `+up.addr()+`
+}
+`)
+	p.Start()
+	resp, body := processCall(t, "GET", p.BaseURL+"/api/user/alice/password/"+alicePassword+"/items?x=1", nil, "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("url_params: %d %s", resp.StatusCode, body)
+	}
+	if got := up.requestURI(t); got != "/api/items?x=1" {
+		t.Errorf("upstream path = %q, want /api/items?x=1", got)
+	}
+	dot := base64.StdEncoding.EncodeToString([]byte("alice:" + alicePassword))
+	if resp, _ := processCall(t, "GET", p.BaseURL+"/y", map[string]string{"DOTAUTH": dot}, ""); resp.StatusCode != 200 {
+		t.Fatalf("dotauth: %d", resp.StatusCode)
+	}
+	if up.received(t).Get("Dotauth") != "" {
+		t.Error("the DOTAUTH header reached the upstream")
+	}
+	// A wrong password too must not be logged.
+	processCall(t, "GET", p.BaseURL+"/user/alice/password/guess-"+alicePassword+"/z", nil, "")
+
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		data, _ := os.ReadFile(accessLog)
+		if strings.Count(string(data), "\n") >= 3 {
+			all := string(data) + p.Log()
+			if strings.Contains(all, alicePassword) || strings.Contains(all, dot) {
+				t.Fatalf("a log of the run contains the credential:\n%s", all)
+			}
+			if !strings.Contains(string(data), "/password/REDACTED") {
+				t.Errorf("access log without the redacted URI:\n%s", data)
+			}
+			if !strings.Contains(p.Log(), "insecure legacy method") {
+				t.Errorf("no warning about plain HTTP in the log:\n%s", p.Log())
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("access log incomplete:\n%s", data)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
