@@ -17,10 +17,13 @@ import (
 var noopNext = caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
 
 // provisionHandler builds a Handler outside a server, as Caddy would.
-func provisionHandler(b *testing.B, h *Handler) {
+func provisionHandler(b testing.TB, h *Handler) {
 	b.Helper()
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	b.Cleanup(cancel)
+	b.Cleanup(func() {
+		cancel()
+		_ = h.Cleanup()
+	})
 	if h.StoreRaw == nil {
 		h.StoreRaw = json.RawMessage(`{"backend":"memory","name":"` + b.Name() + `"}`)
 	}

@@ -23,6 +23,8 @@ type Endpoints struct {
 	env    authenticators.Env
 	// challenge is the WWW-Authenticate value of a no-credential 401.
 	challenge string
+	// issuer is the token authenticator behind @tokens (nil: not enabled).
+	issuer authenticators.TokenIssuer
 }
 
 // New builds the endpoints served under prefix ("/" for the site root).
@@ -34,7 +36,8 @@ func New(prefix string, env authenticators.Env, challenge string) *Endpoints {
 		challenge: challenge,
 	}
 	e.routes = map[string]Route{
-		"me": e.me,
+		"me":     e.me,
+		"tokens": e.tokens,
 	}
 	return e
 }
