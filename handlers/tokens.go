@@ -149,19 +149,21 @@ func (e *Endpoints) createToken(w http.ResponseWriter, r *http.Request, id *iden
 	}
 	now := time.Now().UTC()
 	roles, status, detail := tokenRoles(req.Roles, owner, available)
-	if status == 0 {
-		var expires *time.Time
-		expires, status, detail = e.tokenExpiry(&req, now)
-		if status == 0 {
-			var tok store.Token
-			tok, status, detail = newTokenRecord(&req, owner, roles, expires, now)
-			if status == 0 {
-				e.storeToken(w, r, id, tok)
-				return
-			}
-		}
+	if status != 0 {
+		problem.Write(w, status, detail)
+		return
 	}
-	problem.Write(w, status, detail)
+	expires, status, detail := e.tokenExpiry(&req, now)
+	if status != 0 {
+		problem.Write(w, status, detail)
+		return
+	}
+	tok, status, detail := newTokenRecord(&req, owner, roles, expires, now)
+	if status != 0 {
+		problem.Write(w, status, detail)
+		return
+	}
+	e.storeToken(w, r, id, tok)
 }
 
 // tokenOwner decides whose token POST @tokens creates and which roles it
