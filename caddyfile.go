@@ -79,6 +79,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Err("order: name at least one authenticator")
 			}
 			for i, m := range order {
+				m = canonicalMethod(m)
+				order[i] = m
 				if !isAuthenticator(m) {
 					return d.Errf("order: unknown authenticator %q", m)
 				}
