@@ -257,6 +257,34 @@ func TestTokenEnforcement(t *testing.T) {
 	})
 }
 
+// TestTokenPolicyInteraction checks that the token's roles go to
+// allow_roles, and that a bad token never falls back to anonymous.
+func TestTokenPolicyInteraction(t *testing.T) {
+	up := newUpstream(t)
+	tester := startCaddy(t, siteConfig(t, "anonymous read\n\t\tallow_roles editor", up.addr()))
+	alice := withBasic("alice", alicePassword)
+	member := createToken(t, tester, alice, `{"roles": ["member"]}`)
+	editor := createToken(t, tester, alice, `{"roles": ["editor"]}`)
+
+	resp, body := call(t, tester, "GET", httpBase+"/items", withToken(member.Key), "")
+	assertProblem(t, resp, body, http.StatusForbidden, "You do not have a role that may use this API.")
+	resp, body = call(t, tester, "GET", httpBase+"/items", withToken(editor.Key), "")
+	assertUpstream(t, up, resp, body, "alice", "editor")
+
+	for _, auth := range []string{"Token rat_garbage", "Bearer rat_garbage", "Token " + member.Key[:59] + "x"} {
+		before := up.count()
+		resp, body = call(t, tester, "GET", httpBase+"/items", map[string]string{"Authorization": auth}, "")
+		assertProblem(t, resp, body, http.StatusUnauthorized, "Invalid or expired token.")
+		if up.count() != before {
+			t.Fatalf("%s: an invalid token reached the upstream as anonymous", auth)
+		}
+	}
+	resp, body = call(t, tester, "GET", httpBase+"/items", nil, "")
+	if resp.StatusCode != 200 || up.received(t).Get("X-Remote-User") != "" {
+		t.Fatalf("anonymous read: %d %s", resp.StatusCode, body)
+	}
+}
+
 // TestTokenOwnerChanges reloads the config with the token's owner losing a
 // role, disabled, and removed; the store survives the reloads.
 func TestTokenOwnerChanges(t *testing.T) {
