@@ -60,10 +60,10 @@ func TestTokensEndpointCreate(t *testing.T) {
 			}
 		})
 	}
-	t.Run("non-JSON content type", func(t *testing.T) {
-		h := map[string]string{"Authorization": alice["Authorization"], "Content-Type": "image/png"}
-		resp, body := call(t, tester, "POST", httpBase+"/@tokens", h, `{}`)
-		assertProblem(t, resp, body, http.StatusUnsupportedMediaType, "must be JSON")
+	t.Run("form body", func(t *testing.T) {
+		h := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+		resp, body := call(t, tester, "POST", httpBase+"/@tokens", h, "username=alice&password="+alicePassword)
+		assertProblem(t, resp, body, http.StatusBadRequest, "Malformed JSON body")
 	})
 	t.Run("nothing was stored by refused requests", func(t *testing.T) {
 		if got := listTokens(t, tester, dave, ""); len(got) != 1 || got[0].ID != aliceToken.ID {
@@ -100,12 +100,18 @@ func TestTokensEndpointCreate(t *testing.T) {
 		resp, body := call(t, tester, "GET", httpBase+"/items", withToken(tok.Key), "")
 		assertUpstream(t, up, resp, body, "alice", "")
 	})
-	t.Run("no Content-Type", func(t *testing.T) {
-		resp, body := call(t, tester, "POST", httpBase+"/@tokens", alice, `{"description": "curl"}`)
-		if resp.StatusCode != http.StatusCreated {
-			t.Fatalf("status %d (%s)", resp.StatusCode, body)
-		}
-	})
+	for _, ct := range []string{"", "application/x-www-form-urlencoded", "text/plain", "application/json; charset=utf-8"} {
+		t.Run("JSON with Content-Type "+ct, func(t *testing.T) {
+			h := map[string]string{"Authorization": alice["Authorization"]}
+			if ct != "" {
+				h["Content-Type"] = ct
+			}
+			resp, body := call(t, tester, "POST", httpBase+"/@tokens", h, `{"description": "curl"}`)
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("status %d (%s)", resp.StatusCode, body)
+			}
+		})
+	}
 }
 
 // TestTokensEndpointListAndRevoke covers GET and DELETE @tokens.
