@@ -19,11 +19,19 @@ import (
 // token authenticator that flushes uses only every hour, and stores a
 // token for alice. It returns the token's key and id.
 func boltTokenHandler(tb testing.TB, path string) (*Handler, string, string) {
+	return boltTokenHandlerFlushing(tb, path, "1h")
+}
+
+// boltTokenHandlerFlushing is boltTokenHandler with the given
+// flush_interval.
+func boltTokenHandlerFlushing(tb testing.TB, path, flushInterval string) (*Handler, string, string) {
 	tb.Helper()
 	h := &Handler{
-		Users:             []identity.User{{Name: "alice", PasswordHash: aliceHash, Roles: []string{"editor", "member"}}},
-		StoreRaw:          json.RawMessage(`{"backend":"bolt","path":"` + path + `"}`),
-		AuthenticatorsRaw: []json.RawMessage{json.RawMessage(`{"method":"token","flush_interval":"1h"}`)},
+		Users:    []identity.User{{Name: "alice", PasswordHash: aliceHash, Roles: []string{"editor", "member"}}},
+		StoreRaw: json.RawMessage(`{"backend":"bolt","path":"` + path + `"}`),
+		AuthenticatorsRaw: []json.RawMessage{
+			json.RawMessage(`{"method":"token","flush_interval":"` + flushInterval + `"}`),
+		},
 	}
 	provisionHandler(tb, h)
 	issuer := h.chain[0].(authenticators.TokenIssuer)
@@ -80,5 +88,46 @@ func TestTokenRequestsDoNotWriteToDisk(t *testing.T) {
 	tok, err := h2.store.Token(context.Background(), id)
 	if err != nil || tok.LastUsed == nil || time.Since(*tok.LastUsed) > time.Minute {
 		t.Fatalf("after Cleanup, last_used = %v (err %v), want the recorded use", tok.LastUsed, err)
+	}
+}
+
+// TestTokenUseIsFlushedInBackground checks that a recorded use reaches the
+// store without any further request, and only once within a minute.
+func TestTokenUseIsFlushedInBackground(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.db")
+	h, key, id := boltTokenHandlerFlushing(t, path, "50ms")
+	serve := func() {
+		t.Helper()
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, benchRequest(http.Header{"Authorization": {"Token " + key}}), noopNext); err != nil || w.Code != 200 {
+			t.Fatalf("status %d err %v", w.Code, err)
+		}
+	}
+	serve()
+	deadline := time.Now().Add(10 * time.Second)
+	var first time.Time
+	for {
+		tok, err := h.store.Token(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok.LastUsed != nil {
+			first = *tok.LastUsed
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("last_used never reached the store")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// A second use within the minute is not recorded again.
+	serve()
+	if err := h.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	h2, _, _ := boltTokenHandler(t, path)
+	tok, err := h2.store.Token(context.Background(), id)
+	if err != nil || tok.LastUsed == nil || !tok.LastUsed.Equal(first) {
+		t.Fatalf("last_used = %v (err %v), want %v: written at most once a minute", tok.LastUsed, err, first)
 	}
 }

@@ -63,7 +63,7 @@ func processToken(t *testing.T, p *caddyProcess, id string) tokenObject {
 	return tokenObject{}
 }
 
-// waitLastUsed polls @tokens until the token's last_used is stored.
+// waitLastUsed polls @tokens until the token's last_used is shown.
 func waitLastUsed(t *testing.T, p *caddyProcess, id string) string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -72,7 +72,7 @@ func waitLastUsed(t *testing.T, p *caddyProcess, id string) string {
 			return *tok.LastUsed
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("last_used of %s never stored\n%s", id, p.Log())
+			t.Fatalf("last_used of %s never shown\n%s", id, p.Log())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -159,6 +159,11 @@ func TestTokenProvisioning(t *testing.T) {
 		resp, body := call(t, tester, "GET", httpBase+"/items", map[string]string{"Authorization": scheme + " " + tok.Key}, "")
 		assertUpstream(t, up, resp, body, "alice", "editor,member")
 	}
+	if listed := listTokens(t, tester, withBasic("alice", alicePassword), ""); listed[0].LastUsed == nil {
+		t.Fatal("last_used is not shown after a use")
+	} else if used, err := time.Parse(time.RFC3339, *listed[0].LastUsed); err != nil || time.Since(used) > time.Minute {
+		t.Fatalf("last_used = %s, want a recent RFC 3339 time", *listed[0].LastUsed)
+	}
 	resp, body := call(t, tester, "GET", httpBase+"/@me", withToken(tok.Key), "")
 	if resp.StatusCode != 200 || !strings.Contains(body, `"method":"token"`) || !strings.Contains(body, `"token_id":"`+tok.ID+`"`) {
 		t.Fatalf("@me with a token: %d %s", resp.StatusCode, body)

@@ -336,7 +336,9 @@ func (t *Token) flush() {
 	if err := t.store.TouchTokens(ctx, batch); err != nil {
 		t.logger.Warn("recording token use", zap.Int("tokens", len(batch)), zap.Error(err))
 		t.uses.putBack(batch)
+		return
 	}
+	t.uses.written(batch)
 }
 
 // Cleanup stops the background writer and writes what it has not written

@@ -113,6 +113,9 @@ func (c *tokenCache) sweep(now time.Time) {
 type usageLog struct {
 	mu      sync.Mutex
 	pending map[string]time.Time
+	// unwritten holds every recorded time until the store has it, for
+	// listings in between (pending only holds the next batch).
+	unwritten map[string]time.Time
 }
 
 // record notes a use of the token at now, unless one was recorded less
@@ -126,8 +129,32 @@ func (l *usageLog) record(e *tokenEntry, now time.Time) {
 	if l.pending == nil {
 		l.pending = make(map[string]time.Time)
 	}
+	if l.unwritten == nil {
+		l.unwritten = make(map[string]time.Time)
+	}
 	l.pending[e.tokenID] = now.UTC()
+	l.unwritten[e.tokenID] = now.UTC()
 	l.mu.Unlock()
+}
+
+// lastUsed is the recorded use of a token that the store may not have yet.
+func (l *usageLog) lastUsed(id string) (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, ok := l.unwritten[id]
+	return t, ok
+}
+
+// written forgets the times of a batch the store now has, unless a newer
+// use was recorded meanwhile.
+func (l *usageLog) written(batch map[string]time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for id, t := range batch {
+		if l.unwritten[id].Equal(t) {
+			delete(l.unwritten, id)
+		}
+	}
 }
 
 // take returns the pending times and starts a new batch.

@@ -19,6 +19,9 @@ type TokenIssuer interface {
 	// TokenRevoked is called after a token was deleted from the store, so
 	// that no cached copy of it is accepted any more.
 	TokenRevoked(id string)
+	// TokenLastUsed is a use of the token recorded by this authenticator
+	// that may not have been written to the store yet.
+	TokenLastUsed(id string) (time.Time, bool)
 }
 
 // NewTokenKey implements TokenIssuer.
@@ -46,3 +49,11 @@ func (t *Token) TokenLifetimes() (defaultTTL, maxTTL time.Duration) {
 // every token authenticator in the process, since several rest_auth blocks
 // may share one store.
 func (t *Token) TokenRevoked(string) { revocationEpoch.Add(1) }
+
+// TokenLastUsed implements TokenIssuer.
+func (t *Token) TokenLastUsed(id string) (time.Time, bool) {
+	if t.uses == nil {
+		return time.Time{}, false
+	}
+	return t.uses.lastUsed(id)
+}

@@ -67,7 +67,12 @@ type tokenList struct {
 	Results []tokenView `json:"results"`
 }
 
-func viewToken(t store.Token) tokenView {
+// viewToken is a stored token as the endpoints show it, with a use this
+// instance recorded but has not written to the store yet.
+func (e *Endpoints) viewToken(t store.Token) tokenView {
+	if used, ok := e.issuer.TokenLastUsed(t.ID); ok && (t.LastUsed == nil || used.After(*t.LastUsed)) {
+		t.LastUsed = &used
+	}
 	return tokenView{
 		ID:           t.ID,
 		User:         t.Owner,
@@ -128,7 +133,7 @@ func (e *Endpoints) tokens(w http.ResponseWriter, r *http.Request, id *identity.
 	}
 	tok, ok := e.ownedToken(w, r, id, tokenID)
 	if ok {
-		writeJSON(w, http.StatusOK, viewToken(tok))
+		writeJSON(w, http.StatusOK, e.viewToken(tok))
 	}
 }
 
@@ -320,7 +325,7 @@ func (e *Endpoints) storeToken(w http.ResponseWriter, r *http.Request, caller *i
 	}
 	e.logger().Info("API token created",
 		zap.String("token_id", tok.ID), zap.String("user", tok.Owner), zap.String("by", by))
-	view := viewToken(tok)
+	view := e.viewToken(tok)
 	view.Key = key.Key
 	w.Header().Set("Location", e.base+"tokens/"+tok.ID)
 	writeJSON(w, http.StatusCreated, view)
@@ -347,7 +352,7 @@ func (e *Endpoints) listTokens(w http.ResponseWriter, r *http.Request, id *ident
 	}
 	list := tokenList{Count: len(toks), Results: make([]tokenView, 0, len(toks))}
 	for _, t := range toks {
-		list.Results = append(list.Results, viewToken(t))
+		list.Results = append(list.Results, e.viewToken(t))
 	}
 	writeJSON(w, http.StatusOK, list)
 }
