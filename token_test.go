@@ -409,6 +409,7 @@ http://localhost:9080 {
 		{"unknown option", "token {\n\t\t\tpopup\n\t\t}", `token: unknown option "popup"`},
 		{"admin_roles without roles", "token {\n\t\t\tadmin_roles\n\t\t}", "token: admin_roles: name at least one role"},
 		{"token and tokens", "token\n\t\ttokens", "token: configured twice"},
+		{"flush_interval too short", "token {\n\t\t\tflush_interval 1ns\n\t\t}", "token: flush_interval 1ns is too short; use at least 10ms"},
 		{"argument", "token yes", "wrong argument count"},
 	}
 	for _, c := range cases {

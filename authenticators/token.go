@@ -34,6 +34,9 @@ const tokenSecretName = "token-hmac"
 // defaultFlushInterval is how often recorded uses are written by default.
 const defaultFlushInterval = 10 * time.Second
 
+// minFlushInterval keeps the background writer from spinning.
+const minFlushInterval = 10 * time.Millisecond
+
 // Details of the token rejections.
 const (
 	detailInvalidToken = "Invalid or expired token."
@@ -118,6 +121,9 @@ func (t *Token) Validate() error {
 			time.Duration(t.DefaultTTL), time.Duration(t.MaxTTL))
 	case t.FlushInterval < 0:
 		return fmt.Errorf("token: flush_interval %v must be positive", time.Duration(t.FlushInterval))
+	case t.FlushInterval > 0 && t.FlushInterval < caddy.Duration(minFlushInterval):
+		return fmt.Errorf("token: flush_interval %v is too short; use at least %v (default %v)",
+			time.Duration(t.FlushInterval), minFlushInterval, defaultFlushInterval)
 	}
 	return nil
 }
