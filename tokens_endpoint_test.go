@@ -44,10 +44,10 @@ func TestTokensEndpointCreate(t *testing.T) {
 		{"invalid allowed_ips", alice, `{"allowed_ips": ["10.0.0.0/33"]}`, 400, "allowed_ips:"},
 		{"allowed_ips not an address", alice, `{"allowed_ips": ["example.com"]}`, 400, "allowed_ips:"},
 		{"long description", alice, `{"description": "` + strings.Repeat("d", 201) + `"}`, 400, "description is longer than 200 characters."},
-		{"malformed JSON", alice, `{"description": `, 400, "Malformed JSON body"},
-		{"not an object", alice, `[1, 2]`, 400, "Malformed JSON body"},
-		{"unknown field", alice, `{"descripton": "x"}`, 400, `unknown field "descripton"`},
-		{"two JSON values", alice, `{} {}`, 400, "more than one JSON value"},
+		{"malformed JSON", alice, `{"description": `, 400, "The request body must be a JSON object: malformed JSON."},
+		{"not an object", alice, `[1, 2]`, 400, "The request body must be a JSON object"},
+		{"unknown field", alice, `{"expiration_day": 3}`, 400, "The request body must be a JSON object"},
+		{"two JSON values", alice, `{} {}`, 400, "The request body must be a JSON object: malformed JSON."},
 		{"body over 64 KiB", alice, `{"description": "` + strings.Repeat("x", 65<<10) + `"}`, 413, "larger than 64 KiB"},
 		{"API token creating a token", withToken(aliceToken.Key), `{}`, 403, "An API token cannot create API tokens"},
 	}
@@ -63,7 +63,7 @@ func TestTokensEndpointCreate(t *testing.T) {
 	t.Run("form body", func(t *testing.T) {
 		h := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
 		resp, body := call(t, tester, "POST", httpBase+"/@tokens", h, "username=alice&password="+alicePassword)
-		assertProblem(t, resp, body, http.StatusBadRequest, "Malformed JSON body")
+		assertProblem(t, resp, body, http.StatusBadRequest, "malformed JSON")
 	})
 	t.Run("nothing was stored by refused requests", func(t *testing.T) {
 		if got := listTokens(t, tester, dave, ""); len(got) != 1 || got[0].ID != aliceToken.ID {

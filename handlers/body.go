@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,59 +9,38 @@ import (
 	"github.com/caddy-restauth/caddy-restauth/problem"
 )
 
-// maxBodyBytes bounds endpoint request bodies (64 KiB).
+// maxBodyBytes bounds endpoint request bodies.
 const maxBodyBytes = 64 << 10
 
-// readJSON decodes the request body into v. It answers the request itself
-// and returns false when the body is too large (413) or is not a JSON
-// object matching v (400: malformed, unknown field, wrong type). The
-// Content-Type is not checked: clients rarely get it right (curl's
-// `--data` declares a form), and a body that is not JSON fails to decode
-// anyway. An empty body is an empty object.
+// readJSON decodes the request body into v. On failure it answers the
+// request itself (413 when the body is too large, 400 when it is not a JSON
+// object of the expected shape) and returns false.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
 			problem.Write(w, http.StatusRequestEntityTooLarge, "The request body is larger than 64 KiB.")
 			return false
 		}
 		problem.Write(w, http.StatusBadRequest, "The request body could not be read.")
 		return false
 	}
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 {
-		data = []byte("{}")
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		problem.Write(w, http.StatusBadRequest, "Malformed JSON body: "+jsonErrorDetail(err))
-		return false
-	}
-	if dec.More() {
-		problem.Write(w, http.StatusBadRequest, "Malformed JSON body: more than one JSON value.")
+	if err := json.Unmarshal(body, v); err != nil {
+		problem.Write(w, http.StatusBadRequest, "The request body must be a JSON object: "+jsonErrorDetail(err))
 		return false
 	}
 	return true
 }
 
-// jsonErrorDetail describes a decoding error without echoing the body,
-// which may hold a password.
+// jsonErrorDetail describes a decoding error without echoing the input.
 func jsonErrorDetail(err error) string {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax):
-		return "invalid JSON syntax."
-	case errors.As(err, &typ):
-		if typ.Field != "" {
-			return "field " + typ.Field + " has the wrong type (got " + typ.Value + ")."
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		if typeErr.Field != "" {
+			return "field " + typeErr.Field + " has the wrong type."
 		}
-		return "expected a JSON object."
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "the JSON ends too early."
+		return "wrong JSON type."
 	}
-	// Unknown fields: encoding/json names the field, not its value.
-	return err.Error() + "."
+	return "malformed JSON."
 }

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -43,6 +45,16 @@ type tokenRequest struct {
 	AllowedIPs          []string `json:"allowed_ips"`
 	// Roles default to all of the owner's roles.
 	Roles []string `json:"roles"`
+}
+
+// UnmarshalJSON decodes a token request, refusing unknown fields: a
+// misspelt field (`expiration_day`) must not silently give a token that
+// never expires.
+func (req *tokenRequest) UnmarshalJSON(data []byte) error {
+	type plain tokenRequest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode((*plain)(req))
 }
 
 // tokenView is a token as the endpoints show it. Key is set only in the
@@ -145,7 +157,8 @@ func (e *Endpoints) isTokenAdmin(id *identity.Identity) bool {
 // createToken serves POST @tokens.
 func (e *Endpoints) createToken(w http.ResponseWriter, r *http.Request, id *identity.Identity) {
 	var req tokenRequest
-	if !readJSON(w, r, &req) {
+	// An empty body asks for a token with every default.
+	if r.ContentLength != 0 && !readJSON(w, r, &req) {
 		return
 	}
 	owner, available, ok := e.tokenOwner(w, id, &req)
