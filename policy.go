@@ -67,7 +67,7 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, err error) {
 	var rej *authenticators.Rejection
 	if !errors.As(err, &rej) {
 		h.logger.Error("credential check failed", zap.String("remote_ip", clientIP(r)), zap.Error(err))
-		problem.Write(w, http.StatusServiceUnavailable, problem.StoreUnavailable)
+		problem.Write(w, http.StatusServiceUnavailable, "The credential store is unavailable; try again later.")
 		return
 	}
 	status := rej.StatusCode()
