@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -329,14 +330,14 @@ func (e *Endpoints) storeToken(w http.ResponseWriter, r *http.Request, caller *i
 		err = e.env.Store.CreateToken(r.Context(), tok)
 	}
 	if err != nil {
-		e.storeFailed(w, "creating token", err)
+		e.storeFailed(w, fmt.Errorf("creating token: %w", err))
 		return
 	}
 	by := tok.Owner
 	if caller != nil {
 		by = caller.User
 	}
-	e.logger().Info("API token created",
+	e.env.Logger.Info("API token created",
 		zap.String("token_id", tok.ID), zap.String("user", tok.Owner), zap.String("by", by))
 	view := e.viewToken(tok)
 	view.Key = key.Key
@@ -360,7 +361,7 @@ func (e *Endpoints) listTokens(w http.ResponseWriter, r *http.Request, id *ident
 	}
 	toks, err := e.env.Store.Tokens(r.Context(), owner)
 	if err != nil {
-		e.storeFailed(w, "listing tokens", err)
+		e.storeFailed(w, fmt.Errorf("listing tokens: %w", err))
 		return
 	}
 	list := tokenList{Count: len(toks), Results: make([]tokenView, 0, len(toks))}
@@ -380,7 +381,7 @@ func (e *Endpoints) ownedToken(w http.ResponseWriter, r *http.Request, id *ident
 		return store.Token{}, false
 	}
 	if err != nil {
-		e.storeFailed(w, "reading token", err)
+		e.storeFailed(w, fmt.Errorf("reading token: %w", err))
 		return store.Token{}, false
 	}
 	if tok.Owner != id.User && !e.isTokenAdmin(id) {
@@ -406,25 +407,18 @@ func (e *Endpoints) revokeToken(w http.ResponseWriter, r *http.Request, id *iden
 		return
 	}
 	if err != nil {
-		e.storeFailed(w, "deleting token", err)
+		e.storeFailed(w, fmt.Errorf("deleting token: %w", err))
 		return
 	}
 	e.issuer.TokenRevoked(tok.ID)
-	e.logger().Info("API token revoked",
+	e.env.Logger.Info("API token revoked",
 		zap.String("token_id", tok.ID), zap.String("user", tok.Owner), zap.String("by", id.User))
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// storeFailed answers 503 when the store could not be used.
-func (e *Endpoints) storeFailed(w http.ResponseWriter, what string, err error) {
-	e.logger().Error("credential store failed", zap.String("operation", what), zap.Error(err))
-	problem.Write(w, http.StatusServiceUnavailable, problem.StoreUnavailable)
-}
-
-func (e *Endpoints) logger() *zap.Logger {
-	if e.env.Logger == nil {
-		return zap.NewNop()
-	}
-	return e.env.Logger
+// storeFailed answers a request whose store operation failed.
+func (e *Endpoints) storeFailed(w http.ResponseWriter, err error) {
+	e.env.Logger.Error("store operation failed", zap.Error(err))
+	problem.Write(w, http.StatusServiceUnavailable, "The credential store is unavailable; try again later.")
 }

@@ -12,9 +12,6 @@ import (
 // credential (NetBox's wording).
 const NoCredentials = "Authentication credentials were not provided."
 
-// StoreUnavailable is the detail of a 503 when the credential store failed.
-const StoreUnavailable = "The credential store is unavailable; try again later."
-
 // Details is the RFC 9457 problem object.
 type Details struct {
 	Type   string `json:"type"`
