@@ -25,8 +25,8 @@ func tokenSite(t *testing.T, up *upstream, realm, tokenOptions string) string {
 `
 }
 
-// processCall sends a request to the Caddy process.
-func processCall(t *testing.T, p *caddyProcess, method, path, auth, body string) (int, string) {
+// tokenProcessCall sends a request to the Caddy process.
+func tokenProcessCall(t *testing.T, p *caddyProcess, method, path, auth, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, p.BaseURL+path, strings.NewReader(body))
 	if err != nil {
@@ -50,7 +50,7 @@ func processCall(t *testing.T, p *caddyProcess, method, path, auth, body string)
 // processToken returns the token with id as GET @tokens lists it for alice.
 func processToken(t *testing.T, p *caddyProcess, id string) tokenObject {
 	t.Helper()
-	status, body := processCall(t, p, "GET", "/@tokens", basicHeader("alice", alicePassword), "")
+	status, body := tokenProcessCall(t, p, "GET", "/@tokens", basicHeader("alice", alicePassword), "")
 	if status != 200 {
 		t.Fatalf("GET @tokens: %d %s", status, body)
 	}
@@ -81,7 +81,7 @@ func waitLastUsed(t *testing.T, p *caddyProcess, id string) string {
 // provisionInProcess creates a token for alice with her password.
 func provisionInProcess(t *testing.T, p *caddyProcess) tokenObject {
 	t.Helper()
-	status, body := processCall(t, p, "POST", "/@tokens", "", `{"username": "alice", "password": "`+alicePassword+`"}`)
+	status, body := tokenProcessCall(t, p, "POST", "/@tokens", "", `{"username": "alice", "password": "`+alicePassword+`"}`)
 	if status != http.StatusCreated {
 		t.Fatalf("provision: %d %s", status, body)
 	}
@@ -95,7 +95,7 @@ func provisionInProcess(t *testing.T, p *caddyProcess) tokenObject {
 // useToken calls the API with the token and expects status.
 func useToken(t *testing.T, p *caddyProcess, key string, status int) {
 	t.Helper()
-	got, body := processCall(t, p, "GET", "/api/items", "Token "+key, "")
+	got, body := tokenProcessCall(t, p, "GET", "/api/items", "Token "+key, "")
 	if got != status {
 		t.Fatalf("GET with token: %d, want %d (%s)\n%s", got, status, body, p.Log())
 	}
@@ -135,7 +135,7 @@ func TestBuiltBinaryTokenLifecycle(t *testing.T) {
 		t.Fatalf("after reload last_used = %v, want %s", got.LastUsed, lastUsed)
 	}
 
-	status, body := processCall(t, p, "DELETE", "/@tokens/"+tok.ID, "Token "+tok.Key, "")
+	status, body := tokenProcessCall(t, p, "DELETE", "/@tokens/"+tok.ID, "Token "+tok.Key, "")
 	if status != http.StatusNoContent {
 		t.Fatalf("DELETE: %d %s", status, body)
 	}
