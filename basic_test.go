@@ -37,8 +37,8 @@ func TestBasicAuthThroughCaddy(t *testing.T) {
 			resp, body := call(t, tester, "GET", httpBase+"/doc", tt.headers, "")
 			if tt.status != 200 {
 				assertProblem(t, resp, body, tt.status, tt.detail)
-				if got := resp.Header.Get("WWW-Authenticate"); got != `Bearer realm="restauth"` {
-					t.Errorf("WWW-Authenticate = %q, want only the Bearer challenge (no Basic without `basic { challenge }`)", got)
+				if got := resp.Header.Get("WWW-Authenticate"); got != `Bearer realm="restauth", Token` {
+					t.Errorf("WWW-Authenticate = %q, want only the Bearer and Token challenges (no Basic without `basic { challenge }`)", got)
 				}
 				if up.count() != before {
 					t.Error("a refused request reached the upstream")
@@ -70,8 +70,8 @@ func TestBasicChallenge(t *testing.T) {
 		headers map[string]string
 		want    string
 	}{
-		{nil, basic + `, Bearer realm="restauth"`},                         // every enabled scheme
-		{withBasic("alice", "wrong"), basic + `, Bearer realm="restauth"`}, // still every scheme
+		{nil, basic + `, Bearer realm="restauth", Token`},                         // every enabled scheme
+		{withBasic("alice", "wrong"), basic + `, Bearer realm="restauth", Token`}, // still every scheme
 	} {
 		resp, body := call(t, tester, "GET", httpBase+"/", c.headers, "")
 		assertProblem(t, resp, body, http.StatusUnauthorized, "")

@@ -37,7 +37,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		user <name> <hash> [<roles...>]
 //		users_file <path>
 //		order <methods...>
-//		<method> [{ ... }]          # basic, and every other authenticator
+//		<method> [{ ... }]          # basic, token (alias tokens), and every other authenticator
 //		anonymous none|read|write
 //		require_https
 //		allow_roles <roles...>
@@ -81,6 +81,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Err("order: name at least one authenticator")
 			}
 			for i, m := range order {
+				m = canonicalMethod(m)
+				order[i] = m
 				if !isAuthenticator(m) {
 					return d.Errf("order: unknown authenticator %q", m)
 				}
@@ -138,23 +140,24 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.NextArg() {
 				return d.Err("store: name a backend, e.g. `store bolt` or `store memory`")
 			}
-			raw, err := unmarshalGuest(d, storeNamespace, "backend", "store")
+			raw, err := unmarshalGuest(d, storeNamespace, d.Val(), "backend", "store")
 			if err != nil {
 				return err
 			}
 			h.StoreRaw = raw
 		default:
-			if !isAuthenticator(opt) {
+			method := canonicalMethod(opt)
+			if !isAuthenticator(method) {
 				return d.Errf("unknown subdirective %q", opt)
 			}
-			if _, dup := blocks[opt]; dup {
-				return d.Errf("%s: configured twice", opt)
+			if _, dup := blocks[method]; dup {
+				return d.Errf("%s: configured twice", method)
 			}
-			raw, err := unmarshalGuest(d, authenticators.Namespace, "method", "authenticator")
+			raw, err := unmarshalGuest(d, authenticators.Namespace, method, "method", "authenticator")
 			if err != nil {
 				return err
 			}
-			blocks[opt] = raw
+			blocks[method] = raw
 		}
 	}
 	return h.setChain(d, order, blocks)
@@ -239,11 +242,22 @@ func unmarshalThrottle(d *caddyfile.Dispenser) (*authenticators.Throttle, error)
 	return t, nil
 }
 
-// unmarshalGuest loads the module named by the current token from
-// namespace, lets it parse its own arguments and block, and returns its JSON
-// with the inline key set.
-func unmarshalGuest(d *caddyfile.Dispenser, namespace, inlineKey, kind string) (json.RawMessage, error) {
-	name := d.Val()
+// methodAliases are other spellings of authenticator blocks: the issue
+// tracker and the NetBox docs speak of a `tokens` block.
+var methodAliases = map[string]string{"tokens": "token"}
+
+// canonicalMethod resolves an alias to the authenticator's name.
+func canonicalMethod(name string) string {
+	if m, ok := methodAliases[name]; ok {
+		return m
+	}
+	return name
+}
+
+// unmarshalGuest loads the module name (the current token, or what it is an
+// alias of) from namespace, lets it parse its own arguments and block, and
+// returns its JSON with the inline key set.
+func unmarshalGuest(d *caddyfile.Dispenser, namespace, name, inlineKey, kind string) (json.RawMessage, error) {
 	info, err := caddy.GetModule(namespace + "." + name)
 	if err != nil {
 		return nil, d.Errf("unknown %s %q", kind, name)

@@ -1,6 +1,7 @@
 package restauth
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -39,6 +40,17 @@ func TestCaddyfileExample(t *testing.T) {
 	assertProblem(t, resp, body, http.StatusUnauthorized, "Authentication credentials were not provided.")
 	resp, body = call(t, tester, "GET", httpBase+"/api/hello.json", withBasic("demo", "wrong"), "")
 	assertProblem(t, resp, body, http.StatusUnauthorized, "Invalid username or password.")
+
+	// The API token lines of the quick start.
+	resp, body = call(t, tester, "POST", httpBase+"/@tokens", nil, `{"username": "demo", "password": "demo-password"}`)
+	var created struct{ Key string }
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal([]byte(body), &created) != nil || created.Key == "" {
+		t.Fatalf("provisioning a token: status %d body %q", resp.StatusCode, body)
+	}
+	resp, body = call(t, tester, "GET", httpBase+"/api/hello.json", withToken(created.Key), "")
+	if resp.StatusCode != 200 || !strings.Contains(body, `"hello"`) {
+		t.Fatalf("demo token: status %d body %q", resp.StatusCode, body)
+	}
 	if _, err := os.Stat(dbPath); err != nil {
 		t.Errorf("bolt store file not created: %v", err)
 	}

@@ -6,6 +6,7 @@
 package restauth
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -106,6 +107,8 @@ type Handler struct {
 	userHeader  string
 	rolesHeader string
 	logger      *zap.Logger
+	// unload cleans up the modules this handler loaded, in reverse order.
+	unload []context.CancelFunc
 }
 
 // CaddyModule returns the Caddy module information.
@@ -142,7 +145,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.StoreRaw == nil {
 		h.StoreRaw = json.RawMessage(`{"backend":"bolt"}`)
 	}
-	mod, err := ctx.LoadModule(h, "StoreRaw")
+	// The store and the authenticators live in contexts of their own so
+	// that Cleanup can unload them in order: authenticators first (the
+	// token authenticator writes its last batch of uses), then the store.
+	storeCtx, unloadStore := caddy.NewContext(ctx)
+	h.unload = append(h.unload, unloadStore)
+	mod, err := storeCtx.LoadModule(h, "StoreRaw")
 	if err != nil {
 		return fmt.Errorf("loading store: %w", err)
 	}
@@ -151,7 +159,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if len(h.AuthenticatorsRaw) == 0 {
 		h.AuthenticatorsRaw = defaultChain()
 	}
-	mods, err := ctx.LoadModule(h, "AuthenticatorsRaw")
+	authCtx, unloadAuthenticators := caddy.NewContext(ctx)
+	h.unload = append(h.unload, unloadAuthenticators)
+	mods, err := authCtx.LoadModule(h, "AuthenticatorsRaw")
 	if err != nil {
 		return fmt.Errorf("loading authenticators: %w", err)
 	}
@@ -195,6 +205,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Endpoints != "off" {
 		h.endpoints = handlers.New(defaultString(h.Endpoints, "/"), env, h.challenge, h.chain)
 	}
+	return nil
+}
+
+// Cleanup unloads the authenticators, then the store they use.
+func (h *Handler) Cleanup() error {
+	for i := len(h.unload) - 1; i >= 0; i-- {
+		h.unload[i]()
+	}
+	h.unload = nil
 	return nil
 }
 
@@ -318,5 +337,6 @@ func defaultString(s, def string) string {
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
 	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )

@@ -33,6 +33,10 @@ var passwordPaths = []passwordPath{
 		return call(t, tc, "POST", httpBase+"/@session", map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
 			url.Values{"username": {"alice"}, "password": {pw}}.Encode())
 	}},
+	{"@tokens provisioning", func(t *testing.T, tc *caddytest.Tester, pw string) (*http.Response, string) {
+		return call(t, tc, "POST", httpBase+"/@tokens", map[string]string{"Content-Type": "application/json"},
+			`{"username":"alice","password":"`+pw+`"}`)
+	}},
 }
 
 // TestThrottleEveryPasswordPath: on each path, the 6th bad password within
@@ -42,7 +46,7 @@ func TestThrottleEveryPasswordPath(t *testing.T) {
 	for _, p := range passwordPaths {
 		t.Run(p.name, func(t *testing.T) {
 			up := newUpstream(t)
-			tester := startCaddy(t, siteConfig(t, "order url_params dotauth basic jwt session\n\t\tthrottle {\n\t\t\tmax_failures 5\n\t\t\twindow 15m\n\t\t\tlockout 10m\n\t\t}", up.addr()))
+			tester := startCaddy(t, siteConfig(t, "order url_params dotauth basic jwt token session\n\t\tthrottle {\n\t\t\tmax_failures 5\n\t\t\twindow 15m\n\t\t\tlockout 10m\n\t\t}", up.addr()))
 			for i := 1; i <= 5; i++ {
 				resp, body := p.try(t, tester, "wrong-"+strconv.Itoa(i))
 				assertProblem(t, resp, body, http.StatusUnauthorized, "Invalid username or password.")

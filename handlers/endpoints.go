@@ -29,6 +29,8 @@ type Endpoints struct {
 	jwt *authenticators.JWT
 	// sessions starts and ends cookie sessions; nil without session.
 	sessions *authenticators.Session
+	// issuer is the token authenticator behind @tokens (nil: not enabled).
+	issuer authenticators.TokenIssuer
 }
 
 // New builds the endpoints served under prefix ("/" for the site root) for
@@ -43,7 +45,8 @@ func New(prefix string, env authenticators.Env, challenge string, chain []authen
 		challenge:     challenge,
 	}
 	e.routes = map[string]Route{
-		"me": e.me,
+		"me":     e.me,
+		"tokens": e.tokens, // answers 404 "not enabled" without the token authenticator
 	}
 	for _, a := range chain {
 		switch a := a.(type) {
@@ -57,6 +60,8 @@ func New(prefix string, env authenticators.Env, challenge string, chain []authen
 			e.sessions = a
 			e.routes["session"] = e.session
 			e.routes["logout"] = e.logout
+		case authenticators.TokenIssuer:
+			e.issuer = a
 		}
 	}
 	return e

@@ -1,0 +1,424 @@
+package authenticators
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-restauth/caddy-restauth/identity"
+	"github.com/caddy-restauth/caddy-restauth/store"
+)
+
+func init() {
+	caddy.RegisterModule(Token{})
+}
+
+// tokenSecretName is the store secret under which token keys are hashed.
+const tokenSecretName = "token-hmac"
+
+// defaultFlushInterval is how often recorded uses are written by default.
+const defaultFlushInterval = 10 * time.Second
+
+// minFlushInterval keeps the background writer from spinning.
+const minFlushInterval = 10 * time.Millisecond
+
+// Details of the token rejections.
+const (
+	detailInvalidToken = "Invalid or expired token."
+	detailTokenOwner   = "The token's user no longer exists or is disabled."
+	detailTokenAddress = "This token may not be used from your address."
+)
+
+// Token authenticates long-lived API tokens (NetBox, dotCMS):
+// `Authorization: Token <key>`, or `Authorization: Bearer <key>` when the
+// key carries the `rat_` prefix (any other Bearer value is left to the jwt
+// authenticator).
+//
+// Keys are `rat_<id>.<secret>` with 256 random bits; the store keeps only
+// their HMAC-SHA256 under a server secret. A token carries a subset of its
+// owner's roles and may be read-only, bound to networks and expire. Its
+// last use is recorded at most once a minute per token, written to the
+// store in batches off the request path.
+type Token struct {
+	// Members of these roles may create, list and revoke tokens of any
+	// user through @tokens. Default: admin.
+	AdminRoles []string `json:"admin_roles,omitempty"`
+
+	// The longest lifetime a token may be given, e.g. `365d`. Requests for
+	// a later expiry are refused (400). Default: unbounded.
+	MaxTTL caddy.Duration `json:"max_ttl,omitempty"`
+
+	// The lifetime of a token whose request names no expiry, e.g. `90d`.
+	// Default: never expire (or max_ttl, when that is set).
+	DefaultTTL caddy.Duration `json:"default_ttl,omitempty"`
+
+	// How often recorded token uses (last_used) are written to the store.
+	// Default: 10s.
+	FlushInterval caddy.Duration `json:"flush_interval,omitempty"`
+
+	users     *identity.Directory
+	store     store.Store
+	logger    *zap.Logger
+	hasher    *keyHasher
+	challenge string // the Bearer challenge of a rejected prefixed Bearer key
+
+	cache *tokenCache
+	uses  *usageLog
+
+	stop     chan struct{}
+	stopped  chan struct{}
+	stopOnce *sync.Once
+}
+
+// CaddyModule returns the Caddy module information.
+func (Token) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  Namespace + ".token",
+		New: func() caddy.Module { return new(Token) },
+	}
+}
+
+// Provision fills in defaults.
+func (t *Token) Provision(caddy.Context) error {
+	if len(t.AdminRoles) == 0 {
+		t.AdminRoles = []string{"admin"}
+	}
+	if t.FlushInterval == 0 {
+		t.FlushInterval = caddy.Duration(defaultFlushInterval)
+	}
+	return nil
+}
+
+// Validate checks the lifetimes and role names.
+func (t *Token) Validate() error {
+	for _, r := range t.AdminRoles {
+		if r == "" || strings.ContainsAny(r, ", \t") {
+			return fmt.Errorf("token: admin role %q must be a non-empty word without commas or spaces", r)
+		}
+	}
+	switch {
+	case t.MaxTTL < 0:
+		return fmt.Errorf("token: max_ttl %v must be positive", time.Duration(t.MaxTTL))
+	case t.DefaultTTL < 0:
+		return fmt.Errorf("token: default_ttl %v must be positive", time.Duration(t.DefaultTTL))
+	case t.MaxTTL > 0 && t.DefaultTTL > t.MaxTTL:
+		return fmt.Errorf("token: default_ttl %v is longer than max_ttl %v; lower default_ttl or raise max_ttl",
+			time.Duration(t.DefaultTTL), time.Duration(t.MaxTTL))
+	case t.FlushInterval < 0:
+		return fmt.Errorf("token: flush_interval %v must be positive", time.Duration(t.FlushInterval))
+	case t.FlushInterval > 0 && t.FlushInterval < caddy.Duration(minFlushInterval):
+		return fmt.Errorf("token: flush_interval %v is too short; use at least %v (default %v)",
+			time.Duration(t.FlushInterval), minFlushInterval, defaultFlushInterval)
+	}
+	return nil
+}
+
+// Bind receives the users and the store, reads (or creates) the server
+// secret keys are hashed under, and starts writing recorded uses.
+func (t *Token) Bind(env Env) error {
+	if env.Users == nil || env.Store == nil {
+		return errors.New("token: needs the handler's users and store")
+	}
+	t.users, t.store, t.logger = env.Users, env.Store, env.Logger
+	if t.logger == nil {
+		t.logger = zap.NewNop()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	secret, err := env.Store.Secret(ctx, tokenSecretName, func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return fmt.Errorf("token: reading the key hashing secret from the store: %w", err)
+	}
+	t.hasher = newKeyHasher(secret)
+	t.challenge = fmt.Sprintf(`Bearer realm=%q, error="invalid_token"`, env.Realm)
+	interval := time.Duration(t.FlushInterval)
+	if interval <= 0 {
+		interval = defaultFlushInterval
+	}
+	t.cache, t.uses = new(tokenCache), new(usageLog)
+	t.stop, t.stopped, t.stopOnce = make(chan struct{}), make(chan struct{}), new(sync.Once)
+	go t.flushEvery(interval)
+	return nil
+}
+
+// Authenticate checks a Token (or prefixed Bearer) key.
+func (t *Token) Authenticate(r *http.Request) (*identity.Identity, error) {
+	key, bearer, ok := tokenCredential(r.Header["Authorization"])
+	if !ok {
+		return nil, nil
+	}
+	keyID, ok := parseKey(key)
+	if !ok {
+		return nil, t.reject(bearer, detailInvalidToken)
+	}
+	sum := t.hasher.sum(key)
+	now := time.Now()
+	e, stale := t.cache.get(sum, now)
+	if e == nil {
+		var err error
+		if e, err = t.fetch(r.Context(), sum, keyID, stale, now); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case e == nil, e.expired(now):
+		return nil, t.reject(bearer, detailInvalidToken)
+	case e.id == nil:
+		return nil, t.reject(bearer, detailTokenOwner)
+	case len(e.allowed) > 0 && !e.allows(clientAddr(r)):
+		return nil, Forbidden(detailTokenAddress)
+	}
+	t.uses.record(e, now)
+	return e.id, nil
+}
+
+// tokenCredential returns the key of `Token <key>`, or of `Bearer <key>`
+// when the key has our prefix.
+func tokenCredential(header []string) (key string, bearer, ok bool) {
+	if key, ok := authorization(header, "Token"); ok {
+		return key, false, true
+	}
+	if key, ok := authorization(header, "Bearer"); ok && strings.HasPrefix(key, TokenPrefix) {
+		return key, true, true
+	}
+	// The scheme without a key is a Token credential too, and invalid.
+	if len(header) > 0 && strings.EqualFold(strings.TrimSpace(header[0]), "Token") {
+		return "", false, true
+	}
+	return "", false, false
+}
+
+// fetch reads the token with key hash sum from the store and caches it. It
+// returns nil (no error) when there is no such token.
+func (t *Token) fetch(ctx context.Context, sum [32]byte, keyID string, stale *tokenEntry, now time.Time) (*tokenEntry, error) {
+	epoch := revocationEpoch.Load()
+	rec, err := t.store.TokenByKeyHash(ctx, sum[:])
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("token: looking up key: %w", err)
+	}
+	if rec.ID != keyID || subtle.ConstantTimeCompare(rec.KeyHash, sum[:]) != 1 {
+		return nil, nil
+	}
+	e := &tokenEntry{tokenID: rec.ID, fetched: now, epoch: epoch}
+	if rec.Expires != nil {
+		e.expires = *rec.Expires
+	}
+	for _, s := range rec.AllowedIPs {
+		p, err := ParseNetwork(s)
+		if err != nil {
+			// Fail closed: a record that cannot be read allows nobody.
+			t.logger.Error("token has an unreadable allowed_ips entry", zap.String("token_id", rec.ID), zap.Error(err))
+			p = netip.Prefix{}
+		}
+		e.allowed = append(e.allowed, p)
+	}
+	if acct, ok := t.users.Lookup(rec.Owner); ok {
+		id := identity.New(acct.Name, intersectRoles(rec.Roles, acct.Roles), "token", rec.ID)
+		id.ReadOnly = !rec.WriteEnabled
+		if rec.Expires != nil {
+			id.Expires = rec.Expires.Unix()
+		}
+		e.id = id
+	}
+	if stale != nil && stale.tokenID == rec.ID {
+		e.usage = stale.usage
+	} else {
+		e.usage = new(tokenUsage)
+		if rec.LastUsed != nil {
+			e.usage.last.Store(rec.LastUsed.UnixNano())
+		}
+	}
+	t.cache.put(sum, e)
+	return e, nil
+}
+
+// intersectRoles keeps the token's roles that the owner still has, so a
+// role taken from the owner is taken from their tokens too.
+func intersectRoles(tokenRoles, ownerRoles []string) []string {
+	roles := make([]string, 0, len(tokenRoles))
+	for _, r := range tokenRoles {
+		if slices.Contains(ownerRoles, r) {
+			roles = append(roles, r)
+		}
+	}
+	return roles
+}
+
+// clientAddr is the client address as Caddy resolved it (trusted proxies
+// and client_ip_headers taken into account).
+func clientAddr(r *http.Request) netip.Addr {
+	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	if s == "" {
+		s = r.RemoteAddr
+		if host, _, err := net.SplitHostPort(s); err == nil {
+			s = host
+		}
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return addr.WithZone("")
+}
+
+// ParseNetwork parses an allowed_ips entry: a CIDR (IPv4 or IPv6) or a bare
+// address, which means that address alone (/32 or /128).
+func ParseNetwork(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR network such as 192.0.2.0/24 or 2001:db8::/32", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR network", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func (t *Token) reject(bearer bool, detail string) *Rejection {
+	rej := Invalid(detail)
+	if bearer {
+		rej.Challenge = t.challenge
+	}
+	return rej
+}
+
+// WWWAuthenticate announces the Token scheme.
+func (t *Token) WWWAuthenticate() string { return "Token" }
+
+// Scrub removes the Authorization header.
+func (t *Token) Scrub(r *http.Request) { r.Header.Del("Authorization") }
+
+// flushEvery writes recorded uses every interval until Cleanup.
+func (t *Token) flushEvery(interval time.Duration) {
+	defer close(t.stopped)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.stop:
+			return
+		case now := <-tick.C:
+			t.flush()
+			t.cache.sweep(now)
+		}
+	}
+}
+
+// flush writes the recorded uses to the store in one batch.
+func (t *Token) flush() {
+	batch := t.uses.take()
+	if len(batch) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := t.store.TouchTokens(ctx, batch); err != nil {
+		t.logger.Warn("recording token use", zap.Int("tokens", len(batch)), zap.Error(err))
+		t.uses.putBack(batch)
+		return
+	}
+	t.uses.written(batch)
+}
+
+// Cleanup stops the background writer and writes what it has not written
+// yet, so that last_used survives a reload or restart.
+func (t *Token) Cleanup() error {
+	if t.stop == nil {
+		return nil
+	}
+	t.stopOnce.Do(func() {
+		close(t.stop)
+		<-t.stopped
+		t.flush()
+	})
+	return nil
+}
+
+// UnmarshalCaddyfile parses
+//
+//	token {
+//		admin_roles <roles...>
+//		max_ttl <duration>
+//		default_ttl <duration>
+//		flush_interval <duration>
+//	}
+//
+// Durations are Caddy durations and accept days, e.g. `90d`.
+func (t *Token) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	nesting := d.Nesting()
+	for d.NextBlock(nesting) {
+		switch opt := d.Val(); opt {
+		case "admin_roles":
+			roles := d.RemainingArgs()
+			if len(roles) == 0 {
+				return d.Err("token: admin_roles: name at least one role")
+			}
+			t.AdminRoles = append(t.AdminRoles, roles...)
+		case "max_ttl", "default_ttl", "flush_interval":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(d.Val())
+			if err != nil {
+				return d.Errf("token: %s: %q is not a duration such as 12h or 90d", opt, d.Val())
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			switch opt {
+			case "max_ttl":
+				t.MaxTTL = caddy.Duration(dur)
+			case "default_ttl":
+				t.DefaultTTL = caddy.Duration(dur)
+			default:
+				t.FlushInterval = caddy.Duration(dur)
+			}
+		default:
+			return d.Errf("token: unknown option %q (want admin_roles, max_ttl, default_ttl or flush_interval)", opt)
+		}
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ Authenticator         = (*Token)(nil)
+	_ Binder                = (*Token)(nil)
+	_ Challenger            = (*Token)(nil)
+	_ Scrubber              = (*Token)(nil)
+	_ TokenIssuer           = (*Token)(nil)
+	_ caddy.Provisioner     = (*Token)(nil)
+	_ caddy.Validator       = (*Token)(nil)
+	_ caddy.CleanerUpper    = (*Token)(nil)
+	_ caddyfile.Unmarshaler = (*Token)(nil)
+)

@@ -1,0 +1,117 @@
+package authenticators
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"strings"
+)
+
+// TokenPrefix starts every API token key, so that secret scanners can find
+// a leaked one and a Bearer value can be told apart from a JWT.
+const TokenPrefix = "rat_"
+
+const (
+	// tokenIDBytes random bytes make a token id (12 base64url characters).
+	tokenIDBytes = 9
+	// tokenSecretBytes random bytes make a key's secret (256 bits, 43
+	// base64url characters).
+	tokenSecretBytes = 32
+	tokenIDLen       = (tokenIDBytes*8 + 5) / 6
+	tokenSecretLen   = (tokenSecretBytes*8 + 5) / 6
+	// tokenKeyLen is the length of a whole key: prefix, id, '.', secret.
+	tokenKeyLen = len(TokenPrefix) + tokenIDLen + 1 + tokenSecretLen
+	// displaySuffixLen is how many trailing characters of the secret the
+	// display form shows.
+	displaySuffixLen = 4
+)
+
+// NewKey is a freshly generated API token key. Key is shown to the client
+// once; only Hash is stored.
+type NewKey struct {
+	// ID identifies the token in the store and in @tokens/{id}.
+	ID string
+	// Key is the whole secret key, `rat_<id>.<secret>`.
+	Key string
+	// Hash is the keyed hash under which the token is stored.
+	Hash []byte
+	// Display is a recognisable, non-secret form of the key.
+	Display string
+}
+
+// keyHasher computes HMAC-SHA256 (RFC 2104) of token keys under the
+// server's token secret. It runs on stack buffers: the lookup on every
+// request must not allocate.
+type keyHasher struct {
+	ipad, opad [sha256.BlockSize]byte
+}
+
+// newKeyHasher prepares the HMAC pads for secret.
+func newKeyHasher(secret []byte) *keyHasher {
+	if len(secret) > sha256.BlockSize {
+		sum := sha256.Sum256(secret)
+		secret = sum[:]
+	}
+	h := &keyHasher{}
+	copy(h.ipad[:], secret)
+	copy(h.opad[:], secret)
+	for i := range h.ipad {
+		h.ipad[i] ^= 0x36
+		h.opad[i] ^= 0x5c
+	}
+	return h
+}
+
+// sum returns HMAC-SHA256(secret, key). key is at most tokenKeyLen bytes
+// (parseKey checks), so both buffers stay on the stack.
+func (h *keyHasher) sum(key string) [sha256.Size]byte {
+	var inner [sha256.BlockSize + tokenKeyLen]byte
+	copy(inner[:], h.ipad[:])
+	n := copy(inner[sha256.BlockSize:], key)
+	innerSum := sha256.Sum256(inner[:sha256.BlockSize+n])
+	var outer [sha256.BlockSize + sha256.Size]byte
+	copy(outer[:], h.opad[:])
+	copy(outer[sha256.BlockSize:], innerSum[:])
+	return sha256.Sum256(outer[:])
+}
+
+// generate makes a new random key and its hash.
+func (h *keyHasher) generate() (NewKey, error) {
+	var raw [tokenIDBytes + tokenSecretBytes]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return NewKey{}, fmt.Errorf("generating token key: %w", err)
+	}
+	id := base64.RawURLEncoding.EncodeToString(raw[:tokenIDBytes])
+	secret := base64.RawURLEncoding.EncodeToString(raw[tokenIDBytes:])
+	key := TokenPrefix + id + "." + secret
+	sum := h.sum(key)
+	return NewKey{
+		ID:      id,
+		Key:     key,
+		Hash:    sum[:],
+		Display: TokenPrefix + id + ".…" + secret[len(secret)-displaySuffixLen:],
+	}, nil
+}
+
+// parseKey checks the shape of a key and returns its id. It does not
+// allocate.
+func parseKey(key string) (id string, ok bool) {
+	if len(key) != tokenKeyLen || !strings.HasPrefix(key, TokenPrefix) {
+		return "", false
+	}
+	rest := key[len(TokenPrefix):]
+	if rest[tokenIDLen] != '.' {
+		return "", false
+	}
+	for i := 0; i < len(rest); i++ {
+		if i != tokenIDLen && !isBase64URL(rest[i]) {
+			return "", false
+		}
+	}
+	return rest[:tokenIDLen], true
+}
+
+func isBase64URL(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+}
