@@ -57,19 +57,7 @@ func TestAdaptGolden(t *testing.T) {
 // TestBadConfigFailsAtLoad checks that mistakes stop the config from
 // loading, with a message that names the problem.
 func TestBadConfigFailsAtLoad(t *testing.T) {
-	site := func(options string) string {
-		return globalOptions + httpBase + ` {
-	rest_auth {
-		store memory
-		` + options + `
-	}
-	respond "ok"
-}
-`
-	}
-	cases := []struct {
-		name, options, want string
-	}{
+	assertConfigErrors(t, []configCase{
 		{"unknown subdirective", "frobnicate yes", `unknown subdirective "frobnicate"`},
 		{"malformed bcrypt hash", "user alice $2a$10$tooshort", `user "alice": malformed bcrypt password hash`},
 		{"plaintext password", "user alice hunter2", `user "alice": unsupported password hash`},
@@ -88,15 +76,7 @@ func TestBadConfigFailsAtLoad(t *testing.T) {
 		{"reserved header name", "roles_header authorization", `header name "authorization" is reserved`},
 		{"allow_roles without roles", "allow_roles", "allow_roles: name at least one role"},
 		{"bad role", "write_roles \"a,b\"", `role "a,b" must be a non-empty word`},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			// The admin API returns the error inside JSON, escaped as
-			// encoding/json escapes it.
-			escaped, _ := json.Marshal(c.want)
-			assertLoadError(t, site(c.options), string(escaped[1:len(escaped)-1]))
-		})
-	}
+	})
 }
 
 // aliceHash is alice's bcrypt hash from testdata/users.json.

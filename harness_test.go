@@ -261,3 +261,24 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(data)
 }
+
+// configCase is a rest_auth configuration mistake and (part of) the load
+// error it must produce.
+type configCase struct {
+	name, options, want string
+}
+
+// assertConfigErrors loads, for each case, a site whose rest_auth block
+// holds the case's options, and checks that loading fails with its error.
+func assertConfigErrors(t *testing.T, cases []configCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			config := globalOptions + httpBase + " {\n\trest_auth {\n\t\tstore memory\n\t\t" + c.options + "\n\t}\n\trespond ok\n}\n"
+			// The admin API returns the error inside JSON, escaped as
+			// encoding/json escapes it.
+			escaped, _ := json.Marshal(c.want)
+			assertLoadError(t, config, string(escaped[1:len(escaped)-1]))
+		})
+	}
+}

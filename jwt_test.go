@@ -368,7 +368,7 @@ func TestJWTConfigErrors(t *testing.T) {
 	keys := writeJWTKeys(t)
 	notPEM := filepath.Join(t.TempDir(), "key.txt")
 	_ = os.WriteFile(notPEM, []byte("not a key"), 0o600)
-	cases := []struct{ name, options, want string }{
+	cases := []configCase{
 		{"short hs256", "key hs256 tooshort", "jwt: hs256 key must be at least 32 bytes"},
 		{"unset env secret", "key hs256 {env.RESTAUTH_TEST_UNSET_SECRET}", "jwt: hs256 key must be at least 32 bytes"},
 		{"unknown key type", "key rs256 /x.pem", `jwt: unknown key type "rs256"`},
@@ -380,11 +380,8 @@ func TestJWTConfigErrors(t *testing.T) {
 		{"bad ttl", "ttl soon", "jwt: ttl"},
 		{"unknown option", "algorithm HS512", `jwt: unknown option "algorithm"`},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			config := globalOptions + httpBase + " {\n\trest_auth {\n\t\tstore memory\n\t\tjwt {\n\t\t\t" + c.options + "\n\t\t}\n\t}\n\trespond ok\n}\n"
-			escaped, _ := json.Marshal(c.want)
-			assertLoadError(t, config, string(escaped[1:len(escaped)-1]))
-		})
+	for i := range cases {
+		cases[i].options = "jwt {\n\t\t\t" + cases[i].options + "\n\t\t}"
 	}
+	assertConfigErrors(t, cases)
 }

@@ -105,7 +105,7 @@ func TestBoltSymlinkSharesPath(t *testing.T) {
 	}
 	link := filepath.Join(dir, "link")
 	if err := os.Symlink(real, link); err != nil {
-		t.Skipf("no symlinks here: %v", err)
+		t.Fatalf("creating a symlink: %v", err)
 	}
 	a := provision(t, &store.Bolt{Path: filepath.Join(real, "s.db")})
 	t.Cleanup(func() { _ = a.Cleanup() })
