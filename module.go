@@ -191,8 +191,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			}
 		}
 		if c, ok := a.(authenticators.Challenger); ok {
-			if ch := c.WWWAuthenticate(); ch != "" && !slices.Contains(challenges, ch) {
-				challenges = append(challenges, ch)
+			for _, ch := range c.WWWAuthenticate() {
+				if !slices.Contains(challenges, ch) {
+					challenges = append(challenges, ch)
+				}
 			}
 		}
 		if s, ok := a.(authenticators.Scrubber); ok {

@@ -218,3 +218,28 @@ func TestPreflightToEndpointPassesOn(t *testing.T) {
 		t.Fatalf("preflight to @me: status %d (%s), upstream hits %d", resp.StatusCode, body, up.count())
 	}
 }
+
+// TestChallengesNameEnabledSchemes: a no-credential 401 announces the
+// header schemes of the chain (DESIGN: Bearer with jwt or token, Token with
+// token, Basic only with `basic { challenge }`).
+func TestChallengesNameEnabledSchemes(t *testing.T) {
+	cases := []struct{ order, want string }{
+		{"basic", ""},
+		{"jwt", `Bearer realm="restauth"`},
+		{"token", `Bearer realm="restauth", Token`},
+		{"jwt token", `Bearer realm="restauth", Token`},
+		{"basic jwt token session", `Bearer realm="restauth", Token`},
+		{"session", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.order, func(t *testing.T) {
+			up := newUpstream(t)
+			tester := startCaddy(t, siteConfig(t, "order "+c.order, up.addr()))
+			resp, body := call(t, tester, "GET", httpBase+"/x", nil, "")
+			assertProblem(t, resp, body, http.StatusUnauthorized, "Authentication credentials were not provided.")
+			if got := resp.Header.Get("WWW-Authenticate"); got != c.want {
+				t.Errorf("WWW-Authenticate = %q, want %q", got, c.want)
+			}
+		})
+	}
+}

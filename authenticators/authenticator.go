@@ -53,9 +53,10 @@ type Binder interface {
 }
 
 // Challenger is implemented by authenticators that announce themselves in
-// the WWW-Authenticate header of a 401. An empty challenge announces nothing.
+// the WWW-Authenticate header of a 401: one entry per challenge (e.g.
+// `Bearer realm="api"`, `Token`). The handler drops duplicates.
 type Challenger interface {
-	WWWAuthenticate() string
+	WWWAuthenticate() []string
 }
 
 // Scrubber is implemented by authenticators that remove their credential

@@ -66,7 +66,12 @@ func (b *Basic) Authenticate(r *http.Request) (*identity.Identity, error) {
 }
 
 // WWWAuthenticate is the Basic challenge when enabled.
-func (b *Basic) WWWAuthenticate() string { return b.challenge }
+func (b *Basic) WWWAuthenticate() []string {
+	if b.challenge == "" {
+		return nil
+	}
+	return []string{b.challenge}
+}
 
 // UnmarshalCaddyfile parses
 //

@@ -314,7 +314,7 @@ func (j *JWT) Revoke(ctx context.Context, id *identity.Identity) error {
 func (j *JWT) PublicJWKs() []map[string]string { return j.keys.publicJWKs() }
 
 // WWWAuthenticate announces the Bearer scheme.
-func (j *JWT) WWWAuthenticate() string { return j.challenge }
+func (j *JWT) WWWAuthenticate() []string { return []string{j.challenge} }
 
 // Scrub removes the token cookie (the handler removes Authorization).
 func (j *JWT) Scrub(r *http.Request) {

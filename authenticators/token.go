@@ -76,6 +76,7 @@ type Token struct {
 	logger    *zap.Logger
 	hasher    *keyHasher
 	challenge string // the Bearer challenge of a rejected prefixed Bearer key
+	bearer    string // the Bearer challenge announced on every 401
 
 	cache *tokenCache
 	uses  *usageLog
@@ -150,6 +151,7 @@ func (t *Token) Bind(env Env) error {
 	}
 	t.hasher = newKeyHasher(secret)
 	t.challenge = fmt.Sprintf(`Bearer realm=%q, error="invalid_token"`, env.Realm)
+	t.bearer = fmt.Sprintf(`Bearer realm=%q`, env.Realm)
 	interval := time.Duration(t.FlushInterval)
 	if interval <= 0 {
 		interval = defaultFlushInterval
@@ -309,8 +311,9 @@ func (t *Token) reject(bearer bool, detail string) *Rejection {
 	return rej
 }
 
-// WWWAuthenticate announces the Token scheme.
-func (t *Token) WWWAuthenticate() string { return "Token" }
+// WWWAuthenticate announces the Bearer scheme (keys are accepted as
+// Bearer too) and the Token scheme.
+func (t *Token) WWWAuthenticate() []string { return []string{t.bearer, "Token"} }
 
 // Scrub removes the Authorization header.
 func (t *Token) Scrub(r *http.Request) { r.Header.Del("Authorization") }
