@@ -385,3 +385,44 @@ func TestJWTConfigErrors(t *testing.T) {
 	}
 	assertConfigErrors(t, cases)
 }
+
+// TestJWTCookieWritesNeedSameOrigin: a JWT from a cookie (sent by browsers
+// on cross-site requests too) authenticates writes only from this site.
+func TestJWTCookieWritesNeedSameOrigin(t *testing.T) {
+	up := newUpstream(t)
+	tester := startCaddy(t, siteConfig(t, "jwt {\n\t\t\tcookie access_token\n\t\t}", up.addr()))
+	token := login(t, tester, httpBase, "bob", bobPassword)
+	cookie := "access_token=" + token
+	cases := []struct {
+		name    string
+		headers map[string]string
+		status  int
+	}{
+		{"read without Origin", map[string]string{"Cookie": cookie}, 200},
+		{"write from this site", map[string]string{"Cookie": cookie, "Origin": httpBase}, 200},
+		{"write from a foreign site", map[string]string{"Cookie": cookie, "Origin": "https://evil.example"}, 403},
+		{"write without Origin or Referer", map[string]string{"Cookie": cookie}, 403},
+		{"write with the token in Authorization", map[string]string{"Authorization": "Bearer " + token}, 200},
+	}
+	for _, c := range cases {
+		method := "POST"
+		if c.name == "read without Origin" {
+			method = "GET"
+		}
+		resp, body := call(t, tester, method, httpBase+"/x", c.headers, "")
+		if resp.StatusCode != c.status {
+			t.Errorf("%s: %d (%s), want %d", c.name, resp.StatusCode, body, c.status)
+		}
+	}
+}
+
+// TestJWKSIsPublic: the JWKS answers whatever credential comes along.
+func TestJWKSIsPublic(t *testing.T) {
+	up := newUpstream(t)
+	tester := startCaddy(t, siteConfig(t, "allow_roles nobody", up.addr()))
+	for _, h := range []map[string]string{nil, withBasic("alice", "wrong"), withBasic("alice", alicePassword)} {
+		if resp, body := call(t, tester, "GET", httpBase+"/.well-known/jwks.json", h, ""); resp.StatusCode != 200 {
+			t.Errorf("jwks with %v: %d %s", h, resp.StatusCode, body)
+		}
+	}
+}

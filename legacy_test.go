@@ -83,11 +83,16 @@ func orderTestCredentials(t *testing.T, tester *caddytest.Tester) []credential {
 	}
 }
 
+// authorizationHeaderMethods use the Authorization header (the JWT cookie
+// is only read when no Authorization header is sent): no two of them can be
+// present in one request.
+var authorizationHeaderMethods = map[string]bool{"basic": true, "token": true, "jwt": true}
+
 // TestOrderFirstPresentDecides: for every ordered pair of the six methods,
 // in the dotCMS order and in the reverse order, the earlier credential
 // decides: a bad one is 401 even when the later one is good, a good one
-// wins even when the later one is bad. basic and token both live in the one
-// Authorization header, so that pair cannot occur in a single request.
+// wins even when the later one is bad. Pairs of Authorization-header methods
+// cannot occur in a single request.
 func TestOrderFirstPresentDecides(t *testing.T) {
 	for _, order := range []string{"url_params dotauth basic jwt token session", "session token jwt basic dotauth url_params"} {
 		t.Run(order, func(t *testing.T) {
@@ -100,7 +105,7 @@ func TestOrderFirstPresentDecides(t *testing.T) {
 			methods := strings.Fields(order)
 			for i, first := range methods {
 				for _, later := range methods[i+1:] {
-					if (first == "basic" && later == "token") || (first == "token" && later == "basic") {
+					if authorizationHeaderMethods[first] && authorizationHeaderMethods[later] {
 						continue // one Authorization header cannot carry both
 					}
 					for _, firstGood := range []bool{true, false} {

@@ -8,6 +8,7 @@ package restauth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -273,6 +274,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 
+	if h.endpoints != nil && h.endpoints.IsPublic(r.URL.Path) {
+		route, rest, _ := h.endpoints.Match(r.URL.Path)
+		route(w, r, nil, rest)
+		return nil
+	}
+
 	var id *identity.Identity
 	if seen {
 		if prior != anonymous {
@@ -281,8 +288,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	} else {
 		var err error
 		if id, err = h.authenticate(r); err != nil {
-			h.reject(w, r, err)
-			return nil
+			var rej *authenticators.Rejection
+			if !errors.As(err, &rej) || !rej.Stale || h.endpoints == nil || !h.endpoints.IsLogin(r) {
+				h.reject(w, r, err)
+				return nil
+			}
+			id = nil // an ended session's cookie does not block a new login
 		}
 		if id == nil {
 			caddyhttp.SetVar(r.Context(), identityVar, anonymous)

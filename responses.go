@@ -6,8 +6,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/problem"
 )
@@ -16,29 +14,22 @@ import (
 func (h *Handler) reject(w http.ResponseWriter, r *http.Request, err error) {
 	var rej *authenticators.Rejection
 	if !errors.As(err, &rej) {
-		h.logger.Error("credential check failed", zap.String("remote_ip", clientIP(r)), zap.Error(err))
+		h.logger.Error("credential check failed", zap.String("remote_ip", authenticators.ClientIP(r)), zap.Error(err))
 		problem.Write(w, http.StatusServiceUnavailable, "The credential store is unavailable; try again later.")
 		return
 	}
 	h.logger.Debug("credential rejected",
-		zap.Int("status", rej.StatusCode()), zap.String("detail", rej.Detail), zap.String("remote_ip", clientIP(r)))
+		zap.Int("status", rej.StatusCode()), zap.String("detail", rej.Detail), zap.String("remote_ip", authenticators.ClientIP(r)))
 	rej.Write(w, h.challenge)
 }
 
 // refuse answers a request the policy does not allow.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, detail string) {
 	h.logger.Debug("request refused",
-		zap.Int("status", status), zap.String("detail", detail), zap.String("remote_ip", clientIP(r)))
+		zap.Int("status", status), zap.String("detail", detail), zap.String("remote_ip", authenticators.ClientIP(r)))
 	if status == http.StatusUnauthorized {
 		problem.Unauthorized(w, h.challenge, detail)
 		return
 	}
 	problem.Write(w, status, detail)
-}
-
-// clientIP is the client address as Caddy resolved it (trusted proxies
-// taken into account).
-func clientIP(r *http.Request) string {
-	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-	return ip
 }

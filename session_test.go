@@ -248,3 +248,29 @@ func TestSessionIdleTimeout(t *testing.T) {
 	resp, body := call(t, replay, "GET", httpBase+"/x", withCookie, "")
 	assertProblem(t, resp, body, http.StatusUnauthorized, "expired")
 }
+
+// TestSessionLoginProtections: a login from a foreign page is refused
+// (login CSRF), and an ended session's cookie does not block a new login.
+func TestSessionLoginProtections(t *testing.T) {
+	up := newUpstream(t)
+	tester := startCaddy(t, siteConfig(t, "", up.addr()))
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://evil.example"}
+	resp, body := call(t, tester, "POST", httpBase+"/@session", form, "username=alice&password="+alicePassword)
+	assertProblem(t, resp, body, http.StatusForbidden, "Origin checking failed")
+
+	resp, body = call(t, tester, "POST", httpBase+"/@session",
+		map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Cookie": "sessionid=ended-long-ago"},
+		"username=alice&password="+alicePassword)
+	if resp.StatusCode != 200 {
+		t.Fatalf("login with a stale session cookie: %d %s", resp.StatusCode, body)
+	}
+	resp, body = call(t, tester, "POST", httpBase+"/@login",
+		map[string]string{"Content-Type": "application/json", "Cookie": "sessionid=ended-long-ago"},
+		`{"login":"alice","password":"`+alicePassword+`"}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("@login with a stale session cookie: %d %s", resp.StatusCode, body)
+	}
+	// Elsewhere the stale cookie is still a 401.
+	resp, body = call(t, tester, "GET", httpBase+"/x", map[string]string{"Cookie": "sessionid=ended-long-ago"}, "")
+	assertProblem(t, resp, body, http.StatusUnauthorized, "")
+}

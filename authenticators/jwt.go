@@ -164,28 +164,36 @@ type jwtClaims struct {
 
 // Authenticate checks a Bearer JWT (or the configured cookie).
 func (j *JWT) Authenticate(r *http.Request) (*identity.Identity, error) {
-	raw, ok := j.credential(r)
+	raw, fromCookie, ok := j.credential(r)
 	if !ok {
 		return nil, nil
 	}
-	return j.verify(r.Context(), raw)
+	id, err := j.verify(r.Context(), raw)
+	if err == nil && fromCookie && !IsSafeMethod(r.Method) {
+		// A browser sends the cookie with cross-site requests too: a write
+		// must come from this site's own pages.
+		if rej := checkOrigin(r, nil); rej != nil {
+			return nil, rej
+		}
+	}
+	return id, err
 }
 
 // credential finds the token: a Bearer value that is not an API token key,
-// else the cookie.
-func (j *JWT) credential(r *http.Request) (string, bool) {
+// else (when no Authorization header is sent at all) the cookie.
+func (j *JWT) credential(r *http.Request) (raw string, fromCookie, ok bool) {
 	if v, ok := authorization(r.Header["Authorization"], "Bearer"); ok {
 		if isAPITokenKey(v) {
-			return "", false // the token authenticator's
+			return "", false, false // the token authenticator's
 		}
-		return v, true
+		return v, false, true
 	}
-	if j.Cookie != "" {
+	if j.Cookie != "" && len(r.Header["Authorization"]) == 0 {
 		if v, ok := cookieValue(r, j.Cookie); ok {
-			return v, true
+			return v, true, true
 		}
 	}
-	return "", false
+	return "", false, false
 }
 
 // verify checks a token's signature and claims (or finds it verified

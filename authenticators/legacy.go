@@ -31,5 +31,5 @@ func (p *plainHTTPWarning) check(r *http.Request) {
 		return
 	}
 	p.logger.Warn("credentials sent over plain HTTP with an insecure legacy method; require HTTPS (require_https) or switch clients to JWT or API tokens",
-		zap.String("method", p.method), zap.String("remote_ip", clientAddress(r)))
+		zap.String("method", p.method), zap.String("remote_ip", ClientIP(r)))
 }

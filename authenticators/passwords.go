@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-restauth/caddy-restauth/identity"
 	"github.com/caddy-restauth/caddy-restauth/store"
@@ -66,7 +67,15 @@ type Passwords struct {
 	users    *identity.Directory
 	store    store.Store
 	throttle Throttle
+	// stripes serialise read → hash → count per user and per address in
+	// this process, so parallel guesses cannot all pass the lockout check
+	// before any of them is counted.
+	stripes [256]sync.Mutex
 }
+
+// maxNameBytes bounds user names: longer ones are refused before any
+// store access (they cannot be configured users anyway).
+const maxNameBytes = 256
 
 // NewPasswords builds the password checker.
 func NewPasswords(users *identity.Directory, st store.Store, t Throttle) *Passwords {
@@ -81,10 +90,28 @@ func (p *Passwords) Check(r *http.Request, user, password []byte) (*identity.Acc
 	if p.throttle.Off {
 		return p.users.Verify(user, password)
 	}
+	if len(user) > maxNameBytes {
+		return nil, identity.ErrBadCredentials
+	}
 	ctx := r.Context()
-	userKey, addrKey := "fail:user:"+string(user), "fail:addr:"+clientAddress(r)
+	userKey, addrKey := "fail:user:"+string(user), "fail:addr:"+ClientIP(r)
 	userFailures, err := p.lockedOut(ctx, userKey, p.throttle.MaxFailures, "this user")
 	if err != nil {
+		return nil, err
+	}
+	if _, err := p.lockedOut(ctx, addrKey, p.throttle.MaxAddressFailures, "this address"); err != nil {
+		return nil, err
+	}
+	if acct, ok := p.users.Cached(user, password); ok {
+		return acct, p.reset(ctx, userKey, userFailures)
+	}
+
+	// A password to hash: serialise per user and address, and read the
+	// counters again under the locks, so concurrent guesses are counted
+	// one after another.
+	unlock := p.lock(userKey, addrKey)
+	defer unlock()
+	if userFailures, err = p.lockedOut(ctx, userKey, p.throttle.MaxFailures, "this user"); err != nil {
 		return nil, err
 	}
 	if _, err := p.lockedOut(ctx, addrKey, p.throttle.MaxAddressFailures, "this address"); err != nil {
@@ -100,14 +127,44 @@ func (p *Passwords) Check(r *http.Request, user, password []byte) (*identity.Acc
 		}
 		return nil, err
 	}
-	// A success resets the user's counter; only written when there is one,
-	// so a cached Basic request stays free of store writes.
-	if userFailures > 0 {
-		if err := p.store.ResetFailures(ctx, userKey); err != nil {
-			return nil, fmt.Errorf("throttle: resetting failures: %w", err)
-		}
+	return acct, p.reset(ctx, userKey, userFailures)
+}
+
+// reset clears the user's counter after a success; written only when there
+// is one, so a cached Basic request stays free of store writes.
+func (p *Passwords) reset(ctx context.Context, userKey string, failures int) error {
+	if failures == 0 {
+		return nil
 	}
-	return acct, nil
+	if err := p.store.ResetFailures(ctx, userKey); err != nil {
+		return fmt.Errorf("throttle: resetting failures: %w", err)
+	}
+	return nil
+}
+
+// lock takes the stripe locks of both keys (in a fixed order) and returns
+// the function that releases them.
+func (p *Passwords) lock(a, b string) func() {
+	i, j := stripe(a), stripe(b)
+	if i > j {
+		i, j = j, i
+	}
+	p.stripes[i].Lock()
+	if j != i {
+		p.stripes[j].Lock()
+	}
+	return func() {
+		if j != i {
+			p.stripes[j].Unlock()
+		}
+		p.stripes[i].Unlock()
+	}
+}
+
+func stripe(key string) int {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % 256)
 }
 
 // lockedOut returns the failure count under key, or a 429 *Rejection when
@@ -141,13 +198,6 @@ func (p *Passwords) fail(ctx context.Context, key string, max int) error {
 		}
 	}
 	return nil
-}
-
-// clientAddress is the client's IP as Caddy resolved it (trusted proxies
-// taken into account).
-func clientAddress(r *http.Request) string {
-	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-	return ip
 }
 
 // checkPassword is the password step of the password authenticators:

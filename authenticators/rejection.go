@@ -20,6 +20,10 @@ type Rejection struct {
 	Challenge string
 	// RetryAfter is sent with a 429.
 	RetryAfter time.Duration
+	// Stale marks a credential that is merely outdated (a session cookie
+	// whose session ended): the login endpoints ignore it, so a browser
+	// with an old cookie can log in again.
+	Stale bool
 	// Header holds extra response headers (e.g. a Set-Cookie that expires a
 	// dead session's cookies so the browser stops sending them).
 	Header http.Header

@@ -11,7 +11,6 @@ import (
 	"hash"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -70,6 +69,7 @@ type Session struct {
 	extended *cache.Bounded[string, int64] // id hash → unix nanoseconds of the last extension
 	extend   chan store.Session
 	stop     chan struct{}
+	stopOnce *sync.Once
 	done     chan struct{}
 }
 
@@ -124,6 +124,7 @@ func (s *Session) Bind(env Env) error {
 	s.extended = cache.New[string, int64](100000)
 	s.extend = make(chan store.Session, 1024)
 	s.stop = make(chan struct{})
+	s.stopOnce = new(sync.Once)
 	s.done = make(chan struct{})
 	go s.extender()
 	return nil
@@ -132,7 +133,7 @@ func (s *Session) Bind(env Env) error {
 // Cleanup stops the extender once its queue is written.
 func (s *Session) Cleanup() error {
 	if s.stop != nil {
-		close(s.stop)
+		s.stopOnce.Do(func() { close(s.stop) })
 		<-s.done
 	}
 	return nil
@@ -201,18 +202,8 @@ func (s *Session) Authenticate(r *http.Request) (*identity.Identity, error) {
 // over HTTPS, then the CSRF token.
 func (s *Session) checkWrite(r *http.Request, sess store.Session) error {
 	if ArrivedOverTLS(r) {
-		if origin := r.Header.Get("Origin"); origin != "" {
-			if !s.trustedOrigin(r, origin) {
-				return Forbidden("Origin checking failed: " + quoteForDetail(origin) + " is not a trusted origin.")
-			}
-		} else {
-			ref, err := url.Parse(r.Header.Get("Referer"))
-			if err != nil || ref.Host == "" {
-				return Forbidden("Referer checking failed: no Origin or Referer on a secure request.")
-			}
-			if !s.trustedOrigin(r, ref.Scheme+"://"+ref.Host) {
-				return Forbidden("Referer checking failed: the Referer does not match a trusted origin.")
-			}
+		if err := checkOrigin(r, s.TrustedOrigins); err != nil {
+			return err
 		}
 	}
 	token := r.Header.Get(s.CSRFHeader)
@@ -225,11 +216,18 @@ func (s *Session) checkWrite(r *http.Request, sess store.Session) error {
 	return nil
 }
 
-// trustedOrigin reports whether origin is this site (over HTTPS) or one of
-// trusted_origins.
-func (s *Session) trustedOrigin(r *http.Request, origin string) bool {
-	origin = strings.ToLower(origin)
-	return origin == "https://"+strings.ToLower(r.Host) || slices.Contains(s.TrustedOrigins, origin)
+// CheckLoginOrigin refuses a login from a foreign page (login CSRF: a
+// cross-site form would log the victim into the attacker's account). A
+// request without Origin (a script, curl) passes.
+func (s *Session) CheckLoginOrigin(r *http.Request) error {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	if trustedOrigin(r, origin, s.TrustedOrigins) {
+		return nil
+	}
+	return Forbidden("Origin checking failed: " + quoteForDetail(origin) + " may not log in here.")
 }
 
 // maybeExtend queues an idle-expiry extension at most once a minute (or
@@ -306,6 +304,7 @@ func (s *Session) End(w http.ResponseWriter, r *http.Request) error {
 // browser stops sending them (and a new login is not blocked by them).
 func (s *Session) dead(detail string, r *http.Request) *Rejection {
 	rej := Invalid(detail)
+	rej.Stale = true
 	rej.Header = http.Header{}
 	for _, c := range s.expiredCookies(r) {
 		rej.Header.Add("Set-Cookie", c.String())

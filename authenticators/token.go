@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-restauth/caddy-restauth/identity"
 	"github.com/caddy-restauth/caddy-restauth/store"
@@ -271,14 +269,7 @@ func intersectRoles(tokenRoles, ownerRoles []string) []string {
 // clientAddr is the client address as Caddy resolved it (trusted proxies
 // and client_ip_headers taken into account).
 func clientAddr(r *http.Request) netip.Addr {
-	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-	if s == "" {
-		s = r.RemoteAddr
-		if host, _, err := net.SplitHostPort(s); err == nil {
-			s = host
-		}
-	}
-	addr, err := netip.ParseAddr(s)
+	addr, err := netip.ParseAddr(ClientIP(r))
 	if err != nil {
 		return netip.Addr{}
 	}

@@ -1,6 +1,7 @@
 package authenticators
 
 import (
+	"net"
 	"net/http"
 	"strings"
 
@@ -28,4 +29,16 @@ func ArrivedOverTLS(r *http.Request) bool {
 // CSRF token for them.
 func IsSafeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// ClientIP is the client's address as Caddy resolved it (trusted proxies
+// taken into account), or the connection's address when Caddy set none.
+func ClientIP(r *http.Request) string {
+	if ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ip != "" {
+		return ip
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }

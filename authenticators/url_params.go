@@ -2,6 +2,7 @@ package authenticators
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -41,31 +42,49 @@ func (u *URLParams) Bind(env Env) error {
 	return nil
 }
 
-// Authenticate checks /user/<name>/password/<password> in the path.
+// Authenticate checks /user/<name>/password/<password> in the path. The
+// segments are matched in the path as sent (escaped): `user` and `password`
+// must be literal, so the access-log filter of the README always finds them.
 func (u *URLParams) Authenticate(r *http.Request) (*identity.Identity, error) {
-	start, _, user, password, ok := findURLCredentials(r.URL.Path)
+	m, ok := findURLCredentials(r.URL.EscapedPath())
 	if !ok {
-		if start >= 0 {
-			return nil, Invalid("Malformed /user/<name>/password/<password> credentials in the path.")
-		}
 		return nil, nil
+	}
+	user, err1 := url.PathUnescape(m.user)
+	password, err2 := url.PathUnescape(m.password)
+	if err1 != nil || err2 != nil || user == "" || password == "" {
+		return nil, Invalid("Malformed /user/<name>/password/<password> credentials in the path.")
 	}
 	u.warning.check(r)
 	return checkPassword(r, u.passwords, []byte(user), []byte(password), "url_params")
 }
 
-// Scrub cuts the credential segments from the path.
+// Scrub cuts every /user/<name>/password/<password> occurrence from the
+// path, keeping the rest of it encoded as it was.
 func (u *URLParams) Scrub(r *http.Request) {
-	start, end, _, _, _ := findURLCredentials(r.URL.Path)
-	if start < 0 {
+	escaped := r.URL.EscapedPath()
+	changed := false
+	for {
+		m, ok := findURLCredentials(escaped)
+		if !ok {
+			break
+		}
+		escaped = escaped[:m.start] + escaped[m.end:]
+		changed = true
+	}
+	if !changed {
 		return
 	}
-	path := r.URL.Path[:start] + r.URL.Path[end:]
-	if path == "" {
+	if escaped == "" {
+		escaped = "/"
+	}
+	path, err := url.PathUnescape(escaped)
+	if err != nil {
 		path = "/"
+		escaped = "/"
 	}
 	r.URL.Path = path
-	r.URL.RawPath = ""
+	r.URL.RawPath = escaped
 	r.RequestURI = r.URL.RequestURI()
 }
 
@@ -73,28 +92,35 @@ func (u *URLParams) Scrub(r *http.Request) {
 // keep_credentials.
 func (u *URLParams) InURL() {}
 
-// findURLCredentials locates "/user/<u>/password/<p>" in path. start is -1
-// when there is no "/user/" segment followed by "/password/"; ok is false
-// when the segments are there but a name or password is empty.
-func findURLCredentials(path string) (start, end int, user, password string, ok bool) {
-	for offset := 0; ; {
-		i := strings.Index(path[offset:], "/user/")
+// urlCredentials is one /user/<u>/password/<p> occurrence in an escaped
+// path: [start, end) and the still-escaped name and password.
+type urlCredentials struct {
+	start, end     int
+	user, password string
+}
+
+// findURLCredentials finds the first literal "/user/<u>/password/<p>" in an
+// escaped path.
+func findURLCredentials(escaped string) (urlCredentials, bool) {
+	for offset := 0; offset < len(escaped); {
+		i := strings.Index(escaped[offset:], "/user/")
 		if i < 0 {
-			return -1, -1, "", "", false
+			return urlCredentials{}, false
 		}
-		start = offset + i
-		rest := path[start+len("/user/"):]
+		start := offset + i
+		rest := escaped[start+len("/user/"):]
 		name, after, found := strings.Cut(rest, "/")
 		if found && strings.HasPrefix(after, "password/") {
 			pw := after[len("password/"):]
 			if j := strings.IndexByte(pw, '/'); j >= 0 {
 				pw = pw[:j]
 			}
-			end = start + len("/user/") + len(name) + len("/password/") + len(pw)
-			return start, end, name, pw, name != "" && pw != ""
+			end := start + len("/user/") + len(name) + len("/password/") + len(pw)
+			return urlCredentials{start: start, end: end, user: name, password: pw}, true
 		}
 		offset = start + 1
 	}
+	return urlCredentials{}, false
 }
 
 // Interface guards

@@ -73,6 +73,26 @@ func (e *Endpoints) JWT() *authenticators.JWT { return e.jwt }
 // Sessions is the chain's session authenticator, or nil.
 func (e *Endpoints) Sessions() *authenticators.Session { return e.sessions }
 
+// IsLogin reports whether r logs in with credentials in its body (POST
+// @login, @session, @tokens): an outdated credential the request also
+// carries (an ended session's cookie) must not stand in its way.
+func (e *Endpoints) IsLogin(r *http.Request) bool {
+	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, e.base) {
+		return false
+	}
+	switch r.URL.Path[len(e.base):] {
+	case "login", "session", "tokens":
+		return true
+	}
+	return false
+}
+
+// IsPublic reports whether path is an endpoint anyone may read whatever
+// credential the request carries (the JWKS).
+func (e *Endpoints) IsPublic(path string) bool {
+	return e.jwt != nil && (path == e.wellKnownJWKS || path == e.base+"jwks")
+}
+
 // Match returns the route for path, if path names an endpoint.
 func (e *Endpoints) Match(path string) (Route, string, bool) {
 	if !strings.HasPrefix(path, e.base) {

@@ -26,6 +26,10 @@ func (e *Endpoints) session(w http.ResponseWriter, r *http.Request, id *identity
 		e.endSession(w, r, id)
 		return
 	}
+	if err := e.sessions.CheckLoginOrigin(r); err != nil {
+		err.(*authenticators.Rejection).Write(w, e.challenge)
+		return
+	}
 	acct, ok := e.checkCredentials(w, r)
 	if !ok {
 		return

@@ -140,7 +140,7 @@ var sweepTargets = []struct {
 	}},
 	{bucketSessions, func(v []byte, now time.Time) bool {
 		s, err := decodeSession(nil, v)
-		return err == nil && sessionExpired(s, now)
+		return err != nil || sessionExpired(s, now)
 	}},
 	{bucketFailures, func(v []byte, now time.Time) bool {
 		c, ok := decodeCounter(v)
@@ -547,7 +547,9 @@ func getSession(tx *bolt.Tx, idHash []byte, now time.Time) (Session, error) {
 	}
 	s, err := decodeSession(idHash, v)
 	if err != nil {
-		return Session{}, fmt.Errorf("decoding session: %w", err)
+		// A record this version cannot read (e.g. from an older build) is
+		// a session that ended: the sweep removes it.
+		return Session{}, ErrNotFound
 	}
 	if sessionExpired(s, now) {
 		return Session{}, ErrNotFound

@@ -1,0 +1,78 @@
+package authenticators
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/caddy-restauth/caddy-restauth/identity"
+	"github.com/caddy-restauth/caddy-restauth/store"
+)
+
+func newTestPasswords(t *testing.T, th Throttle) *Passwords {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte("right"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := identity.NewDirectory([]identity.User{{Name: "alice", PasswordHash: string(hash)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	st := &store.Memory{Name: t.Name()}
+	if err := st.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Cleanup() })
+	return NewPasswords(dir, st, th)
+}
+
+// TestThrottleHoldsUnderConcurrency: 50 parallel wrong guesses for one user
+// get exactly max_failures password checks; the rest are refused with 429
+// before hashing.
+func TestThrottleHoldsUnderConcurrency(t *testing.T) {
+	p := newTestPasswords(t, Throttle{MaxFailures: 5, MaxAddressFailures: 1000})
+	var mu sync.Mutex
+	checked, throttled := 0, 0
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := p.Check(httptest.NewRequest("GET", "/", nil), []byte("alice"), []byte("wrong"))
+			var rej *Rejection
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, identity.ErrBadCredentials):
+				checked++
+			case errors.As(err, &rej) && rej.StatusCode() == 429:
+				throttled++
+			default:
+				t.Errorf("unexpected result: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if checked != 5 || throttled != 45 {
+		t.Fatalf("checked %d, throttled %d; want 5 and 45", checked, throttled)
+	}
+}
+
+// TestThrottleRefusesHugeNames: an over-long name is refused before any
+// store access (it could not be a key of every store).
+func TestThrottleRefusesHugeNames(t *testing.T) {
+	p := newTestPasswords(t, Throttle{})
+	_, err := p.Check(httptest.NewRequest("GET", "/", nil), []byte(strings.Repeat("a", 40000)), []byte("x"))
+	if !errors.Is(err, identity.ErrBadCredentials) {
+		t.Fatalf("err = %v, want ErrBadCredentials", err)
+	}
+}
