@@ -15,7 +15,7 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, err error) {
 	var rej *authenticators.Rejection
 	if !errors.As(err, &rej) {
 		h.logger.Error("credential check failed", zap.String("remote_ip", authenticators.ClientIP(r)), zap.Error(err))
-		problem.Write(w, http.StatusServiceUnavailable, "The credential store is unavailable; try again later.")
+		problem.Write(w, http.StatusServiceUnavailable, problem.StoreUnavailable)
 		return
 	}
 	h.logger.Debug("credential rejected",

@@ -35,12 +35,9 @@ func decodeUserPass(encoded string) (user, password []byte, ok bool) {
 	return user, password, true
 }
 
-// apiTokenPrefix starts every API token key, so a Bearer value can be told
-// apart from a JWT (and secret scanners can find a leaked key).
-const apiTokenPrefix = "rat_"
-
-// isAPITokenKey reports whether a credential is an API token key.
-func isAPITokenKey(v string) bool { return strings.HasPrefix(v, apiTokenPrefix) }
+// isAPITokenKey reports whether a credential is an API token key (a Bearer
+// value that is not a JWT).
+func isAPITokenKey(v string) bool { return strings.HasPrefix(v, TokenPrefix) }
 
 // cookieValue returns the value of the named cookie in the request's
 // Cookie headers, without parsing (and allocating) the others.

@@ -2,7 +2,6 @@ package authenticators
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -106,8 +105,8 @@ func (t *Token) Provision(caddy.Context) error {
 // Validate checks the lifetimes and role names.
 func (t *Token) Validate() error {
 	for _, r := range t.AdminRoles {
-		if r == "" || strings.ContainsAny(r, ", \t") {
-			return fmt.Errorf("token: admin role %q must be a non-empty word without commas or spaces", r)
+		if err := identity.ValidateRole(r); err != nil {
+			return fmt.Errorf("token: admin_roles: %w", err)
 		}
 	}
 	switch {
@@ -139,11 +138,7 @@ func (t *Token) Bind(env Env) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	secret, err := env.Store.Secret(ctx, tokenSecretName, func() ([]byte, error) {
-		b := make([]byte, 32)
-		_, err := rand.Read(b)
-		return b, err
-	})
+	secret, err := env.Store.Secret(ctx, tokenSecretName, randomBytes32)
 	if err != nil {
 		return fmt.Errorf("token: reading the key hashing secret from the store: %w", err)
 	}

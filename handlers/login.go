@@ -108,5 +108,5 @@ func (e *Endpoints) issue(w http.ResponseWriter, acct *identity.Account) {
 // storeFailed answers a request whose store operation failed.
 func (e *Endpoints) storeFailed(w http.ResponseWriter, err error) {
 	e.env.Logger.Error("store operation failed", zap.Error(err))
-	problem.Write(w, http.StatusServiceUnavailable, "The credential store is unavailable; try again later.")
+	problem.Write(w, http.StatusServiceUnavailable, problem.StoreUnavailable)
 }

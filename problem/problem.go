@@ -12,6 +12,9 @@ import (
 // credential (NetBox's wording).
 const NoCredentials = "Authentication credentials were not provided."
 
+// StoreUnavailable is the detail of a 503 when the store fails.
+const StoreUnavailable = "The credential store is unavailable; try again later."
+
 // Details is the RFC 9457 problem object.
 type Details struct {
 	Type   string `json:"type"`
