@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 
 	"github.com/caddy-restauth/caddy-restauth/identity"
 	"github.com/caddy-restauth/caddy-restauth/store"
@@ -62,10 +64,18 @@ func (t Throttle) Validate() error {
 // dotauth, url_params, @login, @session, @tokens provisioning), with
 // throttling: past the limit a check is refused with 429 before any
 // password hashing is done.
+//
+// Throttling fails open: while the store cannot be read or written (e.g.
+// Redis is down), passwords are still checked, without counting failures,
+// so that Basic auth keeps working. The outage is logged once, and its end
+// once. Nothing else fails open: revocations, sessions and tokens need the
+// store.
 type Passwords struct {
 	users    *identity.Directory
 	store    store.Store
 	throttle Throttle
+	// degraded is true while throttling is off because the store fails.
+	degraded atomic.Bool
 }
 
 // NewPasswords builds the password checker.
@@ -104,10 +114,26 @@ func (p *Passwords) Check(r *http.Request, user, password []byte) (*identity.Acc
 	// so a cached Basic request stays free of store writes.
 	if userFailures > 0 {
 		if err := p.store.ResetFailures(ctx, userKey); err != nil {
-			return nil, fmt.Errorf("throttle: resetting failures: %w", err)
+			p.storeFailed(fmt.Errorf("throttle: resetting failures: %w", err))
 		}
 	}
 	return acct, nil
+}
+
+// storeFailed turns throttling off until the store works again, logging
+// that at the first failure only.
+func (p *Passwords) storeFailed(err error) {
+	if p.degraded.CompareAndSwap(false, true) {
+		caddy.Log().Named("rest_auth.throttle").Warn(
+			"store unavailable: passwords are checked without throttling until it is back", zap.Error(err))
+	}
+}
+
+// storeWorks ends a throttling outage, logging that once.
+func (p *Passwords) storeWorks() {
+	if p.degraded.CompareAndSwap(true, false) {
+		caddy.Log().Named("rest_auth.throttle").Info("store available again: throttling resumed")
+	}
 }
 
 // lockedOut returns the failure count under key, or a 429 *Rejection when
@@ -115,8 +141,10 @@ func (p *Passwords) Check(r *http.Request, user, password []byte) (*identity.Acc
 func (p *Passwords) lockedOut(ctx context.Context, key string, max int, who string) (int, error) {
 	c, err := p.store.Failures(ctx, key)
 	if err != nil {
-		return 0, fmt.Errorf("throttle: reading failures: %w", err)
+		p.storeFailed(fmt.Errorf("throttle: reading failures: %w", err))
+		return 0, nil
 	}
+	p.storeWorks()
 	if c.Count < max {
 		return c.Count, nil
 	}
@@ -128,16 +156,18 @@ func (p *Passwords) lockedOut(ctx context.Context, key string, max int, who stri
 }
 
 // fail counts a failure and, at the limit, extends the counter to the
-// lockout.
+// lockout. A store failure is logged (once per outage), not returned: the
+// failure goes uncounted.
 func (p *Passwords) fail(ctx context.Context, key string, max int) error {
 	c, err := p.store.AddFailure(ctx, key, time.Duration(p.throttle.Window))
 	if err != nil {
-		return fmt.Errorf("throttle: counting a failure: %w", err)
+		p.storeFailed(fmt.Errorf("throttle: counting a failure: %w", err))
+		return nil
 	}
 	if c.Count >= max {
 		c.Expires = time.Now().Add(time.Duration(p.throttle.Lockout))
 		if err := p.store.SetFailures(ctx, key, c); err != nil {
-			return fmt.Errorf("throttle: starting a lockout: %w", err)
+			p.storeFailed(fmt.Errorf("throttle: starting a lockout: %w", err))
 		}
 	}
 	return nil

@@ -65,12 +65,13 @@ func (c *redisConn) destroy() error {
 // observe records the outcome of a call to Redis: the first connection
 // failure after a success is logged at ERROR, the first success after a
 // failure at INFO. Replies such as "no such key" or a script's error are not
-// failures of the connection.
-func (c *redisConn) observe(err error) {
+// failures of the connection. It reports whether err is such a failure.
+func (c *redisConn) observe(err error) (failed bool) {
 	var replyErr redis.Error
-	failed := err != nil && !errors.Is(err, redis.Nil) && !errors.As(err, &replyErr)
-	if failed && (errors.Is(err, context.Canceled)) {
-		return // the client went away; says nothing about Redis
+	failed = err != nil && !errors.Is(err, redis.Nil) && !errors.As(err, &replyErr) &&
+		!errors.Is(err, context.Canceled) // the client went away; says nothing about Redis
+	if failed {
+		c.flush()
 	}
 	c.stateMu.Lock()
 	defer c.stateMu.Unlock()
@@ -79,10 +80,11 @@ func (c *redisConn) observe(err error) {
 		c.down = true
 		c.logger.Error("redis unreachable: requests that need the token store fail until it is back",
 			zap.String("address", c.client.Options().Addr), zap.Error(err))
-	case !failed && c.down:
+	case err == nil && c.down:
 		c.down = false
 		c.logger.Info("redis reachable again", zap.String("address", c.client.Options().Addr))
 	}
+	return failed
 }
 
 // redisBackend is the Store over one connection and one key prefix.
@@ -96,7 +98,9 @@ func (b *redisBackend) key(kind, id string) string { return b.prefix + kind + ":
 // do records the outcome of a call for outage logging and wraps a failure
 // with what names the operation.
 func (b *redisBackend) do(what string, err error) error {
-	b.conn.observe(err)
+	if b.conn.observe(err) {
+		return fmt.Errorf("redis store: %s: %w: %w", what, ErrUnavailable, err)
+	}
 	if err == nil || errors.Is(err, redis.Nil) {
 		return err
 	}
@@ -410,6 +414,13 @@ func (b *redisBackend) IsRevoked(ctx context.Context, jti string) (bool, error) 
 	return now.Before(until), nil
 }
 
+// sessionPXAT is when Redis drops s: the millisecond before its deadline,
+// so that once the session has expired here, an UpdateSession (SET XX)
+// cannot find the key and bring it back.
+func sessionPXAT(s Session) int64 {
+	return s.Deadline().UnixMilli() - 1
+}
+
 func (b *redisBackend) sessionKey(idHash []byte) string {
 	return b.key("s", hex.EncodeToString(idHash))
 }
@@ -423,7 +434,7 @@ func (b *redisBackend) CreateSession(ctx context.Context, s Session) error {
 		return nil // stored and gone at once
 	}
 	key := b.sessionKey(s.IDHash)
-	err := b.conn.client.Do(ctx, "SET", key, encodeSession(s), "PXAT", pxat(s.Deadline()), "NX").Err()
+	err := b.conn.client.Do(ctx, "SET", key, encodeSession(s), "PXAT", sessionPXAT(s), "NX").Err()
 	if errors.Is(err, redis.Nil) {
 		b.conn.observe(nil)
 		return ErrExists
@@ -472,13 +483,14 @@ func (b *redisBackend) UpdateSession(ctx context.Context, s Session) error {
 	key := b.sessionKey(s.IDHash)
 	var err error
 	if sessionExpired(s, time.Now()) {
-		var n int64
-		n, err = b.conn.client.Del(ctx, key).Result()
-		if err == nil && n == 0 {
+		// Updated to a deadline already past: the session is gone.
+		err = b.conn.client.Del(ctx, key).Err()
+		if err == nil {
+			b.conn.invalidate(key)
 			err = redis.Nil
 		}
 	} else {
-		err = b.conn.client.Do(ctx, "SET", key, encodeSession(s), "PXAT", pxat(s.Deadline()), "XX").Err()
+		err = b.conn.client.Do(ctx, "SET", key, encodeSession(s), "PXAT", sessionPXAT(s), "XX").Err()
 	}
 	if errors.Is(err, redis.Nil) {
 		b.conn.observe(nil)

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"net"
 	"sync"
 	"time"
 
@@ -102,6 +104,13 @@ func (c *redisConn) listen(ctx context.Context, ps *redis.PubSub) {
 			if ctx.Err() != nil {
 				return
 			}
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				// The connection broke (e.g. Redis stopped): stop serving
+				// from the cache at once, before reconnecting.
+				c.logger.Debug("redis invalidation subscription lost", zap.Error(err))
+				return
+			}
 			if c.silentTooLong() {
 				c.logger.Debug("redis invalidation subscription lost", zap.Error(err))
 				return
@@ -152,6 +161,15 @@ func (c *redisConn) silentTooLong() bool {
 		return true
 	}
 	return !c.cache.live && time.Since(c.cache.lastHeard) > redisSubscriptionSilence
+}
+
+// flush empties the cache, e.g. after a failed command, which may mean that
+// invalidations are being missed too.
+func (c *redisConn) flush() {
+	c.cache.mu.Lock()
+	clear(c.cache.entries)
+	c.cache.gen++
+	c.cache.mu.Unlock()
 }
 
 // drop removes key from the local cache.
