@@ -107,6 +107,14 @@ func (b *redisBackend) do(what string, err error) error {
 	return fmt.Errorf("redis store: %s: %w", what, err)
 }
 
+// invalidate drops key from every instance's cache (see redis_cache.go).
+// A write whose invalidation could not be published reports an error, so
+// that the caller (a logout, a token deletion) fails and is retried rather
+// than leaving other instances with a stale answer.
+func (b *redisBackend) invalidate(ctx context.Context, key string) error {
+	return b.do("publishing the change to other instances", b.conn.invalidate(ctx, key))
+}
+
 // pxat is t as Unix milliseconds, rounded up so that Redis never drops a
 // record before the time the caller gave.
 func pxat(t time.Time) int64 {
@@ -180,8 +188,7 @@ func (b *redisBackend) CreateToken(ctx context.Context, t Token) error {
 	if res != 0 {
 		return ErrExists
 	}
-	b.conn.invalidate(b.key("th", hash))
-	return nil
+	return b.invalidate(ctx, b.key("th", hash))
 }
 
 // decodeTokenFields builds a token from the j and lu fields of its hash;
@@ -333,8 +340,7 @@ func (b *redisBackend) DeleteToken(ctx context.Context, id string) error {
 	if err := b.do("deleting token "+id, err); err != nil {
 		return err
 	}
-	b.conn.invalidate(hk)
-	return nil
+	return b.invalidate(ctx, hk)
 }
 
 var scriptTouchTokens = redis.NewScript(`
@@ -385,8 +391,7 @@ func (b *redisBackend) Revoke(ctx context.Context, jti string, until time.Time) 
 	if err := b.do("revoking a token", err); err != nil {
 		return err
 	}
-	b.conn.invalidate(key)
-	return nil
+	return b.invalidate(ctx, key)
 }
 
 // IsRevoked implements Store.
@@ -442,8 +447,7 @@ func (b *redisBackend) CreateSession(ctx context.Context, s Session) error {
 	if err := b.do("creating session", err); err != nil {
 		return err
 	}
-	b.conn.invalidate(key)
-	return nil
+	return b.invalidate(ctx, key)
 }
 
 // Session implements Store.
@@ -486,7 +490,9 @@ func (b *redisBackend) UpdateSession(ctx context.Context, s Session) error {
 		// Updated to a deadline already past: the session is gone.
 		err = b.conn.client.Del(ctx, key).Err()
 		if err == nil {
-			b.conn.invalidate(key)
+			if err := b.invalidate(ctx, key); err != nil {
+				return err
+			}
 			err = redis.Nil
 		}
 	} else {
@@ -499,8 +505,7 @@ func (b *redisBackend) UpdateSession(ctx context.Context, s Session) error {
 	if err := b.do("updating session", err); err != nil {
 		return err
 	}
-	b.conn.invalidate(key)
-	return nil
+	return b.invalidate(ctx, key)
 }
 
 // DeleteSession implements Store.
@@ -513,8 +518,7 @@ func (b *redisBackend) DeleteSession(ctx context.Context, idHash []byte) error {
 	if err := b.do("deleting session", err); err != nil {
 		return err
 	}
-	b.conn.invalidate(key)
-	return nil
+	return b.invalidate(ctx, key)
 }
 
 var scriptAddFailure = redis.NewScript(`

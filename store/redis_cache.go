@@ -180,17 +180,17 @@ func (c *redisConn) drop(key string) {
 	c.cache.mu.Unlock()
 }
 
-// invalidate drops key here and tells every other subscriber to drop it.
-// A failed publish is logged through the outage tracker; the write it
-// follows has already succeeded.
-func (c *redisConn) invalidate(key string) {
-	if key == "" {
-		return
-	}
+// invalidate drops key here and publishes it so that every subscriber
+// drops it too. It tries twice before giving up.
+func (c *redisConn) invalidate(ctx context.Context, key string) error {
 	c.drop(key)
-	ctx, cancel := context.WithTimeout(context.Background(), redisIOTimeout)
-	defer cancel()
-	c.observe(c.client.Publish(ctx, redisInvalidateChannel, key).Err())
+	var err error
+	for range 2 {
+		if err = c.client.Publish(ctx, redisInvalidateChannel, key).Err(); err == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 // generation is read before a value is fetched from Redis and passed to
