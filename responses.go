@@ -8,13 +8,19 @@ import (
 
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/problem"
+	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
 // reject answers a failed authentication.
 func (h *Handler) reject(w http.ResponseWriter, r *http.Request, err error) {
 	var rej *authenticators.Rejection
 	if !errors.As(err, &rej) {
-		h.logger.Error("credential check failed", zap.String("remote_ip", authenticators.ClientIP(r)), zap.Error(err))
+		if errors.Is(err, store.ErrUnavailable) {
+			// The store logs the outage once; not once per request.
+			h.logger.Debug("credential check failed: store unavailable", zap.String("remote_ip", authenticators.ClientIP(r)), zap.Error(err))
+		} else {
+			h.logger.Error("credential check failed", zap.String("remote_ip", authenticators.ClientIP(r)), zap.Error(err))
+		}
 		problem.Write(w, http.StatusServiceUnavailable, problem.StoreUnavailable)
 		return
 	}

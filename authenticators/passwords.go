@@ -7,7 +7,10 @@ import (
 	"hash/fnv"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -71,6 +74,8 @@ type Passwords struct {
 	// this process, so parallel guesses cannot all pass the lockout check
 	// before any of them is counted.
 	stripes [256]sync.Mutex
+	// degraded is true while throttling is off because the store fails.
+	degraded atomic.Bool
 }
 
 // maxNameBytes bounds user names: longer ones are refused before any
@@ -83,9 +88,11 @@ func NewPasswords(users *identity.Directory, st store.Store, t Throttle) *Passwo
 }
 
 // Check verifies user's password. It returns a *Rejection with status 429
-// while the user or the client address is locked out,
+// while the user or the client address is locked out, and
 // identity.ErrBadCredentials for a wrong password (unknown and disabled
-// users alike), and another error when the store fails.
+// users alike). When the store fails, throttling is skipped (logged once per
+// outage) and the password is checked uncounted, so Basic auth keeps
+// working during a store outage.
 func (p *Passwords) Check(r *http.Request, user, password []byte) (*identity.Account, error) {
 	if p.throttle.Off {
 		return p.users.Verify(user, password)
@@ -103,7 +110,8 @@ func (p *Passwords) Check(r *http.Request, user, password []byte) (*identity.Acc
 		return nil, err
 	}
 	if acct, ok := p.users.Cached(user, password); ok {
-		return acct, p.reset(ctx, userKey, userFailures)
+		p.reset(ctx, userKey, userFailures)
+		return acct, nil
 	}
 
 	// A password to hash: serialise per user and address, and read the
@@ -119,27 +127,39 @@ func (p *Passwords) Check(r *http.Request, user, password []byte) (*identity.Acc
 	}
 	acct, err := p.users.Verify(user, password)
 	if err != nil {
-		if ferr := p.fail(ctx, userKey, p.throttle.MaxFailures); ferr != nil {
-			return nil, ferr
-		}
-		if ferr := p.fail(ctx, addrKey, p.throttle.MaxAddressFailures); ferr != nil {
-			return nil, ferr
-		}
+		p.fail(ctx, userKey, p.throttle.MaxFailures)
+		p.fail(ctx, addrKey, p.throttle.MaxAddressFailures)
 		return nil, err
 	}
-	return acct, p.reset(ctx, userKey, userFailures)
+	p.reset(ctx, userKey, userFailures)
+	return acct, nil
 }
 
 // reset clears the user's counter after a success; written only when there
 // is one, so a cached Basic request stays free of store writes.
-func (p *Passwords) reset(ctx context.Context, userKey string, failures int) error {
+func (p *Passwords) reset(ctx context.Context, userKey string, failures int) {
 	if failures == 0 {
-		return nil
+		return
 	}
 	if err := p.store.ResetFailures(ctx, userKey); err != nil {
-		return fmt.Errorf("throttle: resetting failures: %w", err)
+		p.storeFailed(fmt.Errorf("throttle: resetting failures: %w", err))
 	}
-	return nil
+}
+
+// storeFailed turns throttling off until the store works again, logging
+// that at the first failure only.
+func (p *Passwords) storeFailed(err error) {
+	if p.degraded.CompareAndSwap(false, true) {
+		caddy.Log().Named("rest_auth.throttle").Warn(
+			"store unavailable: passwords are checked without throttling until it is back", zap.Error(err))
+	}
+}
+
+// storeWorks ends a throttling outage, logging that once.
+func (p *Passwords) storeWorks() {
+	if p.degraded.CompareAndSwap(true, false) {
+		caddy.Log().Named("rest_auth.throttle").Info("store available again: throttling resumed")
+	}
 }
 
 // lock takes the stripe locks of both keys (in a fixed order) and returns
@@ -168,12 +188,14 @@ func stripe(key string) int {
 }
 
 // lockedOut returns the failure count under key, or a 429 *Rejection when
-// it has reached max.
+// it has reached max. A store failure counts as no failures (logged once).
 func (p *Passwords) lockedOut(ctx context.Context, key string, max int, who string) (int, error) {
 	c, err := p.store.Failures(ctx, key)
 	if err != nil {
-		return 0, fmt.Errorf("throttle: reading failures: %w", err)
+		p.storeFailed(fmt.Errorf("throttle: reading failures: %w", err))
+		return 0, nil
 	}
+	p.storeWorks()
 	if c.Count < max {
 		return c.Count, nil
 	}
@@ -185,19 +207,20 @@ func (p *Passwords) lockedOut(ctx context.Context, key string, max int, who stri
 }
 
 // fail counts a failure and, at the limit, extends the counter to the
-// lockout.
-func (p *Passwords) fail(ctx context.Context, key string, max int) error {
+// lockout. A store failure is logged (once per outage): the failure goes
+// uncounted.
+func (p *Passwords) fail(ctx context.Context, key string, max int) {
 	c, err := p.store.AddFailure(ctx, key, time.Duration(p.throttle.Window))
 	if err != nil {
-		return fmt.Errorf("throttle: counting a failure: %w", err)
+		p.storeFailed(fmt.Errorf("throttle: counting a failure: %w", err))
+		return
 	}
 	if c.Count >= max {
 		c.Expires = time.Now().Add(time.Duration(p.throttle.Lockout))
 		if err := p.store.SetFailures(ctx, key, c); err != nil {
-			return fmt.Errorf("throttle: starting a lockout: %w", err)
+			p.storeFailed(fmt.Errorf("throttle: starting a lockout: %w", err))
 		}
 	}
-	return nil
 }
 
 // checkPassword is the password step of the password authenticators:

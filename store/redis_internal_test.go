@@ -1,0 +1,108 @@
+package store
+
+import (
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/caddy-restauth/caddy-restauth/internal/redistest"
+)
+
+// newTestRedis opens a backend on srv with a logger the test observes.
+func newTestRedis(t *testing.T, addr string) (*redisBackend, *observer.ObservedLogs) {
+	t.Helper()
+	core, logs := observer.New(zap.DebugLevel)
+	r := &Redis{Address: addr}
+	opts, err := r.options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := newRedisConn(opts, zap.New(core))
+	t.Cleanup(func() { _ = conn.destroy() })
+	return &redisBackend{conn: conn, prefix: "t:"}, logs
+}
+
+// pollUntil calls cond until it is true, failing after timeout.
+func pollUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s after %v", what, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestRedisOutageLoggedOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	b, logs := newTestRedis(t, srv.Addr())
+	ctx := t.Context()
+	if _, err := b.IsRevoked(ctx, "jti"); err != nil {
+		t.Fatal(err)
+	}
+	srv.Kill()
+	for range 20 {
+		if _, err := b.Failures(ctx, "alice"); err == nil {
+			t.Fatal("Failures with redis down: no error")
+		}
+	}
+	srv.Restart()
+	pollUntil(t, "the store to recover", 5*time.Second, func() bool {
+		_, err := b.Failures(ctx, "alice")
+		return err == nil
+	})
+	for range 5 {
+		if _, err := b.Failures(ctx, "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := logs.FilterMessageSnippet("redis unreachable").FilterLevelExact(zap.ErrorLevel).Len(); n != 1 {
+		t.Errorf("outage logged %d times at ERROR, want once", n)
+	}
+	if n := logs.FilterMessageSnippet("reachable again").FilterLevelExact(zap.InfoLevel).Len(); n != 1 {
+		t.Errorf("recovery logged %d times at INFO, want once", n)
+	}
+}
+
+// TestRedisSubscriptionLossBypassesCache: when the invalidation
+// subscription is cut, a revocation that no invalidation announces is
+// still seen, because the cache is dropped and bypassed until the
+// subscription is back.
+func TestRedisSubscriptionLossBypassesCache(t *testing.T) {
+	srv := redistest.Start(t)
+	b, _ := newTestRedis(t, srv.Addr())
+	ctx := t.Context()
+	live := func(c *redisConn) bool {
+		c.cache.mu.Lock()
+		defer c.cache.mu.Unlock()
+		return c.cache.live
+	}
+	pollUntil(t, "b's subscription", 5*time.Second, func() bool { return live(b.conn) })
+	for range 3 { // the second read is cached
+		if got, err := b.IsRevoked(ctx, "jti"); err != nil || got {
+			t.Fatalf("IsRevoked = %v, %v", got, err)
+		}
+	}
+	if _, ok := b.conn.cachedRevoked(b.key("r", "jti")); !ok {
+		t.Fatal("the not-revoked answer was not cached")
+	}
+	admin := srv.Client()
+	if err := admin.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, "b to notice the lost subscription", time.Second, func() bool { return !live(b.conn) })
+	if _, ok := b.conn.cachedRevoked(b.key("r", "jti")); ok {
+		t.Fatal("cache still answers while the subscription is down")
+	}
+	// Written straight into redis: no invalidation is published at all.
+	if err := admin.Set(ctx, "t:r:jti", time.Now().Add(time.Hour).UnixMilli(), time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.IsRevoked(ctx, "jti"); err != nil || !got {
+		t.Errorf("IsRevoked after the subscription was cut = %v, %v; want true", got, err)
+	}
+	pollUntil(t, "b to resubscribe", 5*time.Second, func() bool { return live(b.conn) })
+}
