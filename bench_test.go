@@ -137,18 +137,26 @@ func BenchmarkSessionValid(b *testing.B) {
 		StoreRaw:          json.RawMessage(`{"backend":"bolt","path":"` + dbPath + `"}`),
 	}
 	provisionHandler(b, h)
+	sid := benchSession(b, h)
+	assertNoWrites(b, dbPath, func() { serveLoop(b, h, "Cookie", []string{"sessionid=" + sid}) })
+}
+
+// benchSession logs alice in through the handler's session authenticator
+// and returns the session id.
+func benchSession(b *testing.B, h *Handler) string {
+	b.Helper()
 	login := httptest.NewRecorder()
 	acct, _ := h.users.Lookup("alice")
 	if err := h.endpoints.Sessions().Start(login, httptest.NewRequest("POST", "/@session", nil), acct); err != nil {
 		b.Fatal(err)
 	}
-	var sid string
 	for _, c := range login.Result().Cookies() {
 		if c.Name == "sessionid" {
-			sid = c.Value
+			return c.Value
 		}
 	}
-	assertNoWrites(b, dbPath, func() { serveLoop(b, h, "Cookie", []string{"sessionid=" + sid}) })
+	b.Fatal("no session cookie")
+	return ""
 }
 
 // wrongPasswordLoop sends a wrong Basic password b.N times and expects

@@ -3,7 +3,6 @@ package restauth
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -86,17 +85,7 @@ func BenchmarkSessionValidRedis(b *testing.B) {
 		StoreRaw:          redisStoreRaw(srv),
 	}
 	provisionHandler(b, h)
-	login := httptest.NewRecorder()
-	acct, _ := h.users.Lookup("alice")
-	if err := h.endpoints.Sessions().Start(login, httptest.NewRequest("POST", "/@session", nil), acct); err != nil {
-		b.Fatal(err)
-	}
-	var sid string
-	for _, c := range login.Result().Cookies() {
-		if c.Name == "sessionid" {
-			sid = c.Value
-		}
-	}
+	sid := benchSession(b, h)
 	warmRedisCache(b, func() {})
 	serveLoop(b, h, "Cookie", []string{"sessionid=" + sid})
 }
