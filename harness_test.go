@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
@@ -280,5 +281,23 @@ func assertConfigErrors(t *testing.T, cases []configCase) {
 			escaped, _ := json.Marshal(c.want)
 			assertLoadError(t, config, string(escaped[1:len(escaped)-1]))
 		})
+	}
+}
+
+// eventually polls done until it reports true, failing with what it last
+// said once within has passed. Tests wait for state this way, never with
+// a bare sleep.
+func eventually(t *testing.T, within time.Duration, done func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ok, state := done()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, state)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

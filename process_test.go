@@ -3,6 +3,7 @@ package restauth
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -197,4 +198,39 @@ func (p *caddyProcess) Restart() {
 	p.t.Helper()
 	p.Stop()
 	p.Start()
+}
+
+// Do sends a request to the process and returns the response and its body.
+func (p *caddyProcess) Do(t *testing.T, method, path string, headers map[string]string, body string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, p.BaseURL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", method, path, err, p.Log())
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the body: %v", method, path, err)
+	}
+	return resp, string(data)
+}
+
+// processSite is a site on the process's port running rest_auth with the
+// test users and the given options in front of up.
+func processSite(t *testing.T, up *upstream, options string) string {
+	return `http://127.0.0.1:{HTTP_PORT} {
+	rest_auth {
+		users_file ` + testdataPath(t, "users.json") + `
+		` + options + `
+	}
+	reverse_proxy ` + up.addr() + `
+}
+`
 }

@@ -1,6 +1,7 @@
 package restauth
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,46 +15,7 @@ import (
 // server srv, with every authenticator on and generated keys (kept in
 // redis, so shared by every process).
 func redisSite(t *testing.T, up *upstream, srv *redistest.Server) string {
-	return `http://127.0.0.1:{HTTP_PORT} {
-	rest_auth {
-		users_file ` + testdataPath(t, "users.json") + `
-		order basic jwt token session
-		jwt
-		token
-		store redis {
-			address ` + srv.Addr() + `
-		}
-	}
-	reverse_proxy ` + up.addr() + `
-}
-`
-}
-
-// processRequest sends a request to p with the given headers.
-func processRequest(t *testing.T, p *caddyProcess, method, path string, headers map[string]string, body string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, p.BaseURL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", method, path, err, p.Log())
-	}
-	defer resp.Body.Close()
-	var sb strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		sb.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return resp, sb.String()
+	return processSite(t, up, "order basic jwt token session\n\t\tjwt\n\t\ttoken\n\t\tstore redis {\n\t\t\taddress "+srv.Addr()+"\n\t\t}")
 }
 
 // TestRedisTwoProcesses: two Caddy processes sharing one redis agree on
@@ -74,48 +36,34 @@ func TestRedisTwoProcesses(t *testing.T) {
 			t.Fatalf("DELETE on A: %d %s", status, body)
 		}
 		useToken(t, a, tok.Key, 401)
-		deadline := time.Now().Add(time.Second)
-		for {
+		eventually(t, time.Second, func() (bool, string) {
 			status, _ := tokenProcessCall(t, b, "GET", "/api/items", "Token "+tok.Key, "")
-			if status == http.StatusUnauthorized {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("token deleted on A still %d on B after 1s", status)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return status == http.StatusUnauthorized, fmt.Sprintf("token deleted on A still %d on B", status)
+		})
 	})
 
 	t.Run("JWT logged out on A is 401 on B within 1s", func(t *testing.T) {
-		resp, body := processRequest(t, a, "POST", "/@login", map[string]string{"Content-Type": "application/json"},
+		resp, body := a.Do(t, "POST", "/@login", map[string]string{"Content-Type": "application/json"},
 			`{"login":"alice","password":"`+alicePassword+`"}`)
 		if resp.StatusCode != 200 {
 			t.Fatalf("@login on A: %d %s", resp.StatusCode, body)
 		}
 		token := strings.Split(strings.Split(body, `"token":"`)[1], `"`)[0]
-		if resp, body := processRequest(t, b, "GET", "/items", bearer(token), ""); resp.StatusCode != 200 {
+		if resp, body := b.Do(t, "GET", "/items", bearer(token), ""); resp.StatusCode != 200 {
 			t.Fatalf("JWT from A on B: %d %s", resp.StatusCode, body)
 		}
-		if resp, body := processRequest(t, a, "POST", "/@logout", bearer(token), ""); resp.StatusCode != http.StatusNoContent {
+		if resp, body := a.Do(t, "POST", "/@logout", bearer(token), ""); resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("@logout on A: %d %s", resp.StatusCode, body)
 		}
-		deadline := time.Now().Add(time.Second)
-		for {
-			resp, _ := processRequest(t, b, "GET", "/items", bearer(token), "")
-			if resp.StatusCode == http.StatusUnauthorized {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("JWT logged out on A still %d on B after 1s", resp.StatusCode)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		eventually(t, time.Second, func() (bool, string) {
+			resp, _ := b.Do(t, "GET", "/items", bearer(token), "")
+			return resp.StatusCode == http.StatusUnauthorized, fmt.Sprintf("JWT logged out on A still %d on B", resp.StatusCode)
+		})
 	})
 
 	t.Run("session made on A works on B", func(t *testing.T) {
 		form := url.Values{"username": {"alice"}, "password": {alicePassword}}.Encode()
-		resp, body := processRequest(t, a, "POST", "/@session", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, form)
+		resp, body := a.Do(t, "POST", "/@session", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, form)
 		if resp.StatusCode != 200 {
 			t.Fatalf("@session on A: %d %s", resp.StatusCode, body)
 		}
@@ -124,7 +72,7 @@ func TestRedisTwoProcesses(t *testing.T) {
 			t.Fatalf("no sessionid cookie from A: %v", resp.Cookies())
 		}
 		cookie := map[string]string{"Cookie": "sessionid=" + sid.Value}
-		if resp, body := processRequest(t, b, "GET", "/items", cookie, ""); resp.StatusCode != 200 {
+		if resp, body := b.Do(t, "GET", "/items", cookie, ""); resp.StatusCode != 200 {
 			t.Fatalf("session from A on B: %d %s", resp.StatusCode, body)
 		}
 		csrf := cookieNamed(resp, "csrftoken")
@@ -132,29 +80,22 @@ func TestRedisTwoProcesses(t *testing.T) {
 			t.Fatalf("no csrftoken cookie from A: %v", resp.Cookies())
 		}
 		logout := map[string]string{"Cookie": "sessionid=" + sid.Value + "; csrftoken=" + csrf.Value, "X-CSRFToken": csrf.Value}
-		if resp, body := processRequest(t, b, "DELETE", "/@session", logout, ""); resp.StatusCode/100 != 2 {
+		if resp, body := b.Do(t, "DELETE", "/@session", logout, ""); resp.StatusCode/100 != 2 {
 			t.Fatalf("DELETE @session on B: %d %s", resp.StatusCode, body)
 		}
-		deadline := time.Now().Add(time.Second)
-		for {
-			resp, _ := processRequest(t, a, "GET", "/items", cookie, "")
-			if resp.StatusCode == http.StatusUnauthorized {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("session ended on B still %d on A after 1s", resp.StatusCode)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		eventually(t, time.Second, func() (bool, string) {
+			resp, _ := a.Do(t, "GET", "/items", cookie, "")
+			return resp.StatusCode == http.StatusUnauthorized, fmt.Sprintf("session ended on B still %d on A", resp.StatusCode)
+		})
 	})
 
 	t.Run("6th failed login split across A and B is 429", func(t *testing.T) {
 		for i, p := range []*caddyProcess{a, b, a, b, a} {
-			if resp, body := processRequest(t, p, "GET", "/items", withBasic("bob", "wrong"), ""); resp.StatusCode != 401 {
+			if resp, body := p.Do(t, "GET", "/items", withBasic("bob", "wrong"), ""); resp.StatusCode != 401 {
 				t.Fatalf("failure %d: %d %s", i+1, resp.StatusCode, body)
 			}
 		}
-		resp, body := processRequest(t, b, "GET", "/items", withBasic("bob", "wrong"), "")
+		resp, body := b.Do(t, "GET", "/items", withBasic("bob", "wrong"), "")
 		if resp.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("6th failure on B: %d %s, want 429", resp.StatusCode, body)
 		}

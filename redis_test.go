@@ -1,6 +1,7 @@
 package restauth
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -27,17 +28,10 @@ func redisSiteConfig(t *testing.T, srv *redistest.Server, restAuthOptions, upstr
 // waitStatus polls url until it answers want, failing after timeout.
 func waitStatus(t *testing.T, tester *caddytest.Tester, url string, headers map[string]string, want int, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	eventually(t, timeout, func() (bool, string) {
 		resp, body := call(t, tester, "GET", url, headers, "")
-		if resp.StatusCode == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s: still %d %s after %v, want %d", url, resp.StatusCode, body, timeout, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return resp.StatusCode == want, fmt.Sprintf("GET %s: %d %s, want %d", url, resp.StatusCode, body, want)
+	})
 }
 
 // TestRedisOutage: with Redis down, a JWT (whose revocation must be

@@ -2,7 +2,6 @@ package restauth
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,14 +11,7 @@ import (
 // and reloads its config; Basic auth and the bolt store keep working.
 func TestBuiltBinaryRestartAndReload(t *testing.T) {
 	up := newUpstream(t)
-	site := `http://127.0.0.1:{HTTP_PORT} {
-	rest_auth {
-		users_file ` + testdataPath(t, "users.json") + `
-	}
-	reverse_proxy ` + up.addr() + `
-}
-`
-	p := newCaddyProcess(t, site)
+	p := newCaddyProcess(t, processSite(t, up, ""))
 	p.Start()
 	check := func(stage string) {
 		t.Helper()
@@ -41,44 +33,18 @@ func TestBuiltBinaryRestartAndReload(t *testing.T) {
 	check("restart")
 }
 
-// processCall sends a request to a Caddy process.
-func processCall(t *testing.T, method, url string, headers map[string]string, body string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp, string(data)
-}
-
 // TestJWTSurvivesRestartAndReload runs the whole JWT flow through a built
 // Caddy with the default bolt store and a generated key, restarting and
 // reloading in between: tokens, the generated key and revocations persist.
 func TestJWTSurvivesRestartAndReload(t *testing.T) {
 	up := newUpstream(t)
-	site := `http://127.0.0.1:{HTTP_PORT} {
-	rest_auth {
-		users_file ` + testdataPath(t, "users.json") + `
-	}
-	reverse_proxy ` + up.addr() + `
-}
-`
-	p := newCaddyProcess(t, site)
+	p := newCaddyProcess(t, processSite(t, up, ""))
 	p.Start()
 	if !strings.Contains(p.Log(), "generated an HS256 key") {
 		t.Errorf("no log line about the generated key:\n%s", p.Log())
 	}
 	loginBody := `{"login":"alice","password":"` + alicePassword + `"}`
-	resp, body := processCall(t, "POST", p.BaseURL+"/@login", nil, loginBody)
+	resp, body := p.Do(t, "POST", "/@login", nil, loginBody)
 	if resp.StatusCode != 200 {
 		t.Fatalf("@login: %d %s", resp.StatusCode, body)
 	}
@@ -86,7 +52,7 @@ func TestJWTSurvivesRestartAndReload(t *testing.T) {
 	_ = json.Unmarshal([]byte(body), &first)
 	expect := func(stage, token string, status int) {
 		t.Helper()
-		resp, body := processCall(t, "GET", p.BaseURL+"/items", bearer(token), "")
+		resp, body := p.Do(t, "GET", "/items", bearer(token), "")
 		if resp.StatusCode != status {
 			t.Fatalf("%s: status %d, want %d (%s)\n%s", stage, resp.StatusCode, status, body, p.Log())
 		}
@@ -96,7 +62,7 @@ func TestJWTSurvivesRestartAndReload(t *testing.T) {
 	p.Restart() // the generated key survives
 	expect("after restart", first.Token, 200)
 
-	resp, body = processCall(t, "POST", p.BaseURL+"/@login-renew", bearer(first.Token), "")
+	resp, body = p.Do(t, "POST", "/@login-renew", bearer(first.Token), "")
 	if resp.StatusCode != 200 {
 		t.Fatalf("@login-renew: %d %s", resp.StatusCode, body)
 	}
@@ -108,7 +74,7 @@ func TestJWTSurvivesRestartAndReload(t *testing.T) {
 	expect("old token after reload", first.Token, 401)
 	expect("new token after reload", second.Token, 200)
 
-	resp, _ = processCall(t, "POST", p.BaseURL+"/@logout", bearer(second.Token), "")
+	resp, _ = p.Do(t, "POST", "/@logout", bearer(second.Token), "")
 	if resp.StatusCode != 204 {
 		t.Fatalf("@logout: %d", resp.StatusCode)
 	}
@@ -122,15 +88,9 @@ func TestJWTSurvivesRestartAndReload(t *testing.T) {
 // TestSessionSurvivesRestartAndReload: sessions live in the bolt store.
 func TestSessionSurvivesRestartAndReload(t *testing.T) {
 	up := newUpstream(t)
-	p := newCaddyProcess(t, `http://127.0.0.1:{HTTP_PORT} {
-	rest_auth {
-		users_file `+testdataPath(t, "users.json")+`
-	}
-	reverse_proxy `+up.addr()+`
-}
-`)
+	p := newCaddyProcess(t, processSite(t, up, ""))
 	p.Start()
-	resp, body := processCall(t, "POST", p.BaseURL+"/@session",
+	resp, body := p.Do(t, "POST", "/@session",
 		map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, "username=bob&password="+bobPassword)
 	if resp.StatusCode != 200 {
 		t.Fatalf("@session: %d %s", resp.StatusCode, body)
@@ -152,17 +112,17 @@ func TestSessionSurvivesRestartAndReload(t *testing.T) {
 		case "reload":
 			p.Reload()
 		}
-		resp, body := processCall(t, "PATCH", p.BaseURL+"/x", cookies, "")
+		resp, body := p.Do(t, "PATCH", "/x", cookies, "")
 		if resp.StatusCode != 200 || up.received(t).Get("X-Remote-User") != "bob" {
 			t.Fatalf("%s: %d %s\n%s", stage, resp.StatusCode, body, p.Log())
 		}
 	}
-	resp, _ = processCall(t, "DELETE", p.BaseURL+"/@session", cookies, "")
+	resp, _ = p.Do(t, "DELETE", "/@session", cookies, "")
 	if resp.StatusCode != 204 {
 		t.Fatalf("DELETE @session: %d", resp.StatusCode)
 	}
 	p.Restart()
-	if resp, _ := processCall(t, "GET", p.BaseURL+"/x", cookies, ""); resp.StatusCode != 401 {
+	if resp, _ := p.Do(t, "GET", "/x", cookies, ""); resp.StatusCode != 401 {
 		t.Fatalf("ended session after restart: %d", resp.StatusCode)
 	}
 }

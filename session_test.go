@@ -206,25 +206,19 @@ func TestSessionExpiresAndUserRemoval(t *testing.T) {
 	if resp, _ := call(t, replay, "GET", httpBase+"/x", withCookie, ""); resp.StatusCode != 200 {
 		t.Fatalf("fresh session: %d", resp.StatusCode)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually(t, 10*time.Second, func() (bool, string) {
 		resp, body := call(t, replay, "GET", httpBase+"/x", withCookie, "")
-		if resp.StatusCode == http.StatusUnauthorized {
-			assertProblem(t, resp, body, http.StatusUnauthorized, "expired")
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the session outlived max_age 1s: %d", resp.StatusCode)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return resp.StatusCode == http.StatusUnauthorized, "the session outlived max_age 1s: " + body
+	})
+	resp, body := call(t, replay, "GET", httpBase+"/x", withCookie, "")
+	assertProblem(t, resp, body, http.StatusUnauthorized, "expired")
 
 	// A disabled user's session stops working.
 	browser := startCaddy(t, siteConfig(t, "", up.addr()))
 	sessionLogin(t, browser, httpBase, "bob", bobPassword)
 	config := strings.ReplaceAll(siteConfig(t, "", up.addr()), testdataPath(t, "users.json"), testdataPath(t, "users_bob_disabled.json"))
 	startCaddy(t, config) // same store, bob now disabled
-	resp, body := call(t, browser, "GET", httpBase+"/x", nil, "")
+	resp, body = call(t, browser, "GET", httpBase+"/x", nil, "")
 	assertProblem(t, resp, body, http.StatusUnauthorized, "no longer exists or is disabled")
 }
 

@@ -2,7 +2,6 @@ package restauth
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,39 +11,22 @@ import (
 // tokenSite is a site on the process's port with the default bolt store
 // and the given token block options.
 func tokenSite(t *testing.T, up *upstream, realm, tokenOptions string) string {
-	return `http://127.0.0.1:{HTTP_PORT} {
-	rest_auth {
-		users_file ` + testdataPath(t, "users.json") + `
-		realm ` + realm + `
-		token {
-			` + tokenOptions + `
-		}
-	}
-	reverse_proxy ` + up.addr() + `
-}
-`
+	return processSite(t, up, "realm "+realm+"\n\t\ttoken {\n\t\t\t"+tokenOptions+"\n\t\t}")
 }
 
-// tokenProcessCall sends a request to the Caddy process.
+// tokenProcessCall sends a request with an Authorization value (if any)
+// and a JSON body (if any) to the Caddy process.
 func tokenProcessCall(t *testing.T, p *caddyProcess, method, path, auth, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, p.BaseURL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	headers := map[string]string{}
 	if auth != "" {
-		req.Header.Set("Authorization", auth)
+		headers["Authorization"] = auth
 	}
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		headers["Content-Type"] = "application/json"
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", method, path, err, p.Log())
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(data)
+	resp, data := p.Do(t, method, path, headers, body)
+	return resp.StatusCode, data
 }
 
 // processToken returns the token with id as GET @tokens lists it for alice.
@@ -66,16 +48,16 @@ func processToken(t *testing.T, p *caddyProcess, id string) tokenObject {
 // waitLastUsed polls @tokens until the token's last_used is shown.
 func waitLastUsed(t *testing.T, p *caddyProcess, id string) string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if tok := processToken(t, p, id); tok.LastUsed != nil {
-			return *tok.LastUsed
+	var lastUsed string
+	eventually(t, 30*time.Second, func() (bool, string) {
+		tok := processToken(t, p, id)
+		if tok.LastUsed == nil {
+			return false, "last_used of " + id + " never shown\n" + p.Log()
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("last_used of %s never shown\n%s", id, p.Log())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		lastUsed = *tok.LastUsed
+		return true, ""
+	})
+	return lastUsed
 }
 
 // provisionInProcess creates a token for alice with her password.
