@@ -138,14 +138,8 @@ func (b *Bolt) Close() error {
 //		path <path>
 //	}
 func (b *Bolt) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	if d.Val() == "" {
-		d.Next() // a fresh dispenser: step onto the backend name
-	}
-	if d.NextArg() {
-		b.Path = d.Val()
-	}
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := shorthandArg(d, &b.Path); err != nil {
+		return err
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {

@@ -77,14 +77,8 @@ func (m *Memory) Close() error {
 //		name <name>
 //	}
 func (m *Memory) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	if d.Val() == "" {
-		d.Next() // a fresh dispenser: step onto the backend name
-	}
-	if d.NextArg() {
-		m.Name = d.Val()
-	}
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := shorthandArg(d, &m.Name); err != nil {
+		return err
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {

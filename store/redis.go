@@ -199,14 +199,8 @@ func (r *Redis) Close() error {
 //		url        <redis://...>
 //	}
 func (r *Redis) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	if d.Val() == "" {
-		d.Next() // a fresh dispenser: step onto the backend name
-	}
-	if d.NextArg() {
-		r.Address = d.Val()
-	}
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := shorthandArg(d, &r.Address); err != nil {
+		return err
 	}
 	nesting := d.Nesting()
 	for d.NextBlock(nesting) {
