@@ -1,6 +1,7 @@
 package restauth
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
@@ -34,6 +35,20 @@ func (h *Handler) setIdentity(r *http.Request, id *identity.Identity) {
 	// values in place, which must never reach a shared identity.
 	r.Header[h.userHeader] = []string{id.User}
 	r.Header[h.rolesHeader] = []string{id.RolesJoined}
+}
+
+// checkIdentityHeader checks a user_header or roles_header name (empty:
+// the default).
+func checkIdentityHeader(name string) error {
+	switch {
+	case name == "":
+		return nil
+	case !validHeaderName(name):
+		return fmt.Errorf("header name %q is not a valid HTTP header name", name)
+	case isReservedHeader(name):
+		return fmt.Errorf("header name %q is reserved; choose another name for the identity header", name)
+	}
+	return nil
 }
 
 // headerNamesEquivalent compares header names case-insensitively, treating
