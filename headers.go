@@ -24,13 +24,7 @@ func (h *Handler) removeSpoofedIdentity(r *http.Request) {
 // setIdentity publishes the identity to placeholders (Caddy's access log
 // reads {http.auth.user.id} into user_id) and to the upstream headers.
 func (h *Handler) setIdentity(r *http.Request, id *identity.Identity) {
-	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		user, roles, method, tokenID := id.Placeholders()
-		repl.Set("http.auth.user.id", user)
-		repl.Set("http.auth.user.roles", roles)
-		repl.Set("http.auth.user.method", method)
-		repl.Set("http.auth.user.token_id", tokenID)
-	}
+	publishIdentity(r, id)
 	// Fresh slices: a later handler (request_header replace) may edit the
 	// values in place, which must never reach a shared identity.
 	r.Header[h.userHeader] = []string{id.User}
@@ -49,6 +43,18 @@ func checkIdentityHeader(name string) error {
 		return fmt.Errorf("header name %q is reserved; choose another name for the identity header", name)
 	}
 	return nil
+}
+
+// publishIdentity sets the {http.auth.user.*} placeholders, which Caddy's
+// access log reads for its user_id field.
+func publishIdentity(r *http.Request, id *identity.Identity) {
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		user, roles, method, tokenID := id.Placeholders()
+		repl.Set("http.auth.user.id", user)
+		repl.Set("http.auth.user.roles", roles)
+		repl.Set("http.auth.user.method", method)
+		repl.Set("http.auth.user.token_id", tokenID)
+	}
 }
 
 // headerNamesEquivalent compares header names case-insensitively, treating

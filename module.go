@@ -318,9 +318,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	if h.endpoints != nil && !isPreflight(r) {
 		if route, rest, ok := h.endpoints.Match(r.URL.Path); ok {
-			if id != nil && !h.roleAllowed(id) {
-				h.refuse(w, r, http.StatusForbidden, noAllowedRole)
-				return nil
+			if id != nil {
+				// The access log names who used the endpoint.
+				publishIdentity(r, id)
+				if !h.roleAllowed(id) {
+					h.refuse(w, r, http.StatusForbidden, noAllowedRole)
+					return nil
+				}
 			}
 			route(w, r, id, rest)
 			return nil
