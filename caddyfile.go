@@ -67,7 +67,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) < 2 {
 				return d.Err("user: want `user <name> <password hash> [<roles...>]`")
 			}
-			h.Users = append(h.Users, identity.User{Name: args[0], PasswordHash: args[1], Roles: args[2:]})
+			u := identity.User{Name: args[0], PasswordHash: args[1], Roles: args[2:]}
+			if err := identity.ValidateUser(u); err != nil {
+				return d.WrapErr(err)
+			}
+			if slices.ContainsFunc(h.Users, func(o identity.User) bool { return o.Name == u.Name }) {
+				return d.Errf("user %q is defined more than once; keep one `user %s` line", u.Name, u.Name)
+			}
+			h.Users = append(h.Users, u)
 		case "users_file":
 			if err := oneArg(d, &h.UsersFile); err != nil {
 				return err
@@ -94,6 +101,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := oneArg(d, &h.Anonymous); err != nil {
 				return err
 			}
+			if err := checkAnonymous(h.Anonymous); err != nil {
+				return d.WrapErr(err)
+			}
 		case "require_https":
 			if d.NextArg() {
 				return d.ArgErr()
@@ -104,18 +114,26 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(roles) == 0 {
 				return d.Errf("%s: name at least one role", opt)
 			}
+			for _, r := range roles {
+				if err := identity.ValidateRole(r); err != nil {
+					return d.WrapErr(err)
+				}
+			}
 			if opt == "allow_roles" {
 				h.AllowRoles = append(h.AllowRoles, roles...)
 			} else {
 				h.WriteRoles = append(h.WriteRoles, roles...)
 			}
-		case "user_header":
-			if err := oneArg(d, &h.UserHeader); err != nil {
+		case "user_header", "roles_header":
+			dst := &h.UserHeader
+			if opt == "roles_header" {
+				dst = &h.RolesHeader
+			}
+			if err := oneArg(d, dst); err != nil {
 				return err
 			}
-		case "roles_header":
-			if err := oneArg(d, &h.RolesHeader); err != nil {
-				return err
+			if err := checkIdentityHeader(*dst); err != nil {
+				return d.WrapErr(err)
 			}
 		case "keep_credentials":
 			if d.NextArg() {
@@ -125,6 +143,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "endpoints":
 			if err := oneArg(d, &h.Endpoints); err != nil {
 				return err
+			}
+			if err := checkEndpoints(h.Endpoints); err != nil {
+				return d.WrapErr(err)
 			}
 		case "realm":
 			if err := oneArg(d, &h.Realm); err != nil {
@@ -269,6 +290,14 @@ func unmarshalGuest(d *caddyfile.Dispenser, namespace, name, inlineKey, kind str
 		}
 	} else if d.NextArg() || d.NextBlock(d.Nesting()) {
 		return nil, d.Errf("%s %q takes no options", kind, name)
+	}
+	// Authenticators check their options without touching the disk or the
+	// store (relations such as default_ttl within max_ttl): run those
+	// checks now, so a mistake fails `caddy adapt` at the end of its block.
+	if v, ok := mod.(caddy.Validator); ok && namespace == authenticators.Namespace {
+		if err := v.Validate(); err != nil {
+			return nil, d.WrapErr(err)
+		}
 	}
 	return caddyconfig.JSONModuleObject(mod, inlineKey, name, nil), nil
 }

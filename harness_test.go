@@ -9,12 +9,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
@@ -263,19 +265,58 @@ func readFile(t *testing.T, path string) string {
 	return string(data)
 }
 
-// configCase is a rest_auth configuration mistake and (part of) the load
-// error it must produce.
+// configCase is a rest_auth configuration mistake and (part of) the error
+// it must produce.
 type configCase struct {
 	name, options, want string
 }
 
-// assertConfigErrors loads, for each case, a site whose rest_auth block
-// holds the case's options, and checks that loading fails with its error.
+// badConfigSite is a Caddyfile whose one rest_auth block holds options,
+// and the first and last line numbers of options in it.
+func badConfigSite(options string) (config string, first, last int) {
+	head := globalOptions + httpBase + " {\n\trest_auth {\n\t\tstore memory\n\t\t"
+	first = strings.Count(head, "\n") + 1
+	return head + options + "\n\t}\n\trespond ok\n}\n", first, first + strings.Count(options, "\n")
+}
+
+// assertConfigErrors checks, for each case, that adapting a site whose
+// rest_auth block holds the case's options fails as `caddy adapt` would:
+// with its message and the Caddyfile line of the mistake (one of the
+// options' lines).
 func assertConfigErrors(t *testing.T, cases []configCase) {
 	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			config := globalOptions + httpBase + " {\n\trest_auth {\n\t\tstore memory\n\t\t" + c.options + "\n\t}\n\trespond ok\n}\n"
+			config, first, last := badConfigSite(c.options)
+			_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(config), map[string]any{"filename": "Caddyfile"})
+			if err == nil {
+				t.Fatalf("adapt succeeded; want an error containing %q", c.want)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("adapt error %q; want it to contain %q", err, c.want)
+			}
+			m := regexp.MustCompile(`, at Caddyfile:(\d+)`).FindStringSubmatch(err.Error())
+			if m == nil {
+				t.Fatalf("adapt error %q names no Caddyfile line", err)
+			}
+			if line, _ := strconv.Atoi(m[1]); line < first || line > last {
+				t.Fatalf("adapt error %q names line %d; the mistake is on lines %d-%d", err, line, first, last)
+			}
+		})
+	}
+}
+
+// assertLoadErrors is assertConfigErrors for mistakes that only loading
+// can find (files, placeholders): the config adapts, and loading it fails
+// with the case's message.
+func assertLoadErrors(t *testing.T, cases []configCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			config, _, _ := badConfigSite(c.options)
+			if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(config), nil); err != nil {
+				t.Fatalf("adapt: %v; want this mistake to be found at load", err)
+			}
 			// The admin API returns the error inside JSON, escaped as
 			// encoding/json escapes it.
 			escaped, _ := json.Marshal(c.want)

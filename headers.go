@@ -1,6 +1,7 @@
 package restauth
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
@@ -23,6 +24,30 @@ func (h *Handler) removeSpoofedIdentity(r *http.Request) {
 // setIdentity publishes the identity to placeholders (Caddy's access log
 // reads {http.auth.user.id} into user_id) and to the upstream headers.
 func (h *Handler) setIdentity(r *http.Request, id *identity.Identity) {
+	publishIdentity(r, id)
+	// Fresh slices: a later handler (request_header replace) may edit the
+	// values in place, which must never reach a shared identity.
+	r.Header[h.userHeader] = []string{id.User}
+	r.Header[h.rolesHeader] = []string{id.RolesJoined}
+}
+
+// checkIdentityHeader checks a user_header or roles_header name (empty:
+// the default).
+func checkIdentityHeader(name string) error {
+	switch {
+	case name == "":
+		return nil
+	case !validHeaderName(name):
+		return fmt.Errorf("header name %q is not a valid HTTP header name", name)
+	case isReservedHeader(name):
+		return fmt.Errorf("header name %q is reserved; choose another name for the identity header", name)
+	}
+	return nil
+}
+
+// publishIdentity sets the {http.auth.user.*} placeholders, which Caddy's
+// access log reads for its user_id field.
+func publishIdentity(r *http.Request, id *identity.Identity) {
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		user, roles, method, tokenID := id.Placeholders()
 		repl.Set("http.auth.user.id", user)
@@ -30,10 +55,6 @@ func (h *Handler) setIdentity(r *http.Request, id *identity.Identity) {
 		repl.Set("http.auth.user.method", method)
 		repl.Set("http.auth.user.token_id", tokenID)
 	}
-	// Fresh slices: a later handler (request_header replace) may edit the
-	// values in place, which must never reach a shared identity.
-	r.Header[h.userHeader] = []string{id.User}
-	r.Header[h.rolesHeader] = []string{id.RolesJoined}
 }
 
 // headerNamesEquivalent compares header names case-insensitively, treating

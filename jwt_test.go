@@ -368,22 +368,27 @@ func TestJWTConfigErrors(t *testing.T) {
 	keys := writeJWTKeys(t)
 	notPEM := filepath.Join(t.TempDir(), "key.txt")
 	_ = os.WriteFile(notPEM, []byte("not a key"), 0o600)
-	cases := []configCase{
+	inBlock := func(cases []configCase) []configCase {
+		for i := range cases {
+			cases[i].options = "jwt {\n\t\t\t" + cases[i].options + "\n\t\t}"
+		}
+		return cases
+	}
+	assertConfigErrors(t, inBlock([]configCase{
 		{"short hs256", "key hs256 tooshort", "jwt: hs256 key must be at least 32 bytes"},
-		{"unset env secret", "key hs256 {env.RESTAUTH_TEST_UNSET_SECRET}", "jwt: hs256 key must be at least 32 bytes"},
 		{"unknown key type", "key rs256 /x.pem", `jwt: unknown key type "rs256"`},
+		{"bad revocation", "revocation maybe", "revocation on"},
+		{"bad ttl", "ttl soon", `jwt: ttl: "soon" is not a duration (e.g. 30m, 2h, 90d)`},
+		{"unknown option", "algorithm HS512", `jwt: unknown option "algorithm"`},
+	}))
+	// Known only when Caddy loads: placeholders and key files.
+	assertLoadErrors(t, inBlock([]configCase{
+		{"unset env secret", "key hs256 {env.RESTAUTH_TEST_UNSET_SECRET}", "jwt: hs256 key must be at least 32 bytes"},
 		{"missing key file", "key ed25519 /nonexistent.pem", "jwt: reading key file"},
 		{"not PEM", "key ed25519 " + notPEM, "is not a PKCS #8 PEM private key"},
 		{"wrong key type in file", "key ed25519 " + keys.ecPath, "does not hold an ed25519 key"},
 		{"same key twice", "key ed25519 " + keys.edPath + "\n\t\t\tkey ed25519 " + keys.edPath, "the same key is listed twice"},
-		{"bad revocation", "revocation maybe", "revocation on"},
-		{"bad ttl", "ttl soon", "jwt: ttl"},
-		{"unknown option", "algorithm HS512", `jwt: unknown option "algorithm"`},
-	}
-	for i := range cases {
-		cases[i].options = "jwt {\n\t\t\t" + cases[i].options + "\n\t\t}"
-	}
-	assertConfigErrors(t, cases)
+	}))
 }
 
 // TestJWTCookieWritesNeedSameOrigin: a JWT from a cookie (sent by browsers

@@ -135,6 +135,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return err
 		}
+		for _, u := range fromFile {
+			if slices.ContainsFunc(users, func(o identity.User) bool { return o.Name == u.Name }) {
+				return fmt.Errorf("user %q is defined both by a `user` line and in users_file %s; remove one of them", u.Name, h.UsersFile)
+			}
+		}
 		users = append(append([]identity.User(nil), users...), fromFile...)
 	}
 	dir, err := identity.NewDirectory(users)
@@ -142,6 +147,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("users: %w", err)
 	}
 	h.users = dir
+	if len(users) == 0 {
+		// Every credential (password, token, JWT, session) names a
+		// configured user: with none, no request can authenticate.
+		h.logger.Warn("no users configured: no request can authenticate; add `user <name> <hash>` lines (hash from `caddy hash-password`) or `users_file <path>` to the rest_auth block",
+			zap.String("users_file", h.UsersFile))
+	}
 
 	if h.StoreRaw == nil {
 		h.StoreRaw = json.RawMessage(`{"backend":"bolt"}`)
@@ -227,20 +238,15 @@ func (h *Handler) Validate() error {
 			return err
 		}
 	}
-	switch h.Anonymous {
-	case "", "none", "read", "write":
-	default:
-		return fmt.Errorf("anonymous: %q is not one of none, read, write", h.Anonymous)
+	if err := checkAnonymous(h.Anonymous); err != nil {
+		return err
 	}
-	if h.Endpoints != "" && h.Endpoints != "off" && !strings.HasPrefix(h.Endpoints, "/") {
-		return fmt.Errorf("endpoints: %q must be a path starting with / (or off)", h.Endpoints)
+	if err := checkEndpoints(h.Endpoints); err != nil {
+		return err
 	}
 	for _, name := range []string{h.UserHeader, h.RolesHeader} {
-		if name != "" && !validHeaderName(name) {
-			return fmt.Errorf("header name %q is not a valid HTTP header name", name)
-		}
-		if name != "" && isReservedHeader(name) {
-			return fmt.Errorf("header name %q is reserved; choose another name for the identity header", name)
+		if err := checkIdentityHeader(name); err != nil {
+			return err
 		}
 	}
 	if headerNamesEquivalent(h.userHeader, h.rolesHeader) {
@@ -252,6 +258,14 @@ func (h *Handler) Validate() error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// checkEndpoints checks the endpoints prefix (empty: the site root).
+func checkEndpoints(prefix string) error {
+	if prefix != "" && prefix != "off" && !strings.HasPrefix(prefix, "/") {
+		return fmt.Errorf("endpoints: %q must be a path starting with / (or off)", prefix)
 	}
 	return nil
 }
@@ -304,9 +318,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	if h.endpoints != nil && !isPreflight(r) {
 		if route, rest, ok := h.endpoints.Match(r.URL.Path); ok {
-			if id != nil && !h.roleAllowed(id) {
-				h.refuse(w, r, http.StatusForbidden, noAllowedRole)
-				return nil
+			if id != nil {
+				// The access log names who used the endpoint.
+				publishIdentity(r, id)
+				if !h.roleAllowed(id) {
+					h.refuse(w, r, http.StatusForbidden, noAllowedRole)
+					return nil
+				}
 			}
 			route(w, r, id, rest)
 			return nil

@@ -1,7 +1,10 @@
 package restauth
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
@@ -32,6 +35,17 @@ func (h *Handler) authorize(r *http.Request, id *identity.Identity) (int, string
 		return http.StatusForbidden, "You do not have a role that may modify this resource."
 	}
 	return 0, ""
+}
+
+// anonymousModes are the values of `anonymous`.
+var anonymousModes = []string{"none", "read", "write"}
+
+// checkAnonymous checks a value of `anonymous` (empty: the default, none).
+func checkAnonymous(mode string) error {
+	if mode != "" && !slices.Contains(anonymousModes, mode) {
+		return fmt.Errorf("anonymous: %q is not one of %s", mode, strings.Join(anonymousModes, ", "))
+	}
+	return nil
 }
 
 // noAllowedRole is the detail of a 403 under allow_roles.

@@ -382,13 +382,13 @@ func TestTokenAllowedIPs(t *testing.T) {
 }
 
 // TestTokenBadConfigFailsAtLoad checks that mistakes in the token block
-// stop the config from loading with an actionable message.
+// fail `caddy adapt` with their line and an actionable message.
 func TestTokenBadConfigFailsAtLoad(t *testing.T) {
 	assertConfigErrors(t, []configCase{
 		{"default_ttl over max_ttl", "token {\n\t\t\tmax_ttl 7d\n\t\t\tdefault_ttl 30d\n\t\t}",
 			"token: default_ttl 720h0m0s is longer than max_ttl 168h0m0s; lower default_ttl or raise max_ttl"},
 		{"negative max_ttl", "token {\n\t\t\tmax_ttl -1d\n\t\t}", "token: max_ttl -24h0m0s must be positive"},
-		{"not a duration", "token {\n\t\t\tmax_ttl soon\n\t\t}", `token: max_ttl: "soon" is not a duration such as 12h or 90d`},
+		{"not a duration", "token {\n\t\t\tmax_ttl soon\n\t\t}", `token: max_ttl: "soon" is not a duration (e.g. 30m, 2h, 90d)`},
 		{"unknown option", "token {\n\t\t\tpopup\n\t\t}", `token: unknown option "popup"`},
 		{"admin_roles without roles", "token {\n\t\t\tadmin_roles\n\t\t}", "token: admin_roles: name at least one role"},
 		{"token and tokens", "token\n\t\ttokens", "token: configured twice"},

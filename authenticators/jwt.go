@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -356,8 +357,17 @@ func (j *JWT) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Err("jwt: want `key hs256 <secret>` or `key ed25519|es256 <file>`")
 			}
 			k := JWTKey{Algorithm: args[0]}
+			if !slices.Contains(keyAlgorithms, k.Algorithm) {
+				return d.WrapErr(unknownKeyType(k.Algorithm))
+			}
 			if args[0] == "hs256" {
 				k.Secret = args[1]
+				// A runtime placeholder ({env.X}) is known only at load.
+				if !strings.Contains(k.Secret, "{") {
+					if err := checkHS256Secret(k.Secret); err != nil {
+						return d.WrapErr(err)
+					}
+				}
 			} else {
 				k.File = args[1]
 			}
@@ -366,14 +376,14 @@ func (j *JWT) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) != 1 {
 				return d.ArgErr()
 			}
-			dur, err := caddy.ParseDuration(args[0])
+			dur, err := durationArg(d, "jwt", opt, args[0])
 			if err != nil {
-				return d.Errf("jwt: %s: %v", opt, err)
+				return err
 			}
 			if opt == "ttl" {
-				j.TTL = caddy.Duration(dur)
+				j.TTL = dur
 			} else {
-				j.Leeway = caddy.Duration(dur)
+				j.Leeway = dur
 			}
 		case "issuer", "audience", "cookie":
 			if len(args) != 1 {

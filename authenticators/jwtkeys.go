@@ -51,8 +51,8 @@ func loadKey(k JWTKey, secret string) (*signingKey, error) {
 		if k.File != "" {
 			return nil, errors.New("jwt: an hs256 key is a secret, not a file")
 		}
-		if len(secret) < minHS256KeyBytes {
-			return nil, fmt.Errorf("jwt: hs256 key must be at least %d bytes (got %d; is its environment variable set?)", minHS256KeyBytes, len(secret))
+		if err := checkHS256Secret(secret); err != nil {
+			return nil, err
 		}
 		return hmacKey([]byte(secret)), nil
 	case "ed25519", "es256":
@@ -65,9 +65,26 @@ func loadKey(k JWTKey, secret string) (*signingKey, error) {
 		}
 		return asymmetricKey(k.Algorithm, k.File, priv)
 	default:
-		return nil, fmt.Errorf("jwt: unknown key type %q (want hs256, ed25519 or es256)", k.Algorithm)
+		return nil, unknownKeyType(k.Algorithm)
 	}
 }
+
+// checkHS256Secret checks the length of an hs256 secret, its placeholders
+// replaced.
+func checkHS256Secret(secret string) error {
+	if len(secret) < minHS256KeyBytes {
+		return fmt.Errorf("jwt: hs256 key must be at least %d bytes (got %d; is its environment variable set?)", minHS256KeyBytes, len(secret))
+	}
+	return nil
+}
+
+// unknownKeyType is the error for a key type not in keyAlgorithms.
+func unknownKeyType(alg string) error {
+	return fmt.Errorf("jwt: unknown key type %q (want hs256, ed25519 or es256)", alg)
+}
+
+// keyAlgorithms are the key types of `key`.
+var keyAlgorithms = []string{"hs256", "ed25519", "es256"}
 
 func hmacKey(secret []byte) *signingKey {
 	jwk := map[string]string{"kty": "oct", "k": b64(secret)}

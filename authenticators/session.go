@@ -364,14 +364,14 @@ func (s *Session) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "csrf_header":
 			s.CSRFHeader = args[0]
 		case "idle_timeout", "max_age":
-			dur, err := caddy.ParseDuration(args[0])
+			dur, err := durationArg(d, "session", opt, args[0])
 			if err != nil {
-				return d.Errf("session: %s: %v", opt, err)
+				return err
 			}
 			if opt == "idle_timeout" {
-				s.IdleTimeout = caddy.Duration(dur)
+				s.IdleTimeout = dur
 			} else {
-				s.MaxAge = caddy.Duration(dur)
+				s.MaxAge = dur
 			}
 		case "trusted_origins":
 			s.TrustedOrigins = append(s.TrustedOrigins, args...)

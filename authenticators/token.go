@@ -377,20 +377,20 @@ func (t *Token) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
-			dur, err := caddy.ParseDuration(d.Val())
+			dur, err := durationArg(d, "token", opt, d.Val())
 			if err != nil {
-				return d.Errf("token: %s: %q is not a duration such as 12h or 90d", opt, d.Val())
+				return err
 			}
 			if d.NextArg() {
 				return d.ArgErr()
 			}
 			switch opt {
 			case "max_ttl":
-				t.MaxTTL = caddy.Duration(dur)
+				t.MaxTTL = dur
 			case "default_ttl":
-				t.DefaultTTL = caddy.Duration(dur)
+				t.DefaultTTL = dur
 			default:
-				t.FlushInterval = caddy.Duration(dur)
+				t.FlushInterval = dur
 			}
 		default:
 			return d.Errf("token: unknown option %q (want admin_roles, max_ttl, default_ttl or flush_interval)", opt)

@@ -46,20 +46,31 @@ func ValidateUsers(users []User) error {
 		if u.Name == "" {
 			return fmt.Errorf("user %d: name is required", i)
 		}
-		if strings.ContainsAny(u.Name, ":\r\n") {
-			return fmt.Errorf("user %q: name must not contain ':' or line breaks", u.Name)
-		}
 		if seen[u.Name] {
 			return fmt.Errorf("user %q is defined more than once", u.Name)
 		}
 		seen[u.Name] = true
-		if _, err := parseHash(u.PasswordHash); err != nil {
-			return fmt.Errorf("user %q: %w", u.Name, err)
+		if err := ValidateUser(u); err != nil {
+			return err
 		}
-		for _, r := range u.Roles {
-			if err := ValidateRole(r); err != nil {
-				return fmt.Errorf("user %q: %w", u.Name, err)
-			}
+	}
+	return nil
+}
+
+// ValidateUser checks one user's name, password hash and roles.
+func ValidateUser(u User) error {
+	if u.Name == "" {
+		return errors.New("user: name is required")
+	}
+	if strings.ContainsAny(u.Name, ":\r\n") {
+		return fmt.Errorf("user %q: name must not contain ':' or line breaks", u.Name)
+	}
+	if err := CheckPasswordHash(u.PasswordHash); err != nil {
+		return fmt.Errorf("user %q: %w", u.Name, err)
+	}
+	for _, r := range u.Roles {
+		if err := ValidateRole(r); err != nil {
+			return fmt.Errorf("user %q: %w", u.Name, err)
 		}
 	}
 	return nil
