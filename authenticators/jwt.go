@@ -258,6 +258,9 @@ func (j *JWT) parse(raw string) (*identity.Identity, error) {
 // insists that the token's algorithm is that key's (no algorithm
 // confusion: an HS256 token can never be checked with a public key).
 func (j *JWT) keyFor(t *jwt.Token) (any, error) {
+	if err := checkNoCritical(t.Header); err != nil {
+		return nil, err
+	}
 	kid, _ := t.Header["kid"].(string)
 	key, ok := j.keys.byKid[kid]
 	if !ok {
