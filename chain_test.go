@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"net/http"
 	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 // TestAmbiguousCredentialHeaders: an empty credential header, or more than
@@ -39,4 +41,53 @@ func TestAmbiguousCredentialHeaders(t *testing.T) {
 	if up.count() != 0 {
 		t.Errorf("the upstream received %d requests with ambiguous credentials", up.count())
 	}
+}
+
+// TestJWTCookieFollowsOrder: the first credential in `order` that the
+// request carries decides, the JWT cookie included.
+func TestJWTCookieFollowsOrder(t *testing.T) {
+	cases := []struct {
+		order string
+		// bob's credential sent next to alice's JWT cookie
+		bob  func(t *testing.T, tester *caddytest.Tester) string
+		want string
+	}{
+		{"jwt token", bobsToken, "alice"},
+		{"token jwt", bobsToken, "bob"},
+		{"jwt basic", bobsBasic, "alice"},
+		{"basic jwt", bobsBasic, "bob"},
+		// Both are JWTs: the Authorization header is the jwt credential.
+		{"jwt", bobsJWT, "bob"},
+	}
+	for _, c := range cases {
+		t.Run(c.order, func(t *testing.T) {
+			up := newUpstream(t)
+			tester := startCaddy(t, siteConfig(t, "order "+c.order+"\n\t\tjwt {\n\t\t\tcookie access_token\n\t\t}", up.addr()))
+			aliceJWT := login(t, tester, httpBase, "alice", alicePassword)
+			resp, body := call(t, tester, "GET", httpBase+"/x", map[string]string{
+				"Cookie":        "access_token=" + aliceJWT,
+				"Authorization": c.bob(t, tester),
+			}, "")
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d (%s)", resp.StatusCode, body)
+			}
+			got := up.received(t)
+			if user := got.Get("X-Remote-User"); user != c.want {
+				t.Fatalf("upstream user %q, want %q", user, c.want)
+			}
+			if got.Get("Authorization") != "" || got.Get("Cookie") != "" {
+				t.Errorf("credentials reached the upstream: Authorization %q Cookie %q", got.Get("Authorization"), got.Get("Cookie"))
+			}
+		})
+	}
+}
+
+func bobsToken(t *testing.T, tester *caddytest.Tester) string {
+	return "Token " + createToken(t, tester, nil, `{"username": "bob", "password": "`+bobPassword+`"}`).Key
+}
+
+func bobsBasic(*testing.T, *caddytest.Tester) string { return basicHeader("bob", bobPassword) }
+
+func bobsJWT(t *testing.T, tester *caddytest.Tester) string {
+	return "Bearer " + login(t, tester, httpBase, "bob", bobPassword)
 }

@@ -64,8 +64,11 @@ type JWT struct {
 	// answers 501.
 	Revocation *bool `json:"revocation,omitempty"`
 
-	// Also accept the token from this cookie (as dotCMS's back-end does),
-	// when no Authorization header is sent.
+	// Also accept the token from this cookie (as dotCMS's back-end does).
+	// The cookie is a jwt credential like the header: with jwt before
+	// another method in the chain, it decides even when the request also
+	// carries that method's credential. An `Authorization: Bearer` JWT
+	// comes before the cookie.
 	Cookie string `json:"cookie,omitempty"`
 
 	env       Env
@@ -179,16 +182,15 @@ func (j *JWT) Authenticate(r *http.Request) (*identity.Identity, error) {
 	return id, err
 }
 
-// credential finds the token: a Bearer value that is not an API token key,
-// else (when no Authorization header is sent at all) the cookie.
+// credential finds the token: a Bearer value that is not an API token key
+// (those are the token authenticator's), else the cookie. The cookie does
+// not yield to an Authorization header of another kind: like every
+// credential, it decides when jwt comes first in the chain.
 func (j *JWT) credential(r *http.Request) (raw string, fromCookie, ok bool) {
-	if v, ok := authorization(r.Header["Authorization"], "Bearer"); ok {
-		if isAPITokenKey(v) {
-			return "", false, false // the token authenticator's
-		}
+	if v, ok := authorization(r.Header["Authorization"], "Bearer"); ok && !isAPITokenKey(v) {
 		return v, false, true
 	}
-	if j.Cookie != "" && len(r.Header["Authorization"]) == 0 {
+	if j.Cookie != "" {
 		if v, ok := cookieValue(r, j.Cookie); ok {
 			return v, true, true
 		}
