@@ -20,8 +20,12 @@ var legacyMethods = []string{"url_params", "dotauth"}
 // authenticate runs the chain: the first authenticator that finds its
 // kind of credential decides. An Authorization header that no
 // authenticator claims (an unknown scheme, or a malformed one) is an
-// invalid credential, never a reason to treat the request as anonymous.
+// invalid credential, never a reason to treat the request as anonymous;
+// so is an empty or repeated one.
 func (h *Handler) authenticate(r *http.Request) (*identity.Identity, error) {
+	if err := authenticators.SingleCredentialHeader(r.Header, "Authorization"); err != nil {
+		return nil, err
+	}
 	for _, a := range h.chain {
 		id, err := a.Authenticate(r)
 		if err != nil || id != nil {

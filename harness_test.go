@@ -192,6 +192,17 @@ func assertLoadError(t *testing.T, config, want string) {
 // call sends a request and returns the response and its body.
 func call(t *testing.T, tester *caddytest.Tester, method, url string, headers map[string]string, body string) (*http.Response, string) {
 	t.Helper()
+	h := http.Header{}
+	for k, v := range headers {
+		h.Set(k, v)
+	}
+	return callHeaders(t, tester, method, url, h, body)
+}
+
+// callHeaders is call with headers sent exactly as given: repeated fields,
+// empty values and names in any spelling (Host sets the request's host).
+func callHeaders(t *testing.T, tester *caddytest.Tester, method, url string, headers http.Header, body string) (*http.Response, string) {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -201,11 +212,11 @@ func call(t *testing.T, tester *caddytest.Tester, method, url string, headers ma
 		t.Fatal(err)
 	}
 	for k, v := range headers {
-		if k == "Host" {
-			req.Host = v
+		if http.CanonicalHeaderKey(k) == "Host" {
+			req.Host = v[0]
 			continue
 		}
-		req.Header.Set(k, v)
+		req.Header[k] = v
 	}
 	resp, err := tester.Client.Do(req)
 	if err != nil {

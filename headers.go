@@ -11,11 +11,22 @@ import (
 
 // removeSpoofedIdentity deletes every client-sent copy of the identity
 // headers, including spellings that backends read as the same name: CGI
-// and WSGI map `_` and `-` alike, so X_Remote_User must go too
-// (GHSA-f59h-q822-g45g).
-func (h *Handler) removeSpoofedIdentity(r *http.Request) {
+// and WSGI map `_` and `-` alike and PHP folds `.` too, so X_Remote_User
+// and X.Remote.User must go (GHSA-f59h-q822-g45g, GHSA-49wc-4hcv-v58q).
+//
+// The first block a request passes removes the names of every rest_auth
+// block of the running configuration (knownIdentityHeaders): a block in
+// another route never sees this request, so it cannot remove its own.
+// A later block removes only its own names: it sets them again itself,
+// while the other names now carry what earlier blocks set.
+func (h *Handler) removeSpoofedIdentity(r *http.Request, first bool) {
+	var known []string
+	if first {
+		known = knownIdentityHeaders.names()
+	}
 	for name := range r.Header {
-		if headerNamesEquivalent(name, h.userHeader) || headerNamesEquivalent(name, h.rolesHeader) {
+		if headerNamesEquivalent(name, h.userHeader) || headerNamesEquivalent(name, h.rolesHeader) ||
+			equivalentToAny(name, known) {
 			delete(r.Header, name)
 		}
 	}
@@ -58,7 +69,7 @@ func publishIdentity(r *http.Request, id *identity.Identity) {
 }
 
 // headerNamesEquivalent compares header names case-insensitively, treating
-// '-' and '_' as the same character.
+// '-', '_' and '.' as the same character.
 func headerNamesEquivalent(a, b string) bool {
 	if len(a) != len(b) {
 		return false
@@ -72,9 +83,19 @@ func headerNamesEquivalent(a, b string) bool {
 	return true
 }
 
+// equivalentToAny reports whether name is equivalent to one of names.
+func equivalentToAny(name string, names []string) bool {
+	for _, n := range names {
+		if headerNamesEquivalent(name, n) {
+			return true
+		}
+	}
+	return false
+}
+
 func foldHeaderByte(c byte) byte {
 	switch {
-	case c == '_':
+	case c == '_' || c == '.':
 		return '-'
 	case 'A' <= c && c <= 'Z':
 		return c + ('a' - 'A')

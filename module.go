@@ -108,7 +108,8 @@ type Handler struct {
 	userHeader  string
 	rolesHeader string
 	logger      *zap.Logger
-	// unload cleans up the modules this handler loaded, in reverse order.
+	// unload undoes what Provision did (the modules it loaded, the header
+	// names it registered), in reverse order.
 	unload []context.CancelFunc
 }
 
@@ -126,8 +127,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Realm == "" {
 		h.Realm = "restauth"
 	}
-	h.userHeader = http.CanonicalHeaderKey(defaultString(h.UserHeader, "X-Remote-User"))
-	h.rolesHeader = http.CanonicalHeaderKey(defaultString(h.RolesHeader, "X-Remote-Roles"))
+	h.userHeader = http.CanonicalHeaderKey(defaultString(h.UserHeader, defaultUserHeader))
+	h.rolesHeader = http.CanonicalHeaderKey(defaultString(h.RolesHeader, defaultRolesHeader))
+	knownIdentityHeaders.add(h.userHeader, h.rolesHeader)
+	h.unload = append(h.unload, func() { knownIdentityHeaders.remove(h.userHeader, h.rolesHeader) })
 
 	users := h.Users
 	if h.UsersFile != "" {
@@ -222,7 +225,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// Cleanup unloads the authenticators, then the store they use.
+// Cleanup unloads the authenticators, then the store they use, and
+// withdraws the block's identity header names.
 func (h *Handler) Cleanup() error {
 	for i := len(h.unload) - 1; i >= 0; i-- {
 		h.unload[i]()
@@ -276,12 +280,11 @@ func checkEndpoints(prefix string) error {
 // When several rest_auth blocks handle one request (e.g. `rest_auth @admin`
 // and a catch-all `rest_auth`), the first authenticates and later ones
 // reuse its outcome and apply only their own policy: the credential has
-// been removed from the request by then.
+// been removed from the request by then. Every block removes spoofed
+// identity headers (see removeSpoofedIdentity).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	prior, seen := caddyhttp.GetVar(r.Context(), identityVar).(*identity.Identity)
-	if !seen {
-		h.removeSpoofedIdentity(r)
-	}
+	h.removeSpoofedIdentity(r, !seen)
 
 	if h.RequireHTTPS && !authenticators.ArrivedOverTLS(r) {
 		h.refuse(w, r, http.StatusForbidden, "HTTPS is required.")

@@ -21,6 +21,23 @@ func authorization(header []string, scheme string) (string, bool) {
 	return strings.TrimLeft(v[len(scheme)+1:], " "), true
 }
 
+// SingleCredentialHeader refuses a credential header (name in canonical
+// form) that a request sends more than once or empty; absent is fine.
+// Which of two copies counts would be a guess that a proxy or the upstream
+// may make otherwise, so a repeated header is a 400; an empty one is a
+// credential that says nothing, so a 401. Neither is ever anonymous.
+func SingleCredentialHeader(h http.Header, name string) error {
+	values := h[name]
+	switch {
+	case len(values) > 1:
+		return &Rejection{Status: http.StatusBadRequest,
+			Detail: "The request has more than one " + name + " header; send exactly one."}
+	case len(values) == 1 && strings.TrimSpace(values[0]) == "":
+		return Invalid("The request has an empty " + name + " header; send a credential in it or leave it out.")
+	}
+	return nil
+}
+
 // decodeUserPass decodes base64("user:password") as used by Basic (RFC 7617)
 // and dotCMS's DOTAUTH header.
 func decodeUserPass(encoded string) (user, password []byte, ok bool) {

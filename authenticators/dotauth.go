@@ -42,8 +42,12 @@ func (a *DotAuth) Bind(env Env) error {
 	return nil
 }
 
-// Authenticate checks the DOTAUTH header.
+// Authenticate checks the DOTAUTH header. An empty or repeated header is
+// refused, never taken as absent.
 func (a *DotAuth) Authenticate(r *http.Request) (*identity.Identity, error) {
+	if err := SingleCredentialHeader(r.Header, a.Header); err != nil {
+		return nil, err
+	}
 	v := r.Header.Get(a.Header)
 	if v == "" {
 		return nil, nil

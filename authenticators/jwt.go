@@ -65,8 +65,11 @@ type JWT struct {
 	// answers 501.
 	Revocation *bool `json:"revocation,omitempty"`
 
-	// Also accept the token from this cookie (as dotCMS's back-end does),
-	// when no Authorization header is sent.
+	// Also accept the token from this cookie (as dotCMS's back-end does).
+	// The cookie is a jwt credential like the header: with jwt before
+	// another method in the chain, it decides even when the request also
+	// carries that method's credential. An `Authorization: Bearer` JWT
+	// comes before the cookie.
 	Cookie string `json:"cookie,omitempty"`
 
 	env       Env
@@ -180,16 +183,15 @@ func (j *JWT) Authenticate(r *http.Request) (*identity.Identity, error) {
 	return id, err
 }
 
-// credential finds the token: a Bearer value that is not an API token key,
-// else (when no Authorization header is sent at all) the cookie.
+// credential finds the token: a Bearer value that is not an API token key
+// (those are the token authenticator's), else the cookie. The cookie does
+// not yield to an Authorization header of another kind: like every
+// credential, it decides when jwt comes first in the chain.
 func (j *JWT) credential(r *http.Request) (raw string, fromCookie, ok bool) {
-	if v, ok := authorization(r.Header["Authorization"], "Bearer"); ok {
-		if isAPITokenKey(v) {
-			return "", false, false // the token authenticator's
-		}
+	if v, ok := authorization(r.Header["Authorization"], "Bearer"); ok && !isAPITokenKey(v) {
 		return v, false, true
 	}
-	if j.Cookie != "" && len(r.Header["Authorization"]) == 0 {
+	if j.Cookie != "" {
 		if v, ok := cookieValue(r, j.Cookie); ok {
 			return v, true, true
 		}
@@ -259,6 +261,9 @@ func (j *JWT) parse(raw string) (*identity.Identity, error) {
 // insists that the token's algorithm is that key's (no algorithm
 // confusion: an HS256 token can never be checked with a public key).
 func (j *JWT) keyFor(t *jwt.Token) (any, error) {
+	if err := checkNoCritical(t.Header); err != nil {
+		return nil, err
+	}
 	kid, _ := t.Header["kid"].(string)
 	key, ok := j.keys.byKid[kid]
 	if !ok {
