@@ -108,6 +108,10 @@ type Handler struct {
 	userHeader  string
 	rolesHeader string
 	logger      *zap.Logger
+	audit       *authenticators.Audit
+	// counters count requests per chain entry; the last entry counts
+	// requests without a credential.
+	counters []*authenticators.RequestCounters
 	// unload undoes what Provision did (the modules it loaded, the header
 	// names it registered), in reverse order.
 	unload []context.CancelFunc
@@ -124,6 +128,9 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision loads users, the store and the authenticator chain.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	if err := h.provisionOperations(ctx); err != nil {
+		return err
+	}
 	if h.Realm == "" {
 		h.Realm = "restauth"
 	}
@@ -150,6 +157,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("users: %w", err)
 	}
 	h.users = dir
+	h.auditUsers(len(users))
 	if len(users) == 0 {
 		// Every credential (password, token, JWT, session) names a
 		// configured user: with none, no request can authenticate.
@@ -169,7 +177,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading store: %w", err)
 	}
-	h.store = mod.(store.Store)
+	h.store = h.measure(mod)
 
 	if len(h.AuthenticatorsRaw) == 0 {
 		h.AuthenticatorsRaw = defaultChain()
@@ -186,10 +194,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	env := authenticators.Env{
 		Users:     h.users,
-		Passwords: authenticators.NewPasswords(h.users, h.store, throttle),
+		Passwords: authenticators.NewPasswords(h.users, h.store, throttle).Audited(h.audit),
 		Store:     h.store,
 		Logger:    h.logger,
 		Realm:     h.Realm,
+		Audit:     h.audit,
 	}
 	var challenges []string
 	var methods []string
@@ -216,7 +225,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			h.scrubbers = append(h.scrubbers, s)
 		}
 		h.chain = append(h.chain, a)
+		h.counters = append(h.counters, authenticators.NewRequestCounters(method))
 	}
+	h.counters = append(h.counters, authenticators.NewRequestCounters(authenticators.MethodAnonymous))
 	h.challenge = strings.Join(challenges, ", ")
 
 	if h.Endpoints != "off" {
@@ -298,19 +309,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	var id *identity.Identity
+	decided := -1 // the chain entry that found the credential; -1: none
 	if seen {
 		if prior != anonymous {
 			id = prior
 		}
 	} else {
 		var err error
-		if id, err = h.authenticate(r); err != nil {
+		if id, decided, err = h.authenticate(r); err != nil {
 			var rej *authenticators.Rejection
 			if !errors.As(err, &rej) || !rej.Stale || h.endpoints == nil || !h.endpoints.IsLogin(r) {
+				h.rejected(r, decided, err)
 				h.reject(w, r, err)
 				return nil
 			}
-			id = nil // an ended session's cookie does not block a new login
+			id, decided = nil, -1 // an ended session's cookie does not block a new login
 		}
 		if id == nil {
 			caddyhttp.SetVar(r.Context(), identityVar, anonymous)
@@ -325,19 +338,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 				// The access log names who used the endpoint.
 				publishIdentity(r, id)
 				if !h.roleAllowed(id) {
+					h.countOnce(seen, decided, authenticators.OutcomeForbidden)
 					h.refuse(w, r, http.StatusForbidden, noAllowedRole)
 					return nil
 				}
 			}
+			h.countOnce(seen, decided, authenticators.OutcomeOK)
 			route(w, r, id, rest)
 			return nil
 		}
 	}
 
 	if status, detail := h.authorize(r, id); status != 0 {
+		h.countOnce(seen, decided, authenticators.OutcomeForbidden)
 		h.refuse(w, r, status, detail)
 		return nil
 	}
+	h.countOnce(seen, decided, authenticators.OutcomeOK)
 
 	if id != nil {
 		h.setIdentity(r, id)

@@ -44,6 +44,8 @@ type Env struct {
 	Logger *zap.Logger
 	// Realm names the protected space in challenges.
 	Realm string
+	// Audit is the audit trail (nil: none).
+	Audit *Audit
 }
 
 // Binder is implemented by authenticators that need the handler's shared

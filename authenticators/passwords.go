@@ -76,6 +76,8 @@ type Passwords struct {
 	stripes [256]sync.Mutex
 	// degraded is true while throttling is off because the store fails.
 	degraded atomic.Bool
+	// audit records lockouts (nil: not recorded).
+	audit *Audit
 }
 
 // maxNameBytes bounds user names: longer ones are refused before any
@@ -199,6 +201,7 @@ func (p *Passwords) lockedOut(ctx context.Context, key string, max int, who stri
 	if c.Count < max {
 		return c.Count, nil
 	}
+	countThrottled(key)
 	return c.Count, &Rejection{
 		Status:     http.StatusTooManyRequests,
 		Detail:     "Too many failed logins for " + who + "; try again later.",
@@ -216,6 +219,7 @@ func (p *Passwords) fail(ctx context.Context, key string, max int) {
 		return
 	}
 	if c.Count >= max {
+		p.audit.lockedOut(key)
 		c.Expires = time.Now().Add(time.Duration(p.throttle.Lockout))
 		if err := p.store.SetFailures(ctx, key, c); err != nil {
 			p.storeFailed(fmt.Errorf("throttle: starting a lockout: %w", err))
@@ -233,5 +237,6 @@ func checkPassword(r *http.Request, p *Passwords, user, password []byte, method 
 	if err != nil {
 		return nil, err
 	}
+	p.audit.PasswordAccepted(r, method, acct.Name)
 	return acct.Identity(method), nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
 	"github.com/caddy-restauth/caddy-restauth/problem"
 )
@@ -53,6 +54,7 @@ func (e *Endpoints) loginRenew(w http.ResponseWriter, r *http.Request, id *ident
 			return
 		}
 	}
+	e.env.Audit.Event(authenticators.EventJWTRenewed, r, id.User, zap.String("token_id", id.TokenID))
 	e.issue(w, acct)
 }
 
@@ -76,6 +78,7 @@ func (e *Endpoints) logout(w http.ResponseWriter, r *http.Request, id *identity.
 			e.storeFailed(w, err)
 			return
 		}
+		e.env.Audit.Event(authenticators.EventJWTRevoked, r, id.User, zap.String("token_id", id.TokenID), zap.String("by", id.User))
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		problem.Write(w, http.StatusBadRequest, "@logout ends a session (cookie) or revokes a JWT (Authorization: Bearer).")

@@ -38,6 +38,7 @@ func (e *Endpoints) session(w http.ResponseWriter, r *http.Request, id *identity
 		e.storeFailed(w, err)
 		return
 	}
+	e.env.Audit.Event(authenticators.EventSessionStarted, r, acct.Name)
 	roles := acct.Roles
 	if roles == nil {
 		roles = []string{}
@@ -59,6 +60,7 @@ func (e *Endpoints) endSession(w http.ResponseWriter, r *http.Request, id *ident
 		e.storeFailed(w, err)
 		return
 	}
+	e.env.Audit.Event(authenticators.EventSessionEnded, r, id.User)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -77,6 +79,7 @@ func (e *Endpoints) checkCredentials(w http.ResponseWriter, r *http.Request) (*i
 // failure it answers the request (401, 429, 503) and returns false.
 func (e *Endpoints) checkPassword(w http.ResponseWriter, r *http.Request, name, password string) (*identity.Account, bool) {
 	acct, err := e.env.Passwords.Check(r, []byte(name), []byte(password))
+	e.loginChecked(r, name, err)
 	var rej *authenticators.Rejection
 	switch {
 	case err == nil:

@@ -332,8 +332,7 @@ func (e *Endpoints) storeToken(w http.ResponseWriter, r *http.Request, caller *i
 	if caller != nil {
 		by = caller.User
 	}
-	e.env.Logger.Info("API token created",
-		zap.String("token_id", tok.ID), zap.String("user", tok.Owner), zap.String("by", by))
+	e.env.Audit.Event(authenticators.EventTokenCreated, r, tok.Owner, zap.String("token_id", tok.ID), zap.String("by", by))
 	view := e.viewToken(tok)
 	view.Key = key.Key
 	w.Header().Set("Location", e.base+"tokens/"+tok.ID)
@@ -406,8 +405,7 @@ func (e *Endpoints) revokeToken(w http.ResponseWriter, r *http.Request, id *iden
 		return
 	}
 	e.issuer.TokenRevoked(tok.ID)
-	e.env.Logger.Info("API token revoked",
-		zap.String("token_id", tok.ID), zap.String("user", tok.Owner), zap.String("by", id.User))
+	e.env.Audit.Event(authenticators.EventTokenRevoked, r, tok.Owner, zap.String("token_id", tok.ID), zap.String("by", id.User))
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -1,0 +1,69 @@
+package restauth
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/caddy-restauth/caddy-restauth/authenticators"
+	"github.com/caddy-restauth/caddy-restauth/store"
+)
+
+// provisionOperations sets up what operators see of the handler: its
+// metrics in the config's registry and its audit trail.
+func (h *Handler) provisionOperations(ctx caddy.Context) error {
+	if err := authenticators.RegisterMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
+	h.audit = authenticators.NewAudit(h.logger)
+	return nil
+}
+
+// measure wraps the loaded store module so its operations are timed.
+func (h *Handler) measure(mod any) store.Store {
+	return authenticators.Measure(mod.(store.Store), caddy.GetModuleName(mod))
+}
+
+// count counts a request whose credential chain entry decided (-1: none
+// did) with outcome.
+func (h *Handler) count(decided int, outcome string) {
+	if decided < 0 {
+		decided = len(h.counters) - 1
+	}
+	h.counters[decided].Count(outcome)
+}
+
+// countOnce counts a request with outcome unless an earlier rest_auth
+// block already authenticated (and counted) it.
+func (h *Handler) countOnce(seen bool, decided int, outcome string) {
+	if !seen {
+		h.count(decided, outcome)
+	}
+}
+
+// rejected counts and audits a request whose credential was refused with
+// err.
+func (h *Handler) rejected(r *http.Request, decided int, err error) {
+	outcome := authenticators.OutcomeOf(err)
+	h.count(decided, outcome)
+	method := authenticators.MethodAnonymous
+	if decided >= 0 {
+		method = caddy.GetModuleName(h.chain[decided])
+	}
+	reason := "store unavailable"
+	var rej *authenticators.Rejection
+	if errors.As(err, &rej) {
+		reason = rej.Detail
+	}
+	h.audit.Rejected(r, method, reason)
+}
+
+// auditUsers records the users a config load applied.
+func (h *Handler) auditUsers(count int) {
+	if h.UsersFile != "" {
+		h.audit.Event(authenticators.EventUsersLoaded, nil, "",
+			zap.String("users_file", h.UsersFile), zap.Int("users", count))
+	}
+}
