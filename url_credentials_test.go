@@ -155,3 +155,11 @@ func TestURLCredentialsVarCannotBeForged(t *testing.T) {
 		t.Errorf("{http.request.orig_uri} = %q, want the cut /a/b", got.Get("X-Orig-URI"))
 	}
 }
+
+// TestURLParamsDirectiveTakesNoMatcher: rest_auth_url_params must see every
+// request of the site, so a matcher or an argument is a load error.
+func TestURLParamsDirectiveTakesNoMatcher(t *testing.T) {
+	for _, line := range []string{"rest_auth_url_params /admin/*", "rest_auth_url_params {\n\t\tx\n\t}"} {
+		assertLoadError(t, globalOptions+httpBase+" {\n\t"+line+"\n\trespond ok\n}\n", "rest_auth_url_params takes no")
+	}
+}
