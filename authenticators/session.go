@@ -331,9 +331,11 @@ func (s *Session) hash(v string) []byte {
 	return sum
 }
 
-// Scrub removes the session cookies from the upstream request.
+// Scrub removes the session cookies and the CSRF header from the upstream
+// request: the CSRF token is a credential too.
 func (s *Session) Scrub(r *http.Request) {
 	removeCookies(r, s.CookieName, s.CSRFCookieName)
+	r.Header.Del(s.CSRFHeader)
 }
 
 // UnmarshalCaddyfile parses
