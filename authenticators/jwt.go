@@ -307,12 +307,19 @@ func (j *JWT) Issue(acct *identity.Account) (token string, expires time.Time, er
 }
 
 // Revoke invalidates the token of id (a JWT identity) until it expires.
+// It is atomic: when the token was revoked already (a concurrent
+// @login-renew or @logout of the same token got there first) it returns a
+// rejection, so that one token is exchanged or ended once only.
 func (j *JWT) Revoke(ctx context.Context, id *identity.Identity) error {
 	if id.Method != "jwt" || id.TokenID == "" {
 		return errors.New("jwt: not a JWT identity")
 	}
-	if err := j.env.Store.Revoke(ctx, id.TokenID, time.Unix(id.Expires, 0).Add(time.Duration(j.Leeway))); err != nil {
+	revoked, err := j.env.Store.Revoke(ctx, id.TokenID, time.Unix(id.Expires, 0).Add(time.Duration(j.Leeway)))
+	if err != nil {
 		return fmt.Errorf("jwt: revoking token: %w", err)
+	}
+	if !revoked {
+		return j.reject("The token has been revoked.")
 	}
 	j.env.Logger.Debug("jwt: token revoked", zap.String("user", id.User), zap.String("jti", id.TokenID))
 	return nil

@@ -1,11 +1,13 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
 	"github.com/caddy-restauth/caddy-restauth/problem"
 )
@@ -47,11 +49,8 @@ func (e *Endpoints) loginRenew(w http.ResponseWriter, r *http.Request, id *ident
 		problem.Unauthorized(w, e.challenge, "The token's user no longer exists or is disabled.")
 		return
 	}
-	if e.jwt.RevocationEnabled() {
-		if err := e.jwt.Revoke(r.Context(), id); err != nil {
-			e.storeFailed(w, err)
-			return
-		}
+	if e.jwt.RevocationEnabled() && !e.revokeJWT(w, r, id) {
+		return
 	}
 	e.issue(w, acct)
 }
@@ -72,14 +71,30 @@ func (e *Endpoints) logout(w http.ResponseWriter, r *http.Request, id *identity.
 				"Tokens are not stored on the server (jwt revocation off), so this token cannot be invalidated; it stays valid until it expires.")
 			return
 		}
-		if err := e.jwt.Revoke(r.Context(), id); err != nil {
-			e.storeFailed(w, err)
-			return
+		if e.revokeJWT(w, r, id) {
+			w.WriteHeader(http.StatusNoContent)
 		}
-		w.WriteHeader(http.StatusNoContent)
 	default:
 		problem.Write(w, http.StatusBadRequest, "@logout ends a session (cookie) or revokes a JWT (Authorization: Bearer).")
 	}
+}
+
+// revokeJWT revokes the request's JWT. When it cannot, it answers the
+// request and returns false: 401 when a concurrent request revoked the
+// token first (so that a token is renewed or logged out once only), 503
+// when the store failed.
+func (e *Endpoints) revokeJWT(w http.ResponseWriter, r *http.Request, id *identity.Identity) bool {
+	err := e.jwt.Revoke(r.Context(), id)
+	var rej *authenticators.Rejection
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &rej):
+		rej.Write(w, e.challenge)
+	default:
+		e.storeFailed(w, err)
+	}
+	return false
 }
 
 // requireJWT answers 401 to an anonymous caller and 400 to a caller that
