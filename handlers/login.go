@@ -10,6 +10,7 @@ import (
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
 	"github.com/caddy-restauth/caddy-restauth/problem"
+	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
 // loginRequest is the body of POST @login (Plone: "login"; NetBox and
@@ -35,7 +36,7 @@ func (e *Endpoints) login(w http.ResponseWriter, r *http.Request, id *identity.I
 	if !ok {
 		return
 	}
-	e.issue(w, acct)
+	e.issue(w, r, acct)
 }
 
 // loginRenew serves POST @login-renew: a valid Bearer JWT in, a new one
@@ -52,7 +53,7 @@ func (e *Endpoints) loginRenew(w http.ResponseWriter, r *http.Request, id *ident
 	if e.jwt.RevocationEnabled() && !e.revokeJWT(w, r, id) {
 		return
 	}
-	e.issue(w, acct)
+	e.issue(w, r, acct)
 }
 
 // logout serves POST @logout: a session is ended; a Bearer JWT is revoked
@@ -110,8 +111,12 @@ func (e *Endpoints) requireJWT(w http.ResponseWriter, id *identity.Identity) boo
 	return true
 }
 
-func (e *Endpoints) issue(w http.ResponseWriter, acct *identity.Account) {
-	token, expires, err := e.jwt.Issue(acct)
+func (e *Endpoints) issue(w http.ResponseWriter, r *http.Request, acct *identity.Account) {
+	token, expires, err := e.jwt.Issue(r.Context(), acct)
+	if errors.Is(err, store.ErrUnavailable) {
+		e.storeFailed(w, err)
+		return
+	}
 	if err != nil {
 		e.env.Logger.Error("issuing a token failed", zap.Error(err))
 		problem.Write(w, http.StatusInternalServerError, "The token could not be issued.")
