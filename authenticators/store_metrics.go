@@ -97,11 +97,11 @@ func (m *MeasuredStore) TouchTokens(ctx context.Context, lastUsed map[string]tim
 	return err
 }
 
-func (m *MeasuredStore) Revoke(ctx context.Context, jti string, until time.Time) error {
+func (m *MeasuredStore) Revoke(ctx context.Context, jti string, until time.Time) (bool, error) {
 	start := time.Now()
-	err := m.Store.Revoke(ctx, jti, until)
+	revoked, err := m.Store.Revoke(ctx, jti, until)
 	m.done("revoke", start, err)
-	return err
+	return revoked, err
 }
 
 func (m *MeasuredStore) IsRevoked(ctx context.Context, jti string) (bool, error) {
