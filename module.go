@@ -110,6 +110,9 @@ type Handler struct {
 	rolesHeader string
 	logger      *zap.Logger
 	audit       *authenticators.Audit
+	// published is what the admin API and the store gauges see of the
+	// handler.
+	published *handlers.Published
 	// counters count requests per chain entry; the last entry counts
 	// requests without a credential.
 	counters []*authenticators.RequestCounters
@@ -245,6 +248,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Endpoints != "off" {
 		h.endpoints = handlers.New(defaultString(h.Endpoints, "/"), env, h.challenge, h.chain)
 	}
+	h.publish(env)
 	return nil
 }
 

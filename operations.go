@@ -7,7 +7,10 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	// The admin API module and the `caddy rest-auth` command.
+	_ "github.com/caddy-restauth/caddy-restauth/admin"
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
+	"github.com/caddy-restauth/caddy-restauth/handlers"
 	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
@@ -17,13 +20,32 @@ func (h *Handler) provisionOperations(ctx caddy.Context) error {
 	if err := authenticators.RegisterMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
 	}
+	if err := handlers.RegisterGauges(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
 	h.audit = authenticators.NewAudit(h.logger)
 	return nil
 }
 
 // measure wraps the loaded store module so its operations are timed.
 func (h *Handler) measure(mod any) store.Store {
-	return authenticators.Measure(mod.(store.Store), caddy.GetModuleName(mod))
+	backend := caddy.GetModuleName(mod)
+	h.published = &handlers.Published{Backend: backend}
+	if l, ok := mod.(store.Located); ok {
+		h.published.Location = l.Location()
+	}
+	return authenticators.Measure(mod.(store.Store), backend)
+}
+
+// publish makes the handler reachable by the admin API and the store
+// gauges until Cleanup.
+func (h *Handler) publish(env authenticators.Env) {
+	e := h.endpoints
+	if e == nil {
+		e = handlers.New("/", env, h.challenge, h.chain)
+	}
+	h.published.Endpoints = e
+	h.unload = append(h.unload, handlers.Publish(h.published))
 }
 
 // count counts a request whose credential chain entry decided (-1: none

@@ -82,6 +82,8 @@ type JWT struct {
 	// revocation and the user are still checked on every request. The cache
 	// lives as long as this config: a reload (new keys, users) starts anew.
 	verified *cache.Bounded[string, *identity.Identity]
+	// logouts are the users' "not before" times (LogOutUser).
+	logouts *notBefore
 }
 
 // maxVerifiedTokens bounds the verified-token cache.
@@ -144,6 +146,7 @@ func (j *JWT) Bind(env Env) error {
 		j.jwks = []map[string]string{} // a shared secret is never published
 	}
 	j.verified = cache.New[string, *identity.Identity](maxVerifiedTokens)
+	j.startNotBefore()
 	j.challenge = fmt.Sprintf(`Bearer realm=%q`, env.Realm)
 	j.invalid = fmt.Sprintf(`Bearer realm=%q, error="invalid_token"`, env.Realm)
 	return nil
@@ -228,6 +231,9 @@ func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error
 		j.verified.Delete(raw)
 		return nil, j.reject("The token has expired.")
 	}
+	if j.loggedOut(id) {
+		return nil, j.reject("The token has been revoked.")
+	}
 	if j.RevocationEnabled() {
 		revoked, err := j.env.Store.IsRevoked(ctx, id.TokenID)
 		if err != nil {
@@ -273,6 +279,9 @@ func (j *JWT) parse(ctx context.Context, raw string) (*identity.Identity, error)
 	}
 	id := identity.New(acct.Name, acct.Roles, "jwt", claims.ID)
 	id.Expires = claims.ExpiresAt.Unix()
+	if claims.IssuedAt != nil {
+		id.IssuedAt = claims.IssuedAt.Unix()
+	}
 	return id, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 
@@ -94,6 +95,11 @@ func NewDirectory(users []User) (*Directory, error) {
 	}
 	d.cache = cache.New[[sha256.Size]byte, *Account](maxCachedPasswords)
 	return d, nil
+}
+
+// Names lists every configured account's name, sorted.
+func (d *Directory) Names() []string {
+	return slices.Sorted(maps.Keys(d.accounts))
 }
 
 // Lookup returns the enabled account named name.
