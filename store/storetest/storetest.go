@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sessions", testSessions},
 		{"SessionExpiry", testSessionExpiry},
 		{"SessionNoAliasing", testSessionNoAliasing},
+		{"UserSessions", testUserSessions},
 		{"Failures", testFailures},
 		{"FailuresExpiry", testFailuresExpiry},
 		{"SecretGetOrCreate", testSecretGetOrCreate},
