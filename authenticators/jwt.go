@@ -162,6 +162,10 @@ func (j *JWT) newKeySet(kr *keyring) *jwtKeySet {
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(time.Duration(j.Leeway)),
+		// Refuse non-zero padding bits in base64url segments: otherwise a
+		// token's last character can be swapped for a neighbour and the
+		// changed text still verifies (one token, many spellings).
+		jwt.WithStrictDecoding(),
 	}
 	if j.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(j.Issuer))
