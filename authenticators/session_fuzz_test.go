@@ -33,9 +33,13 @@ func FuzzSessionCookie(f *testing.F) {
 		f.Fatal(err)
 	}
 	bind(f, env, s)
+	h, err := s.hasher.get(context.Background())
+	if err != nil {
+		f.Fatal(err)
+	}
 	now := time.Now()
-	err := env.Store.CreateSession(context.Background(), store.Session{
-		IDHash: s.hash(fuzzSessionID), User: fuzzUser, CSRFHash: s.hash(fuzzCSRFToken),
+	err = env.Store.CreateSession(context.Background(), store.Session{
+		IDHash: h.hash(fuzzSessionID), User: fuzzUser, CSRFHash: h.hash(fuzzCSRFToken),
 		Created: now, IdleExpires: now.Add(24 * time.Hour), Expires: now.Add(24 * time.Hour),
 	})
 	if err != nil {

@@ -51,7 +51,7 @@ func (s *countingStore) TouchTokens(ctx context.Context, used map[string]time.Ti
 	return s.Store.TouchTokens(ctx, used)
 }
 
-func (s *countingStore) Revoke(ctx context.Context, jti string, until time.Time) error {
+func (s *countingStore) Revoke(ctx context.Context, jti string, until time.Time) (bool, error) {
 	s.writes.Add(1)
 	return s.Store.Revoke(ctx, jti, until)
 }
