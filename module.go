@@ -91,8 +91,11 @@ type Handler struct {
 	Realm string `json:"realm,omitempty"`
 
 	// Limits on failed password checks (Basic, DOTAUTH, URL parameters,
-	// @login, @session, @tokens provisioning). Default: 5 failures per user
-	// (20 per client address) within 15m lock out for 15m (429).
+	// @login, @session, @tokens provisioning). Default: 5 failures for one
+	// user from one client address lock that user out from that address;
+	// 100 for one user from all addresses lock the user out everywhere; 20
+	// from one address for any users lock the address out. Failures are
+	// counted within 15m and lock out for 15m (429).
 	Throttle *authenticators.Throttle `json:"throttle,omitempty"`
 
 	// Where tokens, sessions, revocations and counters are kept.
