@@ -44,7 +44,11 @@ type Handler struct {
 	Users []identity.User `json:"users,omitempty"`
 
 	// A JSON file with a list of users:
-	// `[{"name", "password_hash", "roles", "disabled"}]`. Read at load.
+	// `[{"name", "password_hash", "roles", "disabled"}]`. The file is
+	// watched: within about a second of a change its users apply to every
+	// credential (a disabled or removed user's Basic, JWT, token and session
+	// stop working). A file that cannot be read or is invalid keeps the
+	// last good users and logs an error.
 	UsersFile string `json:"users_file,omitempty"`
 
 	// The authenticator chain, in order. The first credential a request
@@ -133,18 +137,26 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.rolesHeader = http.CanonicalHeaderKey(defaultString(h.RolesHeader, "X-Remote-Roles"))
 
 	users := h.Users
+	var file *usersFile
 	if h.UsersFile != "" {
-		fromFile, err := identity.LoadUsersFile(h.UsersFile)
-		if err != nil {
+		file = &usersFile{path: h.UsersFile, inline: h.Users, logger: h.logger}
+		var err error
+		if users, err = file.load(); err != nil {
 			return err
 		}
-		users = append(append([]identity.User(nil), users...), fromFile...)
 	}
 	dir, err := identity.NewDirectory(users)
 	if err != nil {
 		return fmt.Errorf("users: %w", err)
 	}
 	h.users = dir
+	if file != nil {
+		file.users = dir
+		watchCtx, stopWatching := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go file.watch(watchCtx, done)
+		h.unload = append(h.unload, func() { stopWatching(); <-done })
+	}
 
 	if h.StoreRaw == nil {
 		h.StoreRaw = json.RawMessage(`{"backend":"bolt"}`)
