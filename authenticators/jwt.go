@@ -242,8 +242,16 @@ func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error
 			return nil, j.reject("The token has been revoked.")
 		}
 	}
-	if _, ok := j.env.Users.Lookup(id.User); !ok {
+	acct, ok := j.env.Users.Lookup(id.User)
+	if !ok {
 		return nil, j.reject("The token's user no longer exists or is disabled.")
+	}
+	if acct.RolesJoined != id.RolesJoined {
+		// The user's roles changed (users_file) since the token was
+		// verified: the token carries the roles the user has now.
+		fresh := identity.New(acct.Name, acct.Roles, "jwt", id.TokenID)
+		fresh.Expires = id.Expires
+		id, cached = fresh, false
 	}
 	if !cached {
 		j.verified.Put(raw, id)
