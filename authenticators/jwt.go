@@ -71,6 +71,7 @@ type JWT struct {
 	env       Env
 	keys      *keyring
 	parser    *jwt.Parser
+	verifier  *jwtVerifier
 	challenge string
 	invalid   string
 	// verified remembers tokens that passed every signature and claim check,
@@ -147,6 +148,7 @@ func (j *JWT) Bind(env Env) error {
 		opts = append(opts, jwt.WithAudience(j.Audience))
 	}
 	j.parser = jwt.NewParser(opts...)
+	j.verifier = newJWTVerifier(kr, j.Issuer, j.Audience, time.Duration(j.Leeway))
 	j.verified = cache.New[string, *identity.Identity](maxVerifiedTokens)
 	j.challenge = fmt.Sprintf(`Bearer realm=%q`, env.Realm)
 	j.invalid = fmt.Sprintf(`Bearer realm=%q, error="invalid_token"`, env.Realm)
@@ -235,9 +237,9 @@ func (j *JWT) parse(raw string) (*identity.Identity, error) {
 	if len(raw) > maxJWTBytes {
 		return nil, j.reject("The token is too large.")
 	}
-	var claims jwtClaims
-	if _, err := j.parser.ParseWithClaims(raw, &claims, j.keyFor); err != nil {
-		if errors.Is(err, jwt.ErrTokenExpired) {
+	claims, err := j.verifier.verify(raw)
+	if err != nil {
+		if errors.Is(err, errJWTExpired) {
 			return nil, j.reject("The token has expired.")
 		}
 		return nil, j.reject("The token is invalid.")
