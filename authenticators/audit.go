@@ -143,15 +143,24 @@ func (p *Passwords) Audited(a *Audit) *Passwords {
 	return p
 }
 
-// lockedOut records that the failure counter under key (fail:user:<name>
-// or fail:addr:<address>) reached its limit.
-func (a *Audit) lockedOut(key string) {
+// lockouts records the counters of a failed check by user that have just
+// reached their limit: a lockout of the user from this address (scope
+// user_address), of the user everywhere (user) or of the address (address).
+func (a *Audit) lockouts(r *http.Request, user string, c counters) {
 	if a == nil {
 		return
 	}
-	if user, ok := strings.CutPrefix(key, "fail:user:"); ok {
-		a.Event(EventLockedOut, nil, user, zap.String("scope", "user"))
-	} else if addr, ok := strings.CutPrefix(key, "fail:addr:"); ok {
-		a.Event(EventLockedOut, nil, "", zap.String("scope", "address"), zap.String("remote_ip", addr))
+	for _, k := range c {
+		if k.count != k.limit {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(k.key, "fail:user-addr:"):
+			a.Event(EventLockedOut, r, user, zap.String("scope", "user_address"))
+		case strings.HasPrefix(k.key, "fail:user:"):
+			a.Event(EventLockedOut, r, user, zap.String("scope", "user"))
+		default:
+			a.Event(EventLockedOut, r, "", zap.String("scope", "address"))
+		}
 	}
 }

@@ -167,10 +167,11 @@ func OutcomeOf(err error) string {
 }
 
 // countThrottled counts a check refused because the failure counter under
-// key (fail:user:… or fail:addr:…) is at its limit.
+// key is at its limit: a user's (fail:user:…, fail:user-addr:…) or an
+// address's (fail:addr:…).
 func countThrottled(key string) {
 	c := throttledCounters()
-	if strings.HasPrefix(key, "fail:user:") {
+	if strings.HasPrefix(key, "fail:user") {
 		c[0].Inc()
 	} else {
 		c[1].Inc()
