@@ -98,7 +98,7 @@ next:
 func TestOperationsMetricsAndAudit(t *testing.T) {
 	up := newUpstream(t)
 	p := newCaddyProcess(t, processSite(t, up, `throttle {
-			max_failures 2
+			per_user_address 2
 		}`))
 	p.Start()
 
@@ -195,7 +195,7 @@ func TestOperationsMetricsAndAudit(t *testing.T) {
 		{"event": "login_failed", "method": "basic", "reason": "Invalid username or password."},
 		{"event": "login_succeeded", "user": "alice", "endpoint": "login"},
 		{"event": "login_failed", "user": "dave", "endpoint": "login"},
-		{"event": "locked_out", "user": "bob", "scope": "user"},
+		{"event": "locked_out", "user": "bob", "scope": "user_address"},
 		{"event": "token_created", "user": "alice", "by": "alice", "token_id": tok.ID},
 		{"event": "token_revoked", "user": "alice", "by": "alice", "token_id": tok.ID},
 		{"event": "session_started", "user": "alice", "remote_ip": "127.0.0.1"},
