@@ -156,13 +156,19 @@ func (e *Endpoints) AdminRevokeToken(w http.ResponseWriter, r *http.Request, tok
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// userSessions is the store's session listing, if it has one.
-func (e *Endpoints) userSessions(w http.ResponseWriter) (store.UserSessions, bool) {
-	st := e.env.Store
+// sessionLister is st's listing of sessions by user, if it has one (st
+// may be wrapped, e.g. to be measured).
+func sessionLister(st store.Store) (store.UserSessions, bool) {
 	if m, ok := st.(interface{ Unwrap() store.Store }); ok {
 		st = m.Unwrap()
 	}
 	us, ok := st.(store.UserSessions)
+	return us, ok
+}
+
+// userSessions is the store's session listing; without one it answers 501.
+func (e *Endpoints) userSessions(w http.ResponseWriter) (store.UserSessions, bool) {
+	us, ok := sessionLister(e.env.Store)
 	if !ok {
 		problem.Write(w, http.StatusNotImplemented, "This store cannot list sessions by user.")
 	}

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
 // gaugeRefresh is the shortest time between two counts of the stores.
@@ -77,10 +75,7 @@ func (g *storeGauges) count() {
 			return
 		}
 		tokens += len(toks)
-		if m, ok := st.(interface{ Unwrap() store.Store }); ok {
-			st = m.Unwrap()
-		}
-		if us, ok := st.(store.UserSessions); ok {
+		if us, ok := sessionLister(st); ok {
 			list, err := us.UserSessions(ctx, "")
 			if err != nil {
 				return
