@@ -39,8 +39,14 @@ type Audit struct {
 	mu sync.Mutex
 	// failures and successes hold, per key, when the last event was
 	// written and how many were dropped since.
-	failures  *cache.Bounded[string, *auditLimit]
-	successes *cache.Bounded[string, *auditLimit]
+	failures  *cache.Bounded[auditKey, *auditLimit]
+	successes *cache.Bounded[auditKey, *auditLimit]
+}
+
+// auditKey is what a rate limit counts per: a client address, and for
+// successes the user too (a struct, so building it allocates nothing).
+type auditKey struct {
+	user, addr string
 }
 
 type auditLimit struct {
@@ -53,8 +59,8 @@ type auditLimit struct {
 func NewAudit(handlerLogger *zap.Logger) *Audit {
 	return &Audit{
 		logger:    handlerLogger.Named("audit"),
-		failures:  cache.New[string, *auditLimit](auditLimitEntries),
-		successes: cache.New[string, *auditLimit](auditLimitEntries),
+		failures:  cache.New[auditKey, *auditLimit](auditLimitEntries),
+		successes: cache.New[auditKey, *auditLimit](auditLimitEntries),
 	}
 }
 
@@ -83,7 +89,7 @@ func (a *Audit) Rejected(r *http.Request, method, reason string) {
 	if a == nil {
 		return
 	}
-	dropped, ok := a.allow(a.failures, ClientIP(r), time.Second)
+	dropped, ok := a.allow(a.failures, auditKey{addr: ClientIP(r)}, time.Second)
 	if !ok {
 		return
 	}
@@ -101,7 +107,7 @@ func (a *Audit) PasswordAccepted(r *http.Request, method, user string) {
 	if a == nil {
 		return
 	}
-	if _, ok := a.allow(a.successes, user+"\x00"+ClientIP(r), time.Minute); !ok {
+	if _, ok := a.allow(a.successes, auditKey{user: user, addr: ClientIP(r)}, time.Minute); !ok {
 		return
 	}
 	a.Event(EventLoginSucceeded, r, user, zap.String("method", method))
@@ -109,7 +115,7 @@ func (a *Audit) PasswordAccepted(r *http.Request, method, user string) {
 
 // allow reports whether an event under key may be written now (at most one
 // per every), and how many were dropped since the last one written.
-func (a *Audit) allow(limits *cache.Bounded[string, *auditLimit], key string, every time.Duration) (int, bool) {
+func (a *Audit) allow(limits *cache.Bounded[auditKey, *auditLimit], key auditKey, every time.Duration) (int, bool) {
 	now := time.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
