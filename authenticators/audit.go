@@ -35,6 +35,7 @@ const auditLimitEntries = 10000
 // A nil *Audit logs nothing.
 type Audit struct {
 	logger *zap.Logger
+	now    func() time.Time
 
 	mu sync.Mutex
 	// failures and successes hold, per key, when the last event was
@@ -59,6 +60,7 @@ type auditLimit struct {
 func NewAudit(handlerLogger *zap.Logger) *Audit {
 	return &Audit{
 		logger:    handlerLogger.Named("audit"),
+		now:       time.Now,
 		failures:  cache.New[auditKey, *auditLimit](auditLimitEntries),
 		successes: cache.New[auditKey, *auditLimit](auditLimitEntries),
 	}
@@ -116,7 +118,7 @@ func (a *Audit) PasswordAccepted(r *http.Request, method, user string) {
 // allow reports whether an event under key may be written now (at most one
 // per every), and how many were dropped since the last one written.
 func (a *Audit) allow(limits *cache.Bounded[auditKey, *auditLimit], key auditKey, every time.Duration) (int, bool) {
-	now := time.Now()
+	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	l, ok := limits.Get(key)
