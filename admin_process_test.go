@@ -119,6 +119,7 @@ func TestAdminAPI(t *testing.T) {
 	}
 	decodeJSON(t, body, &sessions)
 	if resp.StatusCode != 200 || sessions.Count != 1 || sessions.Results[0]["created"] == nil || sessions.Results[0]["last_seen"] == nil ||
+		sessions.Results[0]["client_address"] != "127.0.0.1" ||
 		strings.Contains(body, strings.TrimPrefix(cookie, "sessionid=")) {
 		t.Fatalf("sessions: %d %s", resp.StatusCode, body)
 	}

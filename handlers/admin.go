@@ -31,6 +31,8 @@ type sessionView struct {
 	Created  time.Time `json:"created"`
 	LastSeen time.Time `json:"last_seen"`
 	Expires  time.Time `json:"expires"`
+	// ClientAddress is where the session was started from.
+	ClientAddress string `json:"client_address"`
 }
 
 // sessionList is the body of GET /rest_auth/sessions.
@@ -213,10 +215,11 @@ func (e *Endpoints) viewSession(s store.Session) sessionView {
 		}
 	}
 	return sessionView{
-		ID:       hex.EncodeToString(s.IDHash)[:12],
-		Created:  s.Created.UTC(),
-		LastSeen: seen.UTC(),
-		Expires:  s.Deadline().UTC(),
+		ID:            hex.EncodeToString(s.IDHash)[:12],
+		Created:       s.Created.UTC(),
+		LastSeen:      seen.UTC(),
+		Expires:       s.Deadline().UTC(),
+		ClientAddress: s.ClientAddr,
 	}
 }
 
