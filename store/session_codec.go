@@ -52,20 +52,22 @@ func decodeSession(idHash, v []byte) (Session, error) {
 	if len(v) < fixed+n {
 		return Session{}, errBadSessionRecord
 	}
-	csrf, rest := v[fixed:fixed+n], v[fixed+n:]
+	// User and client address share one string: a session read on every
+	// request allocates no more than before the address was kept.
+	csrf, rest := v[fixed:fixed+n], string(v[fixed+n:])
 	var addr string
 	if v[0] == sessionCodecVersion {
 		if len(rest) < 1 || len(rest) < 1+int(rest[0]) {
 			return Session{}, errBadSessionRecord
 		}
-		addr, rest = string(rest[1:1+int(rest[0])]), rest[1+int(rest[0]):]
+		addr, rest = rest[1:1+int(rest[0])], rest[1+int(rest[0]):]
 	}
 	at := func(i int) time.Time {
 		return time.Unix(0, int64(binary.BigEndian.Uint64(v[1+8*i:]))).UTC()
 	}
 	return Session{
 		IDHash:      append([]byte(nil), idHash...),
-		User:        string(rest),
+		User:        rest,
 		ClientAddr:  addr,
 		CSRFHash:    append([]byte(nil), csrf...),
 		Created:     at(0),
