@@ -55,6 +55,7 @@ func (m *MeasuredStore) done(op string, start time.Time, err error) {
 	}
 }
 
+// CreateToken implements store.Store, timed.
 func (m *MeasuredStore) CreateToken(ctx context.Context, t store.Token) error {
 	start := time.Now()
 	err := m.Store.CreateToken(ctx, t)
@@ -62,6 +63,7 @@ func (m *MeasuredStore) CreateToken(ctx context.Context, t store.Token) error {
 	return err
 }
 
+// Token implements store.Store, timed.
 func (m *MeasuredStore) Token(ctx context.Context, id string) (store.Token, error) {
 	start := time.Now()
 	t, err := m.Store.Token(ctx, id)
@@ -69,6 +71,7 @@ func (m *MeasuredStore) Token(ctx context.Context, id string) (store.Token, erro
 	return t, err
 }
 
+// TokenByKeyHash implements store.Store, timed.
 func (m *MeasuredStore) TokenByKeyHash(ctx context.Context, keyHash []byte) (store.Token, error) {
 	start := time.Now()
 	t, err := m.Store.TokenByKeyHash(ctx, keyHash)
@@ -76,6 +79,7 @@ func (m *MeasuredStore) TokenByKeyHash(ctx context.Context, keyHash []byte) (sto
 	return t, err
 }
 
+// Tokens implements store.Store, timed.
 func (m *MeasuredStore) Tokens(ctx context.Context, owner string) ([]store.Token, error) {
 	start := time.Now()
 	t, err := m.Store.Tokens(ctx, owner)
@@ -83,6 +87,7 @@ func (m *MeasuredStore) Tokens(ctx context.Context, owner string) ([]store.Token
 	return t, err
 }
 
+// DeleteToken implements store.Store, timed.
 func (m *MeasuredStore) DeleteToken(ctx context.Context, id string) error {
 	start := time.Now()
 	err := m.Store.DeleteToken(ctx, id)
@@ -90,6 +95,7 @@ func (m *MeasuredStore) DeleteToken(ctx context.Context, id string) error {
 	return err
 }
 
+// TouchTokens implements store.Store, timed.
 func (m *MeasuredStore) TouchTokens(ctx context.Context, lastUsed map[string]time.Time) error {
 	start := time.Now()
 	err := m.Store.TouchTokens(ctx, lastUsed)
@@ -97,6 +103,7 @@ func (m *MeasuredStore) TouchTokens(ctx context.Context, lastUsed map[string]tim
 	return err
 }
 
+// Revoke implements store.Store, timed.
 func (m *MeasuredStore) Revoke(ctx context.Context, jti string, until time.Time) (bool, error) {
 	start := time.Now()
 	revoked, err := m.Store.Revoke(ctx, jti, until)
@@ -104,6 +111,7 @@ func (m *MeasuredStore) Revoke(ctx context.Context, jti string, until time.Time)
 	return revoked, err
 }
 
+// IsRevoked implements store.Store, timed.
 func (m *MeasuredStore) IsRevoked(ctx context.Context, jti string) (bool, error) {
 	start := time.Now()
 	ok, err := m.Store.IsRevoked(ctx, jti)
@@ -111,6 +119,7 @@ func (m *MeasuredStore) IsRevoked(ctx context.Context, jti string) (bool, error)
 	return ok, err
 }
 
+// CreateSession implements store.Store, timed.
 func (m *MeasuredStore) CreateSession(ctx context.Context, s store.Session) error {
 	start := time.Now()
 	err := m.Store.CreateSession(ctx, s)
@@ -118,6 +127,7 @@ func (m *MeasuredStore) CreateSession(ctx context.Context, s store.Session) erro
 	return err
 }
 
+// Session implements store.Store, timed.
 func (m *MeasuredStore) Session(ctx context.Context, idHash []byte) (store.Session, error) {
 	start := time.Now()
 	s, err := m.Store.Session(ctx, idHash)
@@ -125,6 +135,7 @@ func (m *MeasuredStore) Session(ctx context.Context, idHash []byte) (store.Sessi
 	return s, err
 }
 
+// UpdateSession implements store.Store, timed.
 func (m *MeasuredStore) UpdateSession(ctx context.Context, s store.Session) error {
 	start := time.Now()
 	err := m.Store.UpdateSession(ctx, s)
@@ -132,6 +143,7 @@ func (m *MeasuredStore) UpdateSession(ctx context.Context, s store.Session) erro
 	return err
 }
 
+// DeleteSession implements store.Store, timed.
 func (m *MeasuredStore) DeleteSession(ctx context.Context, idHash []byte) error {
 	start := time.Now()
 	err := m.Store.DeleteSession(ctx, idHash)
@@ -139,6 +151,7 @@ func (m *MeasuredStore) DeleteSession(ctx context.Context, idHash []byte) error 
 	return err
 }
 
+// AddFailure implements store.Store, timed.
 func (m *MeasuredStore) AddFailure(ctx context.Context, key string, window time.Duration) (store.Counter, error) {
 	start := time.Now()
 	c, err := m.Store.AddFailure(ctx, key, window)
@@ -146,6 +159,7 @@ func (m *MeasuredStore) AddFailure(ctx context.Context, key string, window time.
 	return c, err
 }
 
+// Failures implements store.Store, timed.
 func (m *MeasuredStore) Failures(ctx context.Context, key string) (store.Counter, error) {
 	start := time.Now()
 	c, err := m.Store.Failures(ctx, key)
@@ -153,6 +167,7 @@ func (m *MeasuredStore) Failures(ctx context.Context, key string) (store.Counter
 	return c, err
 }
 
+// SetFailures implements store.Store, timed.
 func (m *MeasuredStore) SetFailures(ctx context.Context, key string, c store.Counter) error {
 	start := time.Now()
 	err := m.Store.SetFailures(ctx, key, c)
@@ -160,6 +175,7 @@ func (m *MeasuredStore) SetFailures(ctx context.Context, key string, c store.Cou
 	return err
 }
 
+// ResetFailures implements store.Store, timed.
 func (m *MeasuredStore) ResetFailures(ctx context.Context, key string) error {
 	start := time.Now()
 	err := m.Store.ResetFailures(ctx, key)
@@ -167,6 +183,7 @@ func (m *MeasuredStore) ResetFailures(ctx context.Context, key string) error {
 	return err
 }
 
+// Secret implements store.Store, timed.
 func (m *MeasuredStore) Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error) {
 	start := time.Now()
 	s, err := m.Store.Secret(ctx, name, generate)

@@ -267,6 +267,7 @@ func (e *Endpoints) AdminLogOut(w http.ResponseWriter, r *http.Request, user str
 		return
 	}
 	now := time.Now()
+	jwts := 0
 	for _, other := range sharing {
 		if other.jwt == nil {
 			continue
@@ -275,8 +276,11 @@ func (e *Endpoints) AdminLogOut(w http.ResponseWriter, r *http.Request, user str
 			e.storeFailed(w, err)
 			return
 		}
+		jwts++
 	}
-	e.env.Audit.Event(authenticators.EventJWTRevoked, r, user, zap.String("reason", "user logged out"), zap.String("by", AdminActor))
+	if jwts > 0 {
+		e.env.Audit.Event(authenticators.EventJWTRevoked, r, user, zap.String("reason", "user logged out"), zap.String("by", AdminActor))
+	}
 	if req.Tokens && e.issuer != nil {
 		toks, err := e.env.Store.Tokens(r.Context(), user)
 		if err != nil {
