@@ -307,18 +307,23 @@ func checkEndpoints(prefix string) error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	prior, seen := caddyhttp.GetVar(r.Context(), identityVar).(*identity.Identity)
 	h.removeSpoofedIdentity(r, !seen)
-	if h.refuseURLCredentials(w, r) {
+	if err := h.refuseURLCredentials(r); err != nil {
+		h.refuse(w, r, err)
 		return nil
 	}
 
 	if h.RequireHTTPS && !authenticators.ArrivedOverTLS(r) {
-		h.refuse(w, r, http.StatusForbidden, "HTTPS is required.")
+		h.refuse(w, r, authenticators.Forbidden("HTTPS is required."))
 		return nil
 	}
 
-	if h.endpoints != nil && h.endpoints.IsPublic(r.URL.Path) {
-		route, rest, _ := h.endpoints.Match(r.URL.Path)
-		route(w, r, nil, rest)
+	var endpoint handlers.Match
+	isEndpoint := false
+	if h.endpoints != nil {
+		endpoint, isEndpoint = h.endpoints.Match(r)
+	}
+	if isEndpoint && endpoint.Public {
+		h.endpoints.Serve(w, r, endpoint, nil)
 		return nil
 	}
 
@@ -331,8 +336,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		var err error
 		if id, err = h.authenticate(r); err != nil {
 			var rej *authenticators.Rejection
-			if !errors.As(err, &rej) || !rej.Stale || h.endpoints == nil || !h.endpoints.IsLogin(r) {
-				h.reject(w, r, err)
+			if !errors.As(err, &rej) || !rej.Stale || !isEndpoint || !endpoint.Login {
+				h.refuse(w, r, err)
 				return nil
 			}
 			id = nil // an ended session's cookie does not block a new login
@@ -344,23 +349,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 
-	if h.endpoints != nil && !isPreflight(r) {
-		if route, rest, ok := h.endpoints.Match(r.URL.Path); ok {
-			if id != nil {
-				// The access log names who used the endpoint.
-				publishIdentity(r, id)
-				if !h.roleAllowed(id) {
-					h.refuse(w, r, http.StatusForbidden, noAllowedRole)
-					return nil
-				}
+	if isEndpoint && !isPreflight(r) {
+		if id != nil {
+			// The access log names who used the endpoint.
+			publishIdentity(r, id)
+			if !h.roleAllowed(id) {
+				h.refuse(w, r, authenticators.Forbidden(noAllowedRole))
+				return nil
 			}
-			route(w, r, id, rest)
-			return nil
 		}
+		h.endpoints.Serve(w, r, endpoint, id)
+		return nil
 	}
 
-	if status, detail := h.authorize(r, id); status != 0 {
-		h.refuse(w, r, status, detail)
+	if err := h.authorize(r, id); err != nil {
+		h.refuse(w, r, err)
 		return nil
 	}
 

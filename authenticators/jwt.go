@@ -279,7 +279,8 @@ func (j *JWT) reject(detail string) *Rejection {
 }
 
 // Issue signs a new token for acct. Its error wraps store.ErrUnavailable
-// when the generated key cannot be read from the store.
+// when the generated key cannot be read from the store, and is a 500
+// *Rejection when the token cannot be signed.
 func (j *JWT) Issue(ctx context.Context, acct *identity.Account) (token string, expires time.Time, err error) {
 	keys, err := j.keys.get(ctx)
 	if err != nil {
@@ -287,7 +288,7 @@ func (j *JWT) Issue(ctx context.Context, acct *identity.Account) (token string, 
 	}
 	jti := make([]byte, 16)
 	if _, err := rand.Read(jti); err != nil {
-		return "", time.Time{}, fmt.Errorf("jwt: generating token id: %w", err)
+		return "", time.Time{}, j.issueFailed(fmt.Errorf("jwt: generating token id: %w", err))
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	expires = now.Add(time.Duration(j.TTL))
@@ -309,9 +310,15 @@ func (j *JWT) Issue(ctx context.Context, acct *identity.Account) (token string, 
 	t.Header["kid"] = key.kid
 	token, err = t.SignedString(key.sign)
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("jwt: signing: %w", err)
+		return "", time.Time{}, j.issueFailed(fmt.Errorf("jwt: signing: %w", err))
 	}
 	return token, expires, nil
+}
+
+// issueFailed logs why a token could not be issued and refuses with 500.
+func (j *JWT) issueFailed(err error) *Rejection {
+	j.env.Logger.Error("issuing a token failed", zap.Error(err))
+	return &Rejection{Status: http.StatusInternalServerError, Detail: "The token could not be issued."}
 }
 
 // Revoke invalidates the token of id (a JWT identity) until it expires.

@@ -406,7 +406,7 @@ var (
 	_ Binder                = (*Token)(nil)
 	_ Challenger            = (*Token)(nil)
 	_ Scrubber              = (*Token)(nil)
-	_ TokenIssuer           = (*Token)(nil)
+	_ TokenOps              = (*Token)(nil)
 	_ caddy.Provisioner     = (*Token)(nil)
 	_ caddy.Validator       = (*Token)(nil)
 	_ caddy.CleanerUpper    = (*Token)(nil)
