@@ -157,7 +157,7 @@ type jwtKeySet struct {
 
 // newKeySet builds the verifier for kr and the configured claims.
 func (j *JWT) newKeySet(kr *keyring) *jwtKeySet {
-	return &jwtKeySet{keyring: kr, verifier: newJWTVerifier(kr, j.Issuer, j.Audience, time.Duration(j.Leeway))}
+	return &jwtKeySet{keyring: kr, verifier: newJWTVerifier(kr, j.Issuer, j.Audience, time.Duration(j.Leeway), j.env.Clock())}
 }
 
 // RevocationEnabled reports whether tokens can be invalidated.
@@ -212,7 +212,7 @@ func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error
 			return nil, err
 		}
 	}
-	if time.Now().Unix() >= id.Expires+int64(time.Duration(j.Leeway)/time.Second) {
+	if j.env.Clock()().Unix() >= id.Expires+int64(time.Duration(j.Leeway)/time.Second) {
 		j.verified.Delete(raw)
 		return nil, j.reject("The token has expired.")
 	}
@@ -290,7 +290,7 @@ func (j *JWT) Issue(ctx context.Context, acct *identity.Account) (token string, 
 	if _, err := rand.Read(jti); err != nil {
 		return "", time.Time{}, j.issueFailed(fmt.Errorf("jwt: generating token id: %w", err))
 	}
-	now := time.Now().UTC().Truncate(time.Second)
+	now := j.env.Clock()().UTC().Truncate(time.Second)
 	expires = now.Add(time.Duration(j.TTL))
 	claims := jwtClaims{
 		Roles: acct.Roles,

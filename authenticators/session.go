@@ -182,7 +182,7 @@ func (s *Session) Authenticate(r *http.Request) (*identity.Identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session: reading: %w", err)
 	}
-	now := time.Now()
+	now := s.env.Clock()()
 	if !now.Before(sess.Deadline()) {
 		return nil, s.dead("The session has expired or ended; log in again.", r)
 	}
@@ -272,7 +272,7 @@ func (s *Session) Start(w http.ResponseWriter, r *http.Request, acct *identity.A
 	if err != nil {
 		return err
 	}
-	now := time.Now().UTC()
+	now := s.env.Clock()().UTC()
 	sess := store.Session{
 		IDHash:      h.hash(id),
 		User:        acct.Name,

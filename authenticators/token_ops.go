@@ -112,7 +112,7 @@ func (t *Token) lifetimes() (defaultTTL, maxTTL time.Duration) {
 
 // CreateToken implements TokenOps.
 func (t *Token) CreateToken(ctx context.Context, by string, spec TokenSpec) (TokenInfo, string, error) {
-	now := time.Now().UTC()
+	now := t.now().UTC()
 	rec, err := t.newRecord(spec, now)
 	if err != nil {
 		return TokenInfo{}, "", err

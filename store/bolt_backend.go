@@ -49,8 +49,10 @@ var (
 type boltBackend struct {
 	db     *bolt.DB
 	logger *zap.Logger
-	stop   chan struct{}
-	done   chan struct{}
+	// now tells the time that decides expiries (time.Now unless a test
+	// moves it).
+	now     func() time.Time
+	sweeper *sweeper
 }
 
 // openBolt opens (creating if needed) the store file at path, waiting at
@@ -71,10 +73,13 @@ func openBolt(path string, timeout, interval time.Duration, logger *zap.Logger) 
 	b := &boltBackend{
 		db:     db,
 		logger: logger,
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		now:    time.Now,
 	}
-	go b.sweepEvery(interval)
+	b.sweeper = startSweeper(interval, func() time.Time { return b.now() }, func(now time.Time) {
+		if err := b.sweep(now); err != nil {
+			b.logger.Error("deleting expired records", zap.String("path", b.db.Path()), zap.Error(err))
+		}
+	})
 	return b, nil
 }
 
@@ -101,28 +106,11 @@ func initBuckets(tx *bolt.Tx) error {
 
 // destroy stops the sweeper and closes the file.
 func (b *boltBackend) destroy() error {
-	close(b.stop)
-	<-b.done
+	b.sweeper.halt()
 	if err := b.db.Close(); err != nil {
 		return fmt.Errorf("closing token store %s: %w", b.db.Path(), err)
 	}
 	return nil
-}
-
-func (b *boltBackend) sweepEvery(interval time.Duration) {
-	defer close(b.done)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-b.stop:
-			return
-		case now := <-tick.C:
-			if err := b.sweep(now); err != nil {
-				b.logger.Error("deleting expired records", zap.String("path", b.db.Path()), zap.Error(err))
-			}
-		}
-	}
 }
 
 // expiredFunc reports whether a stored value is expired at now.
@@ -309,7 +297,7 @@ func (b *boltBackend) CreateToken(ctx context.Context, t Token) error {
 		return fmt.Errorf("creating token: %w", err)
 	}
 	return b.db.Update(func(tx *bolt.Tx) error {
-		now := time.Now()
+		now := b.now()
 		old, err := getToken(tx, []byte(t.ID))
 		switch {
 		case err == nil && !old.Expired(now):
@@ -361,7 +349,7 @@ func (b *boltBackend) Token(ctx context.Context, id string) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	if t.Expired(time.Now()) {
+	if t.Expired(b.now()) {
 		return Token{}, ErrNotFound
 	}
 	return t, nil
@@ -388,7 +376,7 @@ func (b *boltBackend) TokenByKeyHash(ctx context.Context, keyHash []byte) (Token
 	if err != nil {
 		return Token{}, err
 	}
-	if t.Expired(time.Now()) {
+	if t.Expired(b.now()) {
 		return Token{}, ErrNotFound
 	}
 	return t, nil
@@ -399,7 +387,7 @@ func (b *boltBackend) Tokens(ctx context.Context, owner string) ([]Token, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	now := b.now()
 	var out []Token
 	add := func(t Token) {
 		if !t.Expired(now) {
@@ -453,7 +441,7 @@ func (b *boltBackend) DeleteToken(ctx context.Context, id string) error {
 		if err := deleteTokenTx(tx, t); err != nil {
 			return err
 		}
-		if t.Expired(time.Now()) {
+		if t.Expired(b.now()) {
 			return ErrNotFound
 		}
 		return nil
@@ -469,7 +457,7 @@ func (b *boltBackend) TouchTokens(ctx context.Context, lastUsed map[string]time.
 		return nil
 	}
 	return b.db.Update(func(tx *bolt.Tx) error {
-		now := time.Now()
+		now := b.now()
 		for id, used := range lastUsed {
 			t, err := getToken(tx, []byte(id))
 			if errors.Is(err, ErrNotFound) {
@@ -499,7 +487,7 @@ func (b *boltBackend) Revoke(ctx context.Context, jti string, until time.Time) (
 	if err := checkKey("jti", jti); err != nil {
 		return false, fmt.Errorf("revoking: %w", err)
 	}
-	now := time.Now()
+	now := b.now()
 	if !now.Before(until) {
 		return false, nil // already expired: nothing left to revoke
 	}
@@ -545,7 +533,7 @@ func (b *boltBackend) IsRevoked(ctx context.Context, jti string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("reading revocation %s: %w", jti, err)
 	}
-	return time.Now().Before(until), nil
+	return b.now().Before(until), nil
 }
 
 // getSession reads the live session under idHash in tx.
@@ -582,7 +570,7 @@ func (b *boltBackend) CreateSession(ctx context.Context, s Session) error {
 		return fmt.Errorf("creating session: %w", err)
 	}
 	return b.db.Update(func(tx *bolt.Tx) error {
-		_, err := getSession(tx, s.IDHash, time.Now())
+		_, err := getSession(tx, s.IDHash, b.now())
 		switch {
 		case err == nil:
 			return fmt.Errorf("creating session: %w", ErrExists)
@@ -604,7 +592,7 @@ func (b *boltBackend) Session(ctx context.Context, idHash []byte) (Session, erro
 	var s Session
 	err := b.db.View(func(tx *bolt.Tx) error {
 		var err error
-		s, err = getSession(tx, idHash, time.Now())
+		s, err = getSession(tx, idHash, b.now())
 		return err
 	})
 	if err != nil {
@@ -622,7 +610,7 @@ func (b *boltBackend) UpdateSession(ctx context.Context, s Session) error {
 		return ErrNotFound
 	}
 	return b.db.Update(func(tx *bolt.Tx) error {
-		if _, err := getSession(tx, s.IDHash, time.Now()); err != nil {
+		if _, err := getSession(tx, s.IDHash, b.now()); err != nil {
 			return err
 		}
 		return putSession(tx, s)
@@ -658,7 +646,7 @@ func (b *boltBackend) AddFailure(ctx context.Context, key string, window time.Du
 	}
 	var c Counter
 	err := b.db.Update(func(tx *bolt.Tx) error {
-		now := time.Now()
+		now := b.now()
 		bk := tx.Bucket(bucketFailures)
 		old, ok := decodeCounter(bk.Get([]byte(key)))
 		if ok && !counterExpired(old, now) {
@@ -690,7 +678,7 @@ func (b *boltBackend) Failures(ctx context.Context, key string) (Counter, error)
 	if err != nil {
 		return Counter{}, fmt.Errorf("reading failures: %w", err)
 	}
-	if counterExpired(c, time.Now()) {
+	if counterExpired(c, b.now()) {
 		return Counter{}, nil
 	}
 	return c, nil
@@ -707,7 +695,7 @@ func (b *boltBackend) SetFailures(ctx context.Context, key string, c Counter) er
 	}
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketFailures)
-		if c.Count <= 0 || counterExpired(c, time.Now()) {
+		if c.Count <= 0 || counterExpired(c, b.now()) {
 			return bk.Delete([]byte(key))
 		}
 		return bk.Put([]byte(key), encodeCounter(c))
