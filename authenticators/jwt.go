@@ -18,6 +18,7 @@ import (
 
 	"github.com/caddy-restauth/caddy-restauth/cache"
 	"github.com/caddy-restauth/caddy-restauth/identity"
+	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
 func init() {
@@ -72,11 +73,13 @@ type JWT struct {
 	// comes before the cookie.
 	Cookie string `json:"cookie,omitempty"`
 
-	env       Env
-	keys      *storeSecret[jwtKeySet]
-	jwks      []map[string]string // the public keys of the keyring
-	challenge string
-	invalid   string
+	env Env
+	// revocations is nil until Bind.
+	revocations store.Revocations
+	keys        *storeSecret[jwtKeySet]
+	jwks        []map[string]string // the public keys of the keyring
+	challenge   string
+	invalid     string
 	// verified remembers tokens that passed every signature and claim check,
 	// by their exact text, so a repeated request skips parsing. Expiry,
 	// revocation and the user are still checked on every request. The cache
@@ -110,7 +113,7 @@ func (j *JWT) Validate() error {
 // the generated key is read from (or created in) the store on first need,
 // so that Caddy loads while the store is down.
 func (j *JWT) Bind(env Env) error {
-	j.env = env
+	j.env, j.revocations = env, env.Store
 	if j.TTL == 0 {
 		j.TTL = caddy.Duration(defaultJWTTTL)
 	}
@@ -217,7 +220,7 @@ func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error
 		return nil, j.reject("The token has expired.")
 	}
 	if j.RevocationEnabled() {
-		revoked, err := j.env.Store.IsRevoked(ctx, id.TokenID)
+		revoked, err := j.revocations.IsRevoked(ctx, id.TokenID)
 		if err != nil {
 			return nil, fmt.Errorf("jwt: checking revocation: %w", err)
 		}
@@ -329,7 +332,7 @@ func (j *JWT) Revoke(ctx context.Context, id *identity.Identity) error {
 	if id.Method != "jwt" || id.TokenID == "" {
 		return errors.New("jwt: not a JWT identity")
 	}
-	revoked, err := j.env.Store.Revoke(ctx, id.TokenID, time.Unix(id.Expires, 0).Add(time.Duration(j.Leeway)))
+	revoked, err := j.revocations.Revoke(ctx, id.TokenID, time.Unix(id.Expires, 0).Add(time.Duration(j.Leeway)))
 	if err != nil {
 		return fmt.Errorf("jwt: revoking token: %w", err)
 	}

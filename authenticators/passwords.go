@@ -96,7 +96,7 @@ func (t Throttle) Validate() error {
 // password hashing is done.
 type Passwords struct {
 	users    *identity.Directory
-	store    store.Store
+	store    store.Counters
 	throttle Throttle
 	// now tells the time of a lockout's end.
 	now func() time.Time
@@ -113,7 +113,7 @@ type Passwords struct {
 const maxNameBytes = 256
 
 // NewPasswords builds the password checker.
-func NewPasswords(users *identity.Directory, st store.Store, t Throttle) *Passwords {
+func NewPasswords(users *identity.Directory, st store.Counters, t Throttle) *Passwords {
 	return &Passwords{users: users, store: st, throttle: t.withDefaults(), now: time.Now}
 }
 

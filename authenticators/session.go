@@ -65,6 +65,7 @@ type Session struct {
 	TrustedOrigins []string `json:"trusted_origins,omitempty"`
 
 	env      Env
+	store    store.SessionStore
 	hasher   *storeSecret[sessionHasher]
 	extended *cache.Bounded[string, int64] // id hash → unix nanoseconds of the last extension
 	extend   chan store.Session
@@ -104,7 +105,7 @@ func (s *Session) Validate() error {
 // created in) the store on first need, so that Caddy loads while the
 // store is down.
 func (s *Session) Bind(env Env) error {
-	s.env = env
+	s.env, s.store = env, env.Store
 	s.CookieName = defaultTo(s.CookieName, "sessionid")
 	s.CSRFCookieName = defaultTo(s.CSRFCookieName, "csrftoken")
 	s.CSRFHeader = defaultTo(s.CSRFHeader, "X-CSRFToken")
@@ -142,7 +143,7 @@ func (s *Session) extender() {
 	write := func(sess store.Session) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := s.env.Store.UpdateSession(ctx, sess); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := s.store.UpdateSession(ctx, sess); err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.env.Logger.Warn("session: extending idle expiry failed", zap.Error(err))
 		}
 	}
@@ -175,7 +176,7 @@ func (s *Session) Authenticate(r *http.Request) (*identity.Identity, error) {
 		return nil, fmt.Errorf("session: %w", err)
 	}
 	idHash := h.hash(sid)
-	sess, err := s.env.Store.Session(r.Context(), idHash)
+	sess, err := s.store.Session(r.Context(), idHash)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, s.dead("The session has expired or ended; log in again.", r)
 	}
@@ -260,7 +261,7 @@ func (s *Session) Start(w http.ResponseWriter, r *http.Request, acct *identity.A
 		return fmt.Errorf("session: %w", err)
 	}
 	if sid, ok := cookieValue(r, s.CookieName); ok {
-		if err := s.env.Store.DeleteSession(r.Context(), h.hash(sid)); err != nil {
+		if err := s.store.DeleteSession(r.Context(), h.hash(sid)); err != nil {
 			return fmt.Errorf("session: ending the previous session: %w", err)
 		}
 	}
@@ -281,7 +282,7 @@ func (s *Session) Start(w http.ResponseWriter, r *http.Request, acct *identity.A
 		IdleExpires: now.Add(time.Duration(s.IdleTimeout)),
 		Expires:     now.Add(time.Duration(s.MaxAge)),
 	}
-	if err := s.env.Store.CreateSession(r.Context(), sess); err != nil {
+	if err := s.store.CreateSession(r.Context(), sess); err != nil {
 		return fmt.Errorf("session: storing: %w", err)
 	}
 	secure := ArrivedOverTLS(r)
@@ -299,7 +300,7 @@ func (s *Session) End(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return fmt.Errorf("session: %w", err)
 		}
-		if err := s.env.Store.DeleteSession(r.Context(), h.hash(sid)); err != nil {
+		if err := s.store.DeleteSession(r.Context(), h.hash(sid)); err != nil {
 			return fmt.Errorf("session: deleting: %w", err)
 		}
 	}

@@ -69,7 +69,7 @@ type Token struct {
 	FlushInterval caddy.Duration `json:"flush_interval,omitempty"`
 
 	users     *identity.Directory
-	store     store.Store
+	store     store.TokenStore
 	now       func() time.Time
 	logger    *zap.Logger
 	hasher    *storeSecret[keyHasher]

@@ -8,7 +8,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"go.uber.org/zap"
 )
 
 func init() {
@@ -46,8 +45,10 @@ func (*Bolt) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision opens the database file, or attaches to it when another module
-// (or the previous config) already has it open.
+// Provision attaches to the database file, which its first operation
+// opens, or to the one another module (or the previous config) already
+// uses. So provisioning alone (`caddy validate`) never takes the file's
+// lock away from a running Caddy.
 func (b *Bolt) Provision(ctx caddy.Context) error {
 	if b.Path == "" {
 		b.Path = filepath.Join(caddy.AppDataDir(), "restauth", "restauth.db")
@@ -64,7 +65,6 @@ func (b *Bolt) Provision(ctx caddy.Context) error {
 	if timeout <= 0 {
 		timeout = boltOpenTimeout
 	}
-	logger := ctx.Logger()
 	backend, ref, err := acquire(boltPool, path, func() (*boltBackend, func() error, error) {
 		// The sweeper outlives this config when a reload keeps the file
 		// open, so it logs through the process-wide logger.
@@ -72,7 +72,6 @@ func (b *Bolt) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return nil, nil, err
 		}
-		logger.Info("opened token store", zap.String("path", path))
 		return bb, bb.destroy, nil
 	})
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -44,21 +46,65 @@ var (
 	keySchema = []byte("schema")
 )
 
-// boltBackend is one open bbolt file. Reads are View transactions only;
-// expired records are skipped on read and deleted by a periodic sweep.
+// boltBackend is one bbolt file, opened on its first operation: a
+// process that provisions a config but never serves it (`caddy validate`)
+// never takes the file's lock. Reads are View transactions only; expired
+// records are skipped on read and deleted by a periodic sweep.
 type boltBackend struct {
-	db     *bolt.DB
-	logger *zap.Logger
+	path    string
+	timeout time.Duration
+	logger  *zap.Logger
+	// openMu serialises opening; db is set once the file is open.
+	openMu sync.Mutex
+	db     atomic.Pointer[bolt.DB]
 	// now tells the time that decides expiries (time.Now unless a test
 	// moves it).
 	now     func() time.Time
 	sweeper *sweeper
 }
 
-// openBolt opens (creating if needed) the store file at path, waiting at
-// most timeout for another process to release its lock, and starts a sweep
-// every interval.
+// openBolt returns the store of the file at path, which its first
+// operation opens (creating it if needed), waiting at most timeout for
+// another process to release its lock. A sweep runs every interval once
+// the file is open.
 func openBolt(path string, timeout, interval time.Duration, logger *zap.Logger) (*boltBackend, error) {
+	b := &boltBackend{path: path, timeout: timeout, logger: logger, now: time.Now}
+	b.sweeper = startSweeper(interval, func() time.Time { return b.now() }, func(now time.Time) {
+		if b.db.Load() == nil {
+			return // not opened yet: nothing to sweep
+		}
+		if err := b.sweep(now); err != nil {
+			b.logger.Error("deleting expired records", zap.String("path", b.path), zap.Error(err))
+		}
+	})
+	return b, nil
+}
+
+// database returns the open file, opening it on first use. A failure (a
+// lock another process holds, a file that is not a store) wraps
+// ErrUnavailable, is logged and is tried again by the next operation.
+func (b *boltBackend) database() (*bolt.DB, error) {
+	if db := b.db.Load(); db != nil {
+		return db, nil
+	}
+	b.openMu.Lock()
+	defer b.openMu.Unlock()
+	if db := b.db.Load(); db != nil {
+		return db, nil
+	}
+	db, err := openBoltFile(b.path, b.timeout)
+	if err != nil {
+		b.logger.Error("cannot open token store; retrying on the next request", zap.String("path", b.path), zap.Error(err))
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	b.logger.Info("opened token store", zap.String("path", b.path))
+	b.db.Store(db)
+	return db, nil
+}
+
+// openBoltFile opens (creating if needed) the store file at path and
+// prepares its buckets.
+func openBoltFile(path string, timeout time.Duration) (*bolt.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("opening token store %s: %w", path, err)
 	}
@@ -70,17 +116,31 @@ func openBolt(path string, timeout, interval time.Duration, logger *zap.Logger) 
 		_ = db.Close()
 		return nil, fmt.Errorf("opening token store %s: %w", path, err)
 	}
-	b := &boltBackend{
-		db:     db,
-		logger: logger,
-		now:    time.Now,
+	return db, nil
+}
+
+// update runs fn in a read-write transaction, unless ctx is done.
+func (b *boltBackend) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	b.sweeper = startSweeper(interval, func() time.Time { return b.now() }, func(now time.Time) {
-		if err := b.sweep(now); err != nil {
-			b.logger.Error("deleting expired records", zap.String("path", b.db.Path()), zap.Error(err))
-		}
-	})
-	return b, nil
+	db, err := b.database()
+	if err != nil {
+		return err
+	}
+	return db.Update(fn)
+}
+
+// view runs fn in a read-only transaction, unless ctx is done.
+func (b *boltBackend) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	db, err := b.database()
+	if err != nil {
+		return err
+	}
+	return db.View(fn)
 }
 
 // initBuckets creates the buckets and checks the layout version.
@@ -104,11 +164,17 @@ func initBuckets(tx *bolt.Tx) error {
 	return meta.Put(keySchema, []byte(strconv.Itoa(boltSchema)))
 }
 
-// destroy stops the sweeper and closes the file.
+// destroy stops the sweeper and closes the file if it was opened.
 func (b *boltBackend) destroy() error {
 	b.sweeper.halt()
-	if err := b.db.Close(); err != nil {
-		return fmt.Errorf("closing token store %s: %w", b.db.Path(), err)
+	b.openMu.Lock()
+	defer b.openMu.Unlock()
+	db := b.db.Swap(nil)
+	if db == nil {
+		return nil
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("closing token store %s: %w", b.path, err)
 	}
 	return nil
 }
@@ -149,7 +215,8 @@ func (b *boltBackend) sweep(now time.Time) error {
 	expired := make([][][]byte, len(sweepTargets))
 	var tokenIDs [][]byte
 	found := false
-	err := b.db.View(func(tx *bolt.Tx) error {
+	db := b.db.Load()
+	err := db.View(func(tx *bolt.Tx) error {
 		for i, target := range sweepTargets {
 			err := tx.Bucket(target.bucket).ForEach(func(k, v []byte) error {
 				if target.expired(v, now) {
@@ -173,7 +240,7 @@ func (b *boltBackend) sweep(now time.Time) error {
 	if err != nil || !found {
 		return err
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return db.Update(func(tx *bolt.Tx) error {
 		for i, target := range sweepTargets {
 			bk := tx.Bucket(target.bucket)
 			for _, k := range expired[i] {
@@ -290,13 +357,10 @@ func deleteTokenTx(tx *bolt.Tx, t Token) error {
 
 // CreateToken implements Store.
 func (b *boltBackend) CreateToken(ctx context.Context, t Token) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if err := checkToken(t); err != nil {
 		return fmt.Errorf("creating token: %w", err)
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return b.update(ctx, func(tx *bolt.Tx) error {
 		now := b.now()
 		old, err := getToken(tx, []byte(t.ID))
 		switch {
@@ -337,11 +401,8 @@ func (b *boltBackend) CreateToken(ctx context.Context, t Token) error {
 
 // Token implements Store.
 func (b *boltBackend) Token(ctx context.Context, id string) (Token, error) {
-	if err := ctx.Err(); err != nil {
-		return Token{}, err
-	}
 	var t Token
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		var err error
 		t, err = getToken(tx, []byte(id))
 		return err
@@ -357,14 +418,11 @@ func (b *boltBackend) Token(ctx context.Context, id string) (Token, error) {
 
 // TokenByKeyHash implements Store.
 func (b *boltBackend) TokenByKeyHash(ctx context.Context, keyHash []byte) (Token, error) {
-	if err := ctx.Err(); err != nil {
-		return Token{}, err
-	}
 	if len(keyHash) == 0 {
 		return Token{}, ErrNotFound
 	}
 	var t Token
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketTokenHashes).Get(keyHash)
 		if id == nil {
 			return ErrNotFound
@@ -384,9 +442,6 @@ func (b *boltBackend) TokenByKeyHash(ctx context.Context, keyHash []byte) (Token
 
 // Tokens implements Store.
 func (b *boltBackend) Tokens(ctx context.Context, owner string) ([]Token, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	now := b.now()
 	var out []Token
 	add := func(t Token) {
@@ -394,7 +449,7 @@ func (b *boltBackend) Tokens(ctx context.Context, owner string) ([]Token, error)
 			out = append(out, t)
 		}
 	}
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		if owner == "" {
 			return tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
 				var t Token
@@ -430,10 +485,7 @@ func (b *boltBackend) Tokens(ctx context.Context, owner string) ([]Token, error)
 
 // DeleteToken implements Store.
 func (b *boltBackend) DeleteToken(ctx context.Context, id string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return b.update(ctx, func(tx *bolt.Tx) error {
 		t, err := getToken(tx, []byte(id))
 		if err != nil {
 			return err
@@ -450,13 +502,10 @@ func (b *boltBackend) DeleteToken(ctx context.Context, id string) error {
 
 // TouchTokens implements Store.
 func (b *boltBackend) TouchTokens(ctx context.Context, lastUsed map[string]time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if len(lastUsed) == 0 {
 		return nil
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return b.update(ctx, func(tx *bolt.Tx) error {
 		now := b.now()
 		for id, used := range lastUsed {
 			t, err := getToken(tx, []byte(id))
@@ -481,9 +530,6 @@ func (b *boltBackend) TouchTokens(ctx context.Context, lastUsed map[string]time.
 // Revoke implements Store: the check and the write happen in one
 // transaction.
 func (b *boltBackend) Revoke(ctx context.Context, jti string, until time.Time) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, err
-	}
 	if err := checkKey("jti", jti); err != nil {
 		return false, fmt.Errorf("revoking: %w", err)
 	}
@@ -492,7 +538,7 @@ func (b *boltBackend) Revoke(ctx context.Context, jti string, until time.Time) (
 		return false, nil // already expired: nothing left to revoke
 	}
 	var revoked bool
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.update(ctx, func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketRevoked)
 		old, ok := decodeTime(bk.Get([]byte(jti)))
 		revoked = !ok || !now.Before(old) // no live record was there
@@ -512,14 +558,11 @@ func (b *boltBackend) Revoke(ctx context.Context, jti string, until time.Time) (
 
 // IsRevoked implements Store.
 func (b *boltBackend) IsRevoked(ctx context.Context, jti string) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, err
-	}
 	if jti == "" {
 		return false, nil
 	}
 	var until time.Time
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketRevoked).Get([]byte(jti))
 		if v == nil {
 			return nil
@@ -563,13 +606,10 @@ func putSession(tx *bolt.Tx, s Session) error {
 
 // CreateSession implements Store.
 func (b *boltBackend) CreateSession(ctx context.Context, s Session) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if err := checkSession(s); err != nil {
 		return fmt.Errorf("creating session: %w", err)
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return b.update(ctx, func(tx *bolt.Tx) error {
 		_, err := getSession(tx, s.IDHash, b.now())
 		switch {
 		case err == nil:
@@ -583,14 +623,11 @@ func (b *boltBackend) CreateSession(ctx context.Context, s Session) error {
 
 // Session implements Store.
 func (b *boltBackend) Session(ctx context.Context, idHash []byte) (Session, error) {
-	if err := ctx.Err(); err != nil {
-		return Session{}, err
-	}
 	if len(idHash) == 0 {
 		return Session{}, ErrNotFound
 	}
 	var s Session
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		var err error
 		s, err = getSession(tx, idHash, b.now())
 		return err
@@ -603,13 +640,10 @@ func (b *boltBackend) Session(ctx context.Context, idHash []byte) (Session, erro
 
 // UpdateSession implements Store.
 func (b *boltBackend) UpdateSession(ctx context.Context, s Session) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if len(s.IDHash) == 0 {
 		return ErrNotFound
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return b.update(ctx, func(tx *bolt.Tx) error {
 		if _, err := getSession(tx, s.IDHash, b.now()); err != nil {
 			return err
 		}
@@ -619,13 +653,10 @@ func (b *boltBackend) UpdateSession(ctx context.Context, s Session) error {
 
 // DeleteSession implements Store.
 func (b *boltBackend) DeleteSession(ctx context.Context, idHash []byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if len(idHash) == 0 {
 		return nil
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return b.update(ctx, func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketSessions).Delete(idHash); err != nil {
 			return fmt.Errorf("deleting session: %w", err)
 		}
@@ -635,9 +666,6 @@ func (b *boltBackend) DeleteSession(ctx context.Context, idHash []byte) error {
 
 // AddFailure implements Store.
 func (b *boltBackend) AddFailure(ctx context.Context, key string, window time.Duration) (Counter, error) {
-	if err := ctx.Err(); err != nil {
-		return Counter{}, err
-	}
 	if err := checkKey("failure key", key); err != nil {
 		return Counter{}, fmt.Errorf("adding failure: %w", err)
 	}
@@ -645,7 +673,7 @@ func (b *boltBackend) AddFailure(ctx context.Context, key string, window time.Du
 		return Counter{}, fmt.Errorf("adding failure: %w", err)
 	}
 	var c Counter
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.update(ctx, func(tx *bolt.Tx) error {
 		now := b.now()
 		bk := tx.Bucket(bucketFailures)
 		old, ok := decodeCounter(bk.Get([]byte(key)))
@@ -664,14 +692,11 @@ func (b *boltBackend) AddFailure(ctx context.Context, key string, window time.Du
 
 // Failures implements Store.
 func (b *boltBackend) Failures(ctx context.Context, key string) (Counter, error) {
-	if err := ctx.Err(); err != nil {
-		return Counter{}, err
-	}
 	if key == "" {
 		return Counter{}, nil
 	}
 	var c Counter
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		c, _ = decodeCounter(tx.Bucket(bucketFailures).Get([]byte(key)))
 		return nil
 	})
@@ -687,13 +712,10 @@ func (b *boltBackend) Failures(ctx context.Context, key string) (Counter, error)
 // SetFailures implements Store. A counter with no count or an expiry that
 // is not in the future is deleted instead.
 func (b *boltBackend) SetFailures(ctx context.Context, key string, c Counter) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if err := checkKey("failure key", key); err != nil {
 		return fmt.Errorf("setting failures: %w", err)
 	}
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.update(ctx, func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketFailures)
 		if c.Count <= 0 || counterExpired(c, b.now()) {
 			return bk.Delete([]byte(key))
@@ -708,13 +730,10 @@ func (b *boltBackend) SetFailures(ctx context.Context, key string, c Counter) er
 
 // ResetFailures implements Store.
 func (b *boltBackend) ResetFailures(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if key == "" {
 		return nil
 	}
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.update(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketFailures).Delete([]byte(key))
 	})
 	if err != nil {
@@ -726,14 +745,11 @@ func (b *boltBackend) ResetFailures(ctx context.Context, key string) error {
 // Secret implements Store. The check and the write share one write
 // transaction, which bbolt serialises, so generate runs at most once.
 func (b *boltBackend) Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	if err := checkKey("secret name", name); err != nil {
 		return nil, fmt.Errorf("loading secret: %w", err)
 	}
 	var s []byte
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		s = bytes.Clone(tx.Bucket(bucketSecrets).Get([]byte(name)))
 		return nil
 	})
@@ -743,7 +759,7 @@ func (b *boltBackend) Secret(ctx context.Context, name string, generate func() (
 	if s != nil {
 		return s, nil
 	}
-	err = b.db.Update(func(tx *bolt.Tx) error {
+	err = b.update(ctx, func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketSecrets)
 		if v := bk.Get([]byte(name)); v != nil {
 			s = bytes.Clone(v)
