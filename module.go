@@ -6,6 +6,7 @@
 package restauth
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -141,8 +142,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Realm == "" {
 		h.Realm = "restauth"
 	}
-	h.userHeader = http.CanonicalHeaderKey(defaultString(h.UserHeader, defaultUserHeader))
-	h.rolesHeader = http.CanonicalHeaderKey(defaultString(h.RolesHeader, defaultRolesHeader))
+	h.userHeader = http.CanonicalHeaderKey(cmp.Or(h.UserHeader, defaultUserHeader))
+	h.rolesHeader = http.CanonicalHeaderKey(cmp.Or(h.RolesHeader, defaultRolesHeader))
 	knownIdentityHeaders.add(h.userHeader, h.rolesHeader)
 	h.unload = append(h.unload, func() { knownIdentityHeaders.remove(h.userHeader, h.rolesHeader) })
 
@@ -242,7 +243,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.warnLegacyMethods(methods)
 
 	if h.Endpoints != "off" {
-		h.endpoints = handlers.New(defaultString(h.Endpoints, "/"), env, h.challenge, h.chain)
+		h.endpoints = handlers.New(cmp.Or(h.Endpoints, "/"), env, h.challenge, h.chain)
 	}
 	return nil
 }
@@ -387,13 +388,6 @@ const identityVar = "rest_auth.identity"
 
 // anonymous marks a request that the first block found without credential.
 var anonymous = new(identity.Identity)
-
-func defaultString(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
 
 // Interface guards
 var (

@@ -1,6 +1,7 @@
 package authenticators
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -106,9 +107,9 @@ func (s *Session) Validate() error {
 // store is down.
 func (s *Session) Bind(env Env) error {
 	s.env, s.store = env, env.Store
-	s.CookieName = defaultTo(s.CookieName, "sessionid")
-	s.CSRFCookieName = defaultTo(s.CSRFCookieName, "csrftoken")
-	s.CSRFHeader = defaultTo(s.CSRFHeader, "X-CSRFToken")
+	s.CookieName = cmp.Or(s.CookieName, "sessionid")
+	s.CSRFCookieName = cmp.Or(s.CSRFCookieName, "csrftoken")
+	s.CSRFHeader = cmp.Or(s.CSRFHeader, "X-CSRFToken")
 	if s.IdleTimeout == 0 {
 		s.IdleTimeout = caddy.Duration(defaultIdleTimeout)
 	}
@@ -403,13 +404,6 @@ func (s *Session) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
-}
-
-func defaultTo(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // quoteForDetail quotes a client-sent value for a problem detail, cut short.

@@ -33,14 +33,14 @@ type Bolt struct {
 	Path string `json:"path,omitempty"`
 
 	*boltBackend
-	ref         *poolRef
+	*poolRef
 	openTimeout time.Duration // boltOpenTimeout unless a test shortens it
 }
 
 // CaddyModule returns the Caddy module information.
 func (*Bolt) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  "http.handlers.rest_auth.stores.bolt",
+		ID:  Namespace + ".bolt",
 		New: func() caddy.Module { return new(Bolt) },
 	}
 }
@@ -77,7 +77,7 @@ func (b *Bolt) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	b.boltBackend, b.ref = backend, ref
+	b.boltBackend, b.poolRef = backend, ref
 	return nil
 }
 
@@ -116,18 +116,6 @@ func (b *Bolt) Validate() error {
 		return fmt.Errorf("bolt store path %s is not a regular file", b.Path)
 	}
 	return nil
-}
-
-// Cleanup releases this module's use of the file; the last user's Cleanup
-// closes it.
-func (b *Bolt) Cleanup() error {
-	return b.ref.release()
-}
-
-// Close implements Store. It is the same as Cleanup and, like it, may be
-// called more than once.
-func (b *Bolt) Close() error {
-	return b.ref.release()
 }
 
 // UnmarshalCaddyfile sets up the store from Caddyfile tokens. The dispenser

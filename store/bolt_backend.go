@@ -119,12 +119,17 @@ func openBoltFile(path string, timeout time.Duration) (*bolt.DB, error) {
 	return db, nil
 }
 
+// ready returns the open file for an operation, unless ctx is done.
+func (b *boltBackend) ready(ctx context.Context) (*bolt.DB, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return b.database()
+}
+
 // update runs fn in a read-write transaction, unless ctx is done.
 func (b *boltBackend) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	db, err := b.database()
+	db, err := b.ready(ctx)
 	if err != nil {
 		return err
 	}
@@ -133,10 +138,7 @@ func (b *boltBackend) update(ctx context.Context, fn func(tx *bolt.Tx) error) er
 
 // view runs fn in a read-only transaction, unless ctx is done.
 func (b *boltBackend) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	db, err := b.database()
+	db, err := b.ready(ctx)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,9 @@ import (
 	"time"
 )
 
+// Namespace is the Caddy module namespace of store backends.
+const Namespace = "http.handlers.rest_auth.stores"
+
 // ErrNotFound is returned when a record does not exist or has expired.
 var ErrNotFound = errors.New("not found")
 
