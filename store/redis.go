@@ -105,7 +105,7 @@ func (r *Redis) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("redis store %s: %w", opts.Addr, err)
 	}
-	r.redisBackend, r.poolRef = &redisBackend{conn: conn, prefix: r.KeyPrefix}, ref
+	r.redisBackend, r.poolRef = &redisBackend{conn: conn, prefix: r.KeyPrefix, now: time.Now}, ref
 	return nil
 }
 
