@@ -6,6 +6,7 @@
 package restauth
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -151,8 +152,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Realm == "" {
 		h.Realm = "restauth"
 	}
-	h.userHeader = http.CanonicalHeaderKey(defaultString(h.UserHeader, defaultUserHeader))
-	h.rolesHeader = http.CanonicalHeaderKey(defaultString(h.RolesHeader, defaultRolesHeader))
+	h.userHeader = http.CanonicalHeaderKey(cmp.Or(h.UserHeader, defaultUserHeader))
+	h.rolesHeader = http.CanonicalHeaderKey(cmp.Or(h.RolesHeader, defaultRolesHeader))
 	knownIdentityHeaders.add(h.userHeader, h.rolesHeader)
 	h.unload = append(h.unload, func() { knownIdentityHeaders.remove(h.userHeader, h.rolesHeader) })
 
@@ -256,7 +257,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.warnLegacyMethods(methods)
 
 	if h.Endpoints != "off" {
-		h.endpoints = handlers.New(defaultString(h.Endpoints, "/"), env, h.challenge, h.chain)
+		h.endpoints = handlers.New(cmp.Or(h.Endpoints, "/"), env, h.challenge, h.chain)
 	}
 	h.publish(env)
 	return nil
@@ -322,18 +323,23 @@ func checkEndpoints(prefix string) error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	prior, seen := caddyhttp.GetVar(r.Context(), identityVar).(*identity.Identity)
 	h.removeSpoofedIdentity(r, !seen)
-	if h.refuseURLCredentials(w, r) {
+	if err := h.refuseURLCredentials(r); err != nil {
+		h.refuse(w, r, err)
 		return nil
 	}
 
 	if h.RequireHTTPS && !authenticators.ArrivedOverTLS(r) {
-		h.refuse(w, r, http.StatusForbidden, "HTTPS is required.")
+		h.refuse(w, r, authenticators.Forbidden("HTTPS is required."))
 		return nil
 	}
 
-	if h.endpoints != nil && h.endpoints.IsPublic(r.URL.Path) {
-		route, rest, _ := h.endpoints.Match(r.URL.Path)
-		route(w, r, nil, rest)
+	var endpoint handlers.Match
+	isEndpoint := false
+	if h.endpoints != nil {
+		endpoint, isEndpoint = h.endpoints.Match(r)
+	}
+	if isEndpoint && endpoint.Public {
+		h.endpoints.Serve(w, r, endpoint, nil)
 		return nil
 	}
 
@@ -347,9 +353,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		var err error
 		if id, decided, err = h.authenticate(r); err != nil {
 			var rej *authenticators.Rejection
-			if !errors.As(err, &rej) || !rej.Stale || h.endpoints == nil || !h.endpoints.IsLogin(r) {
+			if !errors.As(err, &rej) || !rej.Stale || !isEndpoint || !endpoint.Login {
 				h.rejected(r, decided, err)
-				h.reject(w, r, err)
+				h.refuse(w, r, err)
 				return nil
 			}
 			id, decided = nil, -1 // an ended session's cookie does not block a new login
@@ -361,26 +367,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 
-	if h.endpoints != nil && !isPreflight(r) {
-		if route, rest, ok := h.endpoints.Match(r.URL.Path); ok {
-			if id != nil {
-				// The access log names who used the endpoint.
-				publishIdentity(r, id)
-				if !h.roleAllowed(id) {
-					h.countOnce(seen, decided, authenticators.OutcomeForbidden)
-					h.refuse(w, r, http.StatusForbidden, noAllowedRole)
-					return nil
-				}
+	if isEndpoint && !isPreflight(r) {
+		if id != nil {
+			// The access log names who used the endpoint.
+			publishIdentity(r, id)
+			if !h.roleAllowed(id) {
+				h.countOnce(seen, decided, authenticators.OutcomeForbidden)
+				h.refuse(w, r, authenticators.Forbidden(noAllowedRole))
+				return nil
 			}
-			h.countOnce(seen, decided, authenticators.OutcomeOK)
-			route(w, r, id, rest)
-			return nil
 		}
+		h.countOnce(seen, decided, authenticators.OutcomeOK)
+		h.endpoints.Serve(w, r, endpoint, id)
+		return nil
 	}
 
-	if status, detail := h.authorize(r, id); status != 0 {
+	if err := h.authorize(r, id); err != nil {
 		h.countOnce(seen, decided, authenticators.OutcomeForbidden)
-		h.refuse(w, r, status, detail)
+		h.refuse(w, r, err)
 		return nil
 	}
 	h.countOnce(seen, decided, authenticators.OutcomeOK)
@@ -405,13 +409,6 @@ const identityVar = "rest_auth.identity"
 
 // anonymous marks a request that the first block found without credential.
 var anonymous = new(identity.Identity)
-
-func defaultString(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
 
 // Interface guards
 var (

@@ -57,33 +57,37 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	e := target.Endpoints
+	var err error
 	switch {
 	case len(parts) == 1 && parts[0] == "tokens":
 		if allow(w, r, http.MethodGet, http.MethodPost) {
 			if r.Method == http.MethodPost {
-				e.AdminCreateToken(w, r, base+"tokens/")
+				err = e.AdminCreateToken(w, r, base+"tokens/")
 			} else {
-				e.AdminListTokens(w, r)
+				err = e.AdminListTokens(w, r)
 			}
 		}
 	case len(parts) == 2 && parts[0] == "tokens" && parts[1] != "":
 		if allow(w, r, http.MethodDelete) {
-			e.AdminRevokeToken(w, r, parts[1])
+			err = e.AdminRevokeToken(w, r, parts[1])
 		}
 	case len(parts) == 1 && parts[0] == "sessions":
 		if allow(w, r, http.MethodGet, http.MethodDelete) {
 			if r.Method == http.MethodDelete {
-				e.AdminEndSessions(w, r)
+				err = e.AdminEndSessions(w, r)
 			} else {
-				e.AdminListSessions(w, r)
+				err = e.AdminListSessions(w, r)
 			}
 		}
 	case len(parts) == 3 && parts[0] == "users" && parts[1] != "" && parts[2] == "logout":
 		if allow(w, r, http.MethodPost) {
-			e.AdminLogOut(w, r, parts[1], sharing)
+			err = e.AdminLogOut(w, r, parts[1], sharing)
 		}
 	default:
 		problem.Write(w, http.StatusNotFound, "No such rest_auth admin route; see docs/operations.md.")
+	}
+	if err != nil {
+		e.WriteAdminError(w, err)
 	}
 	return nil
 }

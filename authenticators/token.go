@@ -68,9 +68,12 @@ type Token struct {
 	// Default: 10s.
 	FlushInterval caddy.Duration `json:"flush_interval,omitempty"`
 
-	users     *identity.Directory
-	store     store.Store
-	logger    *zap.Logger
+	users  *identity.Directory
+	store  store.TokenStore
+	now    func() time.Time
+	logger *zap.Logger
+	// audit records created and revoked tokens (nil: not recorded).
+	audit     *Audit
 	hasher    *storeSecret[keyHasher]
 	challenge string // the Bearer challenge of a rejected prefixed Bearer key
 	bearer    string // the Bearer challenge announced on every 401
@@ -133,7 +136,8 @@ func (t *Token) Bind(env Env) error {
 	if env.Users == nil || env.Store == nil {
 		return errors.New("token: needs the handler's users and store")
 	}
-	t.users, t.store, t.logger = env.Users, env.Store, env.Logger
+	t.users, t.store, t.logger, t.now = env.Users, env.Store, env.Logger, env.Clock()
+	t.audit = env.Audit
 	if t.logger == nil {
 		t.logger = zap.NewNop()
 	}
@@ -167,7 +171,7 @@ func (t *Token) Authenticate(r *http.Request) (*identity.Identity, error) {
 		return nil, fmt.Errorf("token: %w", err)
 	}
 	sum := hasher.sum(key)
-	now := time.Now()
+	now := t.now()
 	e, stale := t.cache.get(sum, now)
 	if e == nil {
 		var err error
@@ -314,9 +318,9 @@ func (t *Token) flushEvery(interval time.Duration) {
 		select {
 		case <-t.stop:
 			return
-		case now := <-tick.C:
+		case <-tick.C:
 			t.flush()
-			t.cache.sweep(now)
+			t.cache.sweep(t.now())
 		}
 	}
 }
@@ -406,7 +410,7 @@ var (
 	_ Binder                = (*Token)(nil)
 	_ Challenger            = (*Token)(nil)
 	_ Scrubber              = (*Token)(nil)
-	_ TokenIssuer           = (*Token)(nil)
+	_ TokenOps              = (*Token)(nil)
 	_ caddy.Provisioner     = (*Token)(nil)
 	_ caddy.Validator       = (*Token)(nil)
 	_ caddy.CleanerUpper    = (*Token)(nil)

@@ -6,23 +6,17 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
-	"github.com/caddy-restauth/caddy-restauth/identity"
-	"github.com/caddy-restauth/caddy-restauth/problem"
 	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
 // AdminActor is who the audit log names (`by`) for what is done through
 // Caddy's admin API.
 const AdminActor = "admin_api"
-
-// adminCaller stands for the admin API where an operation wants a caller.
-var adminCaller = &identity.Identity{User: AdminActor}
 
 // sessionView is a session as the admin API shows it: never its id, only
 // the start of the id's hash, enough to tell sessions apart.
@@ -52,110 +46,78 @@ type logoutResult struct {
 	Tokens   int `json:"tokens"`
 }
 
-// tokensEnabled answers 404 when the chain has no token authenticator.
-func (e *Endpoints) tokensEnabled(w http.ResponseWriter) bool {
-	if e.issuer == nil {
-		problem.Write(w, http.StatusNotFound, "API tokens are not enabled: the token authenticator is not in this rest_auth block's chain.")
-		return false
+// tokensEnabled refuses with 404 when the chain has no token authenticator.
+func (e *Endpoints) tokensEnabled() error {
+	if e.tokenOps == nil {
+		return authenticators.NotFound("API tokens are not enabled: the token authenticator is not in this rest_auth block's chain.")
 	}
-	return true
+	return nil
 }
 
 // AdminListTokens serves GET /rest_auth/tokens[?user=]: every token, or
 // the user's.
-func (e *Endpoints) AdminListTokens(w http.ResponseWriter, r *http.Request) {
-	if !e.tokensEnabled(w) {
-		return
+func (e *Endpoints) AdminListTokens(w http.ResponseWriter, r *http.Request) error {
+	if err := e.tokensEnabled(); err != nil {
+		return err
 	}
-	toks, err := e.env.Store.Tokens(r.Context(), r.URL.Query().Get("user"))
+	toks, err := e.tokenOps.ListTokens(r.Context(), authenticators.AdminAPI, r.URL.Query().Get("user"))
 	if err != nil {
-		e.storeFailed(w, fmt.Errorf("listing tokens: %w", err))
-		return
+		return err
 	}
 	list := tokenList{Count: len(toks), Results: make([]tokenView, 0, len(toks))}
 	for _, t := range toks {
-		list.Results = append(list.Results, e.viewToken(t))
+		list.Results = append(list.Results, viewToken(t))
 	}
 	writeJSON(w, http.StatusOK, list)
+	return nil
 }
 
 // AdminCreateToken serves POST /rest_auth/tokens: a token for "user",
 // with the same fields and checks as POST @tokens. location is the path
 // under which the new token's id is its address.
-func (e *Endpoints) AdminCreateToken(w http.ResponseWriter, r *http.Request, location string) {
-	if !e.tokensEnabled(w) {
-		return
+func (e *Endpoints) AdminCreateToken(w http.ResponseWriter, r *http.Request, location string) error {
+	if err := e.tokensEnabled(); err != nil {
+		return err
 	}
 	var req tokenRequest
-	if !readJSON(w, r, &req) {
-		return
+	if err := readJSON(w, r, &req); err != nil {
+		return err
 	}
 	if req.Username != "" || req.Password != "" {
-		problem.Write(w, http.StatusBadRequest, "The admin API creates tokens without a password: send \"user\", not \"username\" and \"password\".")
-		return
+		return authenticators.BadRequest("The admin API creates tokens without a password: send \"user\", not \"username\" and \"password\".")
 	}
 	if req.User == "" {
-		problem.Write(w, http.StatusBadRequest, `Send "user": the name of the token's owner.`)
-		return
+		return authenticators.BadRequest(`Send "user": the name of the token's owner.`)
 	}
 	acct, ok := e.env.Users.Lookup(req.User)
 	if !ok {
-		problem.Write(w, http.StatusBadRequest, "User "+strconv.Quote(req.User)+" does not exist or is disabled.")
-		return
+		return authenticators.BadRequest("User " + strconv.Quote(req.User) + " does not exist or is disabled.")
 	}
-	now := time.Now().UTC()
-	roles, status, detail := tokenRoles(req.Roles, acct.Name, acct.Roles)
-	if status != 0 {
-		problem.Write(w, status, detail)
-		return
+	spec, err := req.spec(acct.Name, acct.Roles)
+	if err != nil {
+		return err
 	}
-	expires, status, detail := e.tokenExpiry(&req, now)
-	if status != 0 {
-		problem.Write(w, status, detail)
-		return
+	tok, key, err := e.tokenOps.CreateToken(r.Context(), AdminActor, spec)
+	if err != nil {
+		return err
 	}
-	tok, status, detail := newTokenRecord(&req, acct.Name, roles, expires, now)
-	if status != 0 {
-		problem.Write(w, status, detail)
-		return
-	}
-	e.storeToken(&locationWriter{ResponseWriter: w, from: e.base + "tokens/", to: location}, r, adminCaller, tok)
-}
-
-// locationWriter moves the Location of a created token from the site's
-// @tokens to the admin API's route.
-type locationWriter struct {
-	http.ResponseWriter
-	from, to string
-}
-
-func (lw *locationWriter) WriteHeader(status int) {
-	if rest, ok := strings.CutPrefix(lw.Header().Get("Location"), lw.from); ok {
-		lw.Header().Set("Location", lw.to+rest)
-	}
-	lw.ResponseWriter.WriteHeader(status)
+	view := viewToken(tok)
+	view.Key = key
+	w.Header().Set("Location", location+tok.ID)
+	writeJSON(w, http.StatusCreated, view)
+	return nil
 }
 
 // AdminRevokeToken serves DELETE /rest_auth/tokens/<id>.
-func (e *Endpoints) AdminRevokeToken(w http.ResponseWriter, r *http.Request, tokenID string) {
-	if !e.tokensEnabled(w) {
-		return
+func (e *Endpoints) AdminRevokeToken(w http.ResponseWriter, r *http.Request, tokenID string) error {
+	if err := e.tokensEnabled(); err != nil {
+		return err
 	}
-	tok, err := e.env.Store.Token(r.Context(), tokenID)
-	if err == nil {
-		err = e.env.Store.DeleteToken(r.Context(), tok.ID)
+	if err := e.tokenOps.RevokeToken(r.Context(), authenticators.AdminAPI, tokenID); err != nil {
+		return err
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		problem.Write(w, http.StatusNotFound, "No such token.")
-		return
-	}
-	if err != nil {
-		e.storeFailed(w, fmt.Errorf("revoking token: %w", err))
-		return
-	}
-	e.issuer.TokenRevoked(tok.ID)
-	e.env.Audit.Event(authenticators.EventTokenRevoked, r, tok.Owner, zap.String("token_id", tok.ID), zap.String("by", AdminActor))
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // sessionLister is st's listing of sessions by user, if it has one (st
@@ -168,41 +130,43 @@ func sessionLister(st store.Store) (store.UserSessions, bool) {
 	return us, ok
 }
 
-// userSessions is the store's session listing; without one it answers 501.
-func (e *Endpoints) userSessions(w http.ResponseWriter) (store.UserSessions, bool) {
+// userSessions is the store's session listing; without one, a 501.
+func (e *Endpoints) userSessions() (store.UserSessions, error) {
 	us, ok := sessionLister(e.env.Store)
 	if !ok {
-		problem.Write(w, http.StatusNotImplemented, "This store cannot list sessions by user.")
+		return nil, &authenticators.Rejection{Status: http.StatusNotImplemented, Detail: "This store cannot list sessions by user."}
 	}
-	return us, ok
+	return us, nil
 }
 
-// requireUser answers 400 when the user parameter is missing.
-func requireUser(w http.ResponseWriter, user string) bool {
+// requireUser refuses with 400 when the user parameter is missing.
+func requireUser(user string) error {
 	if user == "" {
-		problem.Write(w, http.StatusBadRequest, "Name the user: ?user=<name>.")
-		return false
+		return authenticators.BadRequest("Name the user: ?user=<name>.")
 	}
-	return true
+	return nil
 }
 
 // AdminListSessions serves GET /rest_auth/sessions?user=.
-func (e *Endpoints) AdminListSessions(w http.ResponseWriter, r *http.Request) {
+func (e *Endpoints) AdminListSessions(w http.ResponseWriter, r *http.Request) error {
 	user := r.URL.Query().Get("user")
-	us, ok := e.userSessions(w)
-	if !ok || !requireUser(w, user) {
-		return
+	if err := requireUser(user); err != nil {
+		return err
+	}
+	us, err := e.userSessions()
+	if err != nil {
+		return err
 	}
 	list, err := us.UserSessions(r.Context(), user)
 	if err != nil {
-		e.storeFailed(w, fmt.Errorf("listing sessions: %w", err))
-		return
+		return fmt.Errorf("listing sessions: %w", err)
 	}
 	out := sessionList{Count: len(list), Results: make([]sessionView, 0, len(list))}
 	for _, s := range list {
 		out.Results = append(out.Results, e.viewSession(s))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // viewSession shows s; the last use is known to the minute (the idle
@@ -224,47 +188,50 @@ func (e *Endpoints) viewSession(s store.Session) sessionView {
 }
 
 // AdminEndSessions serves DELETE /rest_auth/sessions?user=.
-func (e *Endpoints) AdminEndSessions(w http.ResponseWriter, r *http.Request) {
+func (e *Endpoints) AdminEndSessions(w http.ResponseWriter, r *http.Request) error {
 	user := r.URL.Query().Get("user")
-	if !requireUser(w, user) {
-		return
+	if err := requireUser(user); err != nil {
+		return err
 	}
-	n, ok := e.endSessions(w, r, user)
-	if ok {
-		writeJSON(w, http.StatusOK, map[string]int{"ended": n})
+	n, err := e.endSessions(r, user)
+	if err != nil {
+		return err
 	}
+	writeJSON(w, http.StatusOK, map[string]int{"ended": n})
+	return nil
 }
 
 // endSessions ends every session of user and audits it.
-func (e *Endpoints) endSessions(w http.ResponseWriter, r *http.Request, user string) (int, bool) {
-	us, ok := e.userSessions(w)
-	if !ok {
-		return 0, false
+func (e *Endpoints) endSessions(r *http.Request, user string) (int, error) {
+	us, err := e.userSessions()
+	if err != nil {
+		return 0, err
 	}
 	n, err := us.DeleteUserSessions(r.Context(), user)
 	if err != nil {
-		e.storeFailed(w, fmt.Errorf("ending sessions: %w", err))
-		return 0, false
+		return 0, fmt.Errorf("ending sessions: %w", err)
 	}
 	if n > 0 {
 		e.env.Audit.Event(authenticators.EventSessionEnded, r, user, zap.Int("sessions", n), zap.String("by", AdminActor))
 	}
-	return n, true
+	return n, nil
 }
 
 // AdminLogOut serves POST /rest_auth/users/<name>/logout: every session of
 // the user ends and every JWT issued to them so far is refused (by the JWT
 // authenticators of all the handlers given, which share this store); with
 // {"tokens": true} their API tokens are revoked too.
-func (e *Endpoints) AdminLogOut(w http.ResponseWriter, r *http.Request, user string, sharing []*Endpoints) {
+func (e *Endpoints) AdminLogOut(w http.ResponseWriter, r *http.Request, user string, sharing []*Endpoints) error {
 	var req logoutRequest
-	if r.ContentLength != 0 && !readJSON(w, r, &req) {
-		return
+	if r.ContentLength != 0 {
+		if err := readJSON(w, r, &req); err != nil {
+			return err
+		}
 	}
 	var res logoutResult
-	var ok bool
-	if res.Sessions, ok = e.endSessions(w, r, user); !ok {
-		return
+	var err error
+	if res.Sessions, err = e.endSessions(r, user); err != nil {
+		return err
 	}
 	now := time.Now()
 	jwts := 0
@@ -273,33 +240,37 @@ func (e *Endpoints) AdminLogOut(w http.ResponseWriter, r *http.Request, user str
 			continue
 		}
 		if err := other.jwt.LogOutUser(r.Context(), user, now); err != nil {
-			e.storeFailed(w, err)
-			return
+			return err
 		}
 		jwts++
 	}
 	if jwts > 0 {
 		e.env.Audit.Event(authenticators.EventJWTRevoked, r, user, zap.String("reason", "user logged out"), zap.String("by", AdminActor))
 	}
-	if req.Tokens && e.issuer != nil {
-		toks, err := e.env.Store.Tokens(r.Context(), user)
+	if req.Tokens && e.tokenOps != nil {
+		toks, err := e.tokenOps.ListTokens(r.Context(), authenticators.AdminAPI, user)
 		if err != nil {
-			e.storeFailed(w, fmt.Errorf("listing tokens: %w", err))
-			return
+			return err
 		}
 		for _, t := range toks {
-			err := e.env.Store.DeleteToken(r.Context(), t.ID)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
+			err := e.tokenOps.RevokeToken(r.Context(), authenticators.AdminAPI, t.ID)
+			if errors.As(err, new(*authenticators.Rejection)) {
+				continue // revoked meanwhile
 			}
 			if err != nil {
-				e.storeFailed(w, fmt.Errorf("revoking token: %w", err))
-				return
+				return err
 			}
-			e.issuer.TokenRevoked(t.ID)
-			e.env.Audit.Event(authenticators.EventTokenRevoked, r, user, zap.String("token_id", t.ID), zap.String("by", AdminActor))
 			res.Tokens++
 		}
 	}
 	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// WriteAdminError answers an admin API request that failed with err.
+func (e *Endpoints) WriteAdminError(w http.ResponseWriter, err error) {
+	if !errors.As(err, new(*authenticators.Rejection)) {
+		e.env.Logger.Error("admin API: store operation failed", zap.Error(err))
+	}
+	authenticators.WriteError(w, err, "")
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	bolt "go.etcd.io/bbolt"
@@ -38,7 +37,7 @@ func sortSessions(list []Session) {
 
 // UserSessions implements UserSessions.
 func (m *memoryBackend) UserSessions(_ context.Context, user string) ([]Session, error) {
-	now := time.Now()
+	now := m.now()
 	m.mu.RLock()
 	var list []Session
 	for _, s := range m.sessions {
@@ -56,7 +55,7 @@ func (m *memoryBackend) DeleteUserSessions(_ context.Context, user string) (int,
 	if err := checkKey("user", user); err != nil {
 		return 0, err
 	}
-	now := time.Now()
+	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
@@ -73,12 +72,9 @@ func (m *memoryBackend) DeleteUserSessions(_ context.Context, user string) (int,
 
 // UserSessions implements UserSessions.
 func (b *boltBackend) UserSessions(ctx context.Context, user string) ([]Session, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	now := time.Now()
+	now := b.now()
 	var list []Session
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
 			s, err := decodeSession(k, v)
 			if err == nil && (user == "" || s.User == user) && !sessionExpired(s, now) {
@@ -96,15 +92,12 @@ func (b *boltBackend) UserSessions(ctx context.Context, user string) ([]Session,
 
 // DeleteUserSessions implements UserSessions.
 func (b *boltBackend) DeleteUserSessions(ctx context.Context, user string) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
 	if err := checkKey("user", user); err != nil {
 		return 0, err
 	}
-	now := time.Now()
+	now := b.now()
 	n := 0
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.update(ctx, func(tx *bolt.Tx) error {
 		bucket := tx.Bucket(bucketSessions)
 		var doomed [][]byte
 		err := bucket.ForEach(func(k, v []byte) error {
@@ -138,7 +131,7 @@ func (b *boltBackend) DeleteUserSessions(ctx context.Context, user string) (int,
 func (b *redisBackend) redisSessions(ctx context.Context, visit func(key string, s Session)) error {
 	prefix := b.key("s", "")
 	iter := b.conn.client.Scan(ctx, 0, escapeGlob(prefix)+"*", 1000).Iterator()
-	now := time.Now()
+	now := b.now()
 	for iter.Next(ctx) {
 		key := iter.Val()
 		idHash, err := hex.DecodeString(strings.TrimPrefix(key, prefix))
