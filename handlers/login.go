@@ -42,7 +42,7 @@ func (e *Endpoints) login(w http.ResponseWriter, r *http.Request, id *identity.I
 // loginRenew serves POST @login-renew: a valid Bearer JWT in, a new one
 // out; the old one is revoked when revocation is on.
 func (e *Endpoints) loginRenew(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) {
-	if !allowMethods(w, r, http.MethodPost) || !e.requireJWT(w, id) {
+	if !allowMethods(w, r, http.MethodPost) || !e.requireJWT(w, id) || !ownToken(w, id) {
 		return
 	}
 	acct, ok := e.env.Users.Lookup(id.User)
@@ -60,7 +60,7 @@ func (e *Endpoints) loginRenew(w http.ResponseWriter, r *http.Request, id *ident
 // (204). Without revocation a token cannot be invalidated (501, as Plone
 // says).
 func (e *Endpoints) logout(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) {
-	if !allowMethods(w, r, http.MethodPost) || !e.requireIdentity(w, id) {
+	if !allowMethods(w, r, http.MethodPost) || !e.requireIdentity(w, id) || !ownToken(w, id) {
 		return
 	}
 	switch {
@@ -95,6 +95,16 @@ func (e *Endpoints) revokeJWT(w http.ResponseWriter, r *http.Request, id *identi
 	default:
 		e.storeFailed(w, err)
 	}
+	return false
+}
+
+// ownToken answers 400 to the bearer of a token from an identity provider:
+// such tokens are verified here, never renewed or revoked.
+func ownToken(w http.ResponseWriter, id *identity.Identity) bool {
+	if id.Issuer == "" {
+		return true
+	}
+	problem.Write(w, http.StatusBadRequest, "This token comes from the identity provider "+id.Issuer+": it is verified here, never renewed or revoked; renew it or log out at the provider.")
 	return false
 }
 
