@@ -58,6 +58,8 @@ type trustedIssuer struct {
 	jwksURL      string // discovered or configured
 	lastKidFetch time.Time
 	lastTry      time.Time
+	// tried is set once the first fetch has ended, well or not.
+	tried atomic.Bool
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -150,7 +152,15 @@ func (t *trustedIssuer) current(ctx context.Context) (*jwksKeys, error) {
 	if keys := t.keys.Load(); keys != nil {
 		return keys, nil
 	}
-	t.mu.Lock()
+	if t.tried.Load() {
+		// The provider failed before: do not queue behind a fetch that
+		// may hang until it times out.
+		if !t.mu.TryLock() {
+			return nil, keysUnavailable(t.cfg.Name)
+		}
+	} else {
+		t.mu.Lock() // the first fetch is under way: wait for it
+	}
 	defer t.mu.Unlock()
 	if keys := t.keys.Load(); keys != nil {
 		return keys, nil
@@ -188,6 +198,7 @@ func (t *trustedIssuer) fetch(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, providerTimeout)
 	defer cancel()
 	err := t.fetchKeys(ctx)
+	t.tried.Store(true)
 	if err != nil {
 		level := t.logger.Warn
 		if t.keys.Load() != nil {
@@ -210,6 +221,7 @@ func (t *trustedIssuer) fetchKeys(ctx context.Context) error {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := t.getJSON(ctx, t.jwksURL, &doc); err != nil {
+		t.jwksURL = t.cfg.JWKSURL // discover again next time
 		return err
 	}
 	v := &jwtVerifier{

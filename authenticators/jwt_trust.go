@@ -252,7 +252,16 @@ func peekIssuer(raw string) string {
 	if dot2 < 0 {
 		return ""
 	}
-	claims, err := jwtB64.DecodeString(raw[dot1+1 : dot1+1+dot2])
+	bufp := jwtBuffers.Get().(*[]byte)
+	defer jwtBuffers.Put(bufp)
+	// One buffer: the claims' text, then the decoded claims.
+	encoded := raw[dot1+1 : dot1+1+dot2]
+	need := len(encoded) + jwtB64.DecodedLen(len(encoded))
+	if cap(*bufp) < need {
+		*bufp = make([]byte, 0, need)
+	}
+	buf := append((*bufp)[:0], encoded...)
+	claims, err := jwtDecode(buf[len(encoded):need], buf)
 	if err != nil {
 		return ""
 	}
@@ -267,10 +276,18 @@ func peekIssuer(raw string) string {
 	return string(iss)
 }
 
-// trusted returns the trust block of the token's issuer, if any.
+// trusted returns the trust block of the token's issuer, if any: the one
+// that verified it before, else the one its `iss` names.
 func (j *JWT) trusted(raw string) *trustedIssuer {
 	if len(j.issuers) == 0 {
 		return nil
+	}
+	for _, t := range j.issuers {
+		if keys := t.keys.Load(); keys != nil {
+			if _, ok := keys.verified.Get(raw); ok {
+				return t
+			}
+		}
 	}
 	return j.issuers[peekIssuer(raw)]
 }
