@@ -279,3 +279,42 @@ func TestIDPConfigErrors(t *testing.T) {
 		{"missing ca_file", trust("issuer https://idp.example.com\n\t\t\t\taudience api\n\t\t\t\tca_file /nonexistent/ca.pem"), "reading ca_file"},
 	})
 }
+
+func TestIDPBackgroundRefreshAndLeeway(t *testing.T) {
+	old := newProviderKey(t, "old", "ES256")
+	p := newOIDCProvider(t, old)
+	up := newUpstream(t)
+	tester := startCaddy(t, siteConfig(t, fmt.Sprintf(`jwt {
+			key hs256 %s
+			leeway 2m
+			trust acme {
+				issuer %s
+				audience api://orders
+				user_claim preferred_username
+				refresh 1s
+				ca_file %s
+			}
+		}`, hsSecret, p.issuer(), p.caFile), up.addr()))
+
+	// nbf and iat a minute ahead, exp a minute ago: within the leeway.
+	soon := time.Now().Add(time.Minute).Unix()
+	skewed := old.mint(t, p.idpClaims(jwt.MapClaims{"nbf": soon, "iat": soon, "exp": time.Now().Add(-time.Minute).Unix()}))
+	if resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(skewed), ""); resp.StatusCode != 200 {
+		t.Fatalf("token within the leeway: %d %s", resp.StatusCode, body)
+	}
+	late := old.mint(t, p.idpClaims(jwt.MapClaims{"nbf": time.Now().Add(3 * time.Minute).Unix()}))
+	resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(late), "")
+	assertInvalidToken(t, resp, body)
+
+	// The provider withdraws the key: once the background refresh has
+	// fetched the new JWKS, the token verified before is refused.
+	token := old.mint(t, p.idpClaims(nil))
+	if resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(token), ""); resp.StatusCode != 200 {
+		t.Fatalf("token before the rotation: %d %s", resp.StatusCode, body)
+	}
+	p.publish(newProviderKey(t, "new", "EdDSA"))
+	eventually(t, 10*time.Second, func() (bool, string) {
+		resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(token), "")
+		return resp.StatusCode == http.StatusUnauthorized, fmt.Sprintf("status %d %s", resp.StatusCode, body)
+	})
+}
