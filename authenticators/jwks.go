@@ -195,11 +195,11 @@ func (t *trustedIssuer) refetchForKid(ctx context.Context, seen *jwksKeys) (*jwk
 // Called with t.mu held.
 func (t *trustedIssuer) fetch(ctx context.Context) error {
 	t.lastTry = time.Now()
-	ctx, cancel := context.WithTimeout(ctx, providerTimeout)
+	fetchCtx, cancel := context.WithTimeout(ctx, providerTimeout)
 	defer cancel()
-	err := t.fetchKeys(ctx)
+	err := t.fetchKeys(fetchCtx)
 	t.tried.Store(true)
-	if err != nil {
+	if err != nil && ctx.Err() == nil { // not when unloading or the request went away
 		level := t.logger.Warn
 		if t.keys.Load() != nil {
 			level = t.logger.Info // the cached keys keep working

@@ -36,7 +36,10 @@ import (
 // what golang-jwt lets through silently: a `crit` header (RFC 7515
 // §4.1.11: we understand no extension), a key given twice in the header or
 // the claims (golang-jwt keeps the last), a claim name that only matches
-// ours when case is ignored, and invalid UTF-8.
+// ours when case is ignored, and invalid UTF-8. For a trust block
+// (jwt_trust.go, jwks.go) the same verifier holds the provider's keys,
+// RS256 and PS256 among them, and also reads the user and roles from the
+// claims the block names.
 type jwtVerifier struct {
 	byKid  map[string]*jwtVerifyKey
 	issuer string
