@@ -45,7 +45,7 @@ type providerKey struct {
 }
 
 // newOIDCProvider starts a provider publishing keys.
-func newOIDCProvider(t *testing.T, keys ...*providerKey) *oidcProvider {
+func newOIDCProvider(t testing.TB, keys ...*providerKey) *oidcProvider {
 	t.Helper()
 	p := &oidcProvider{keys: keys}
 	p.srv = httptest.NewTLSServer(http.HandlerFunc(p.serve))
