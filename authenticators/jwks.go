@@ -47,6 +47,7 @@ type trustedIssuer struct {
 	cfg           JWTTrust
 	usersRequired bool
 	leeway        time.Duration
+	now           func() time.Time
 	client        *http.Client
 	logger        *zap.Logger
 
@@ -75,7 +76,7 @@ type jwksKeys struct {
 
 // newTrustedIssuer prepares a trust block and starts fetching its keys in
 // the background.
-func newTrustedIssuer(cfg JWTTrust, leeway time.Duration, logger *zap.Logger) (*trustedIssuer, error) {
+func newTrustedIssuer(cfg JWTTrust, leeway time.Duration, now func() time.Time, logger *zap.Logger) (*trustedIssuer, error) {
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
@@ -98,6 +99,7 @@ func newTrustedIssuer(cfg JWTTrust, leeway time.Duration, logger *zap.Logger) (*
 		cfg:           cfg,
 		usersRequired: cfg.Users == "required",
 		leeway:        leeway,
+		now:           now,
 		logger:        logger.With(zap.String("trust", cfg.Name), zap.String("issuer", cfg.Issuer)),
 		jwksURL:       cfg.JWKSURL,
 		done:          make(chan struct{}),
@@ -229,7 +231,7 @@ func (t *trustedIssuer) fetchKeys(ctx context.Context) error {
 		issuer:    t.cfg.Issuer,
 		audiences: t.cfg.Audiences,
 		leeway:    t.leeway,
-		now:       time.Now,
+		now:       t.now,
 		external:  &externalClaims{userPath: claimPath(t.cfg.UserClaim, "sub"), rolesPath: claimPath(t.cfg.RolesClaim, "")},
 	}
 	twice := map[string]bool{}

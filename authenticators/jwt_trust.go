@@ -322,7 +322,7 @@ func (t *trustedIssuer) verifyExternal(ctx context.Context, j *JWT, raw string) 
 		id.Issuer = claims.Issuer
 		id.Expires = claims.ExpiresAt.Unix()
 	}
-	if time.Now().Unix() >= id.Expires+int64(time.Duration(j.Leeway)/time.Second) {
+	if j.env.Clock()().Unix() >= id.Expires+int64(time.Duration(j.Leeway)/time.Second) {
 		keys.verified.Delete(raw)
 		return nil, j.reject("The token has expired.")
 	}
@@ -417,7 +417,7 @@ func unmarshalTrust(d *caddyfile.Dispenser, name string) (JWTTrust, error) {
 func (j *JWT) bindTrust(env Env) error {
 	j.issuers = make(map[string]*trustedIssuer, len(j.Trust))
 	for _, cfg := range j.Trust {
-		t, err := newTrustedIssuer(cfg, time.Duration(j.Leeway), env.Logger)
+		t, err := newTrustedIssuer(cfg, time.Duration(j.Leeway), env.Clock(), env.Logger)
 		if err != nil {
 			j.closeTrust()
 			return err
