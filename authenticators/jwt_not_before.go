@@ -113,10 +113,9 @@ func (j *JWT) refreshNotBefore(ctx context.Context) {
 	}
 }
 
-// Cleanup stops the refresh of the "not before" times.
-func (j *JWT) Cleanup() error {
+// stopNotBefore stops the refresh of the "not before" times (Cleanup).
+func (j *JWT) stopNotBefore() {
 	if j.logouts != nil {
 		j.logouts.stop()
 	}
-	return nil
 }

@@ -26,6 +26,9 @@ type Identity struct {
 	Expires int64
 	// IssuedAt is when a JWT was issued, Unix seconds (zero: unknown).
 	IssuedAt int64
+	// Issuer is the `iss` of a token from a trusted identity provider
+	// ("" for every credential of our own).
+	Issuer string
 
 	// placeholders holds User, RolesJoined, Method and TokenID converted to
 	// `any` once, so publishing them per request allocates nothing.
