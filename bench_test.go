@@ -120,7 +120,7 @@ func BenchmarkJWTValid(b *testing.B) {
 	}
 	provisionHandler(b, h)
 	acct, _ := h.users.Lookup("alice")
-	token, _, err := h.endpoints.JWT().Issue(acct)
+	token, _, err := h.endpoints.JWT().Issue(b.Context(), acct)
 	if err != nil {
 		b.Fatal(err)
 	}

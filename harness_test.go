@@ -133,7 +133,8 @@ func testdataPath(t testing.TB, name string) string {
 }
 
 // siteConfig is a Caddyfile with one plain-HTTP and one HTTPS site, both
-// running rest_auth with the given options in front of upstream.
+// running rest_auth with the given options in front of upstream (and
+// rest_auth_url_params, as the docs ask of every site with url_params).
 func siteConfig(t testing.TB, restAuthOptions, upstreamAddr string) string {
 	t.Helper()
 	block := fmt.Sprintf(`rest_auth {
@@ -146,10 +147,12 @@ func siteConfig(t testing.TB, restAuthOptions, upstreamAddr string) string {
 	reverse_proxy %s`, testdataPath(t, "users.json"), storeName(t), restAuthOptions, upstreamAddr)
 	return globalOptions + fmt.Sprintf(`
 %s {
+	rest_auth_url_params
 	%s
 }
 %s {
 	tls internal
+	rest_auth_url_params
 	%s
 }
 `, httpBase, block, httpsBase, block)

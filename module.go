@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -111,6 +112,12 @@ type Handler struct {
 	// unload undoes what Provision did (the modules it loaded, the header
 	// names it registered), in reverse order.
 	unload []context.CancelFunc
+	// urlParams: the chain takes URL credentials, so a path that still
+	// carries them is refused.
+	urlParams bool
+	// missingURLParamsLogged: the error about a missing
+	// rest_auth_url_params was logged (once per load).
+	missingURLParamsLogged *atomic.Bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -215,9 +222,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if s, ok := a.(authenticators.Scrubber); ok {
 			h.scrubbers = append(h.scrubbers, s)
 		}
+		if _, ok := a.(*authenticators.URLParams); ok {
+			h.urlParams = true
+			h.missingURLParamsLogged = new(atomic.Bool)
+		}
 		h.chain = append(h.chain, a)
 	}
 	h.challenge = strings.Join(challenges, ", ")
+	h.warnLegacyMethods(methods)
 
 	if h.Endpoints != "off" {
 		h.endpoints = handlers.New(defaultString(h.Endpoints, "/"), env, h.challenge, h.chain)
@@ -285,6 +297,9 @@ func checkEndpoints(prefix string) error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	prior, seen := caddyhttp.GetVar(r.Context(), identityVar).(*identity.Identity)
 	h.removeSpoofedIdentity(r, !seen)
+	if h.refuseURLCredentials(w, r) {
+		return nil
+	}
 
 	if h.RequireHTTPS && !authenticators.ArrivedOverTLS(r) {
 		h.refuse(w, r, http.StatusForbidden, "HTTPS is required.")

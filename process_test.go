@@ -61,6 +61,8 @@ type caddyProcess struct {
 	HTTPSPort  int
 	BaseURL    string
 	stopCalled bool
+	// globalOptions are added to the global options block.
+	globalOptions string
 }
 
 // freePort asks the kernel for an unused loopback port.
@@ -94,6 +96,14 @@ func newCaddyProcess(t *testing.T, site string) *caddyProcess {
 	return p
 }
 
+// WithGlobalOptions adds options (e.g. `log default { ... }`) to the
+// global options block and rewrites the Caddyfile with site.
+func (p *caddyProcess) WithGlobalOptions(options, site string) *caddyProcess {
+	p.globalOptions = options
+	p.WriteConfig(site)
+	return p
+}
+
 // WriteConfig writes the Caddyfile (used by Start and Reload).
 func (p *caddyProcess) WriteConfig(site string) {
 	p.t.Helper()
@@ -104,8 +114,9 @@ func (p *caddyProcess) WriteConfig(site string) {
 	default_bind 127.0.0.1
 	skip_install_trust
 	grace_period 1s
+	%s
 }
-`, p.adminAddr, p.HTTPPort, p.HTTPSPort)
+`, p.adminAddr, p.HTTPPort, p.HTTPSPort, p.globalOptions)
 	site = strings.ReplaceAll(site, "{HTTP_PORT}", fmt.Sprint(p.HTTPPort))
 	if err := os.WriteFile(p.config, []byte(global+site), 0o600); err != nil {
 		p.t.Fatal(err)

@@ -41,7 +41,7 @@ func BenchmarkTokenValidRedis(b *testing.B) {
 		},
 	}
 	provisionHandler(b, h)
-	key, err := h.chain[0].(authenticators.TokenIssuer).NewTokenKey()
+	key, err := h.chain[0].(authenticators.TokenIssuer).NewTokenKey(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func BenchmarkJWTValidRedis(b *testing.B) {
 	}
 	provisionHandler(b, h)
 	acct, _ := h.users.Lookup("alice")
-	token, _, err := h.endpoints.JWT().Issue(acct)
+	token, _, err := h.endpoints.JWT().Issue(context.Background(), acct)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -73,8 +73,8 @@ type JWT struct {
 	Cookie string `json:"cookie,omitempty"`
 
 	env       Env
-	keys      *keyring
-	parser    *jwt.Parser
+	keys      *storeSecret[jwtKeySet]
+	jwks      []map[string]string // the public keys of the keyring
 	challenge string
 	invalid   string
 	// verified remembers tokens that passed every signature and claim check,
@@ -106,8 +106,9 @@ func (j *JWT) Validate() error {
 	return nil
 }
 
-// Bind loads the keyring (generating a key in the store if none is
-// configured) and builds the parser.
+// Bind builds the keyring of the configured keys. With no key configured,
+// the generated key is read from (or created in) the store on first need,
+// so that Caddy loads while the store is down.
 func (j *JWT) Bind(env Env) error {
 	j.env = env
 	if j.TTL == 0 {
@@ -122,22 +123,40 @@ func (j *JWT) Bind(env Env) error {
 		}
 		keys = append(keys, key)
 	}
-	if len(keys) == 0 {
-		secret, err := env.Store.Secret(context.Background(), generatedKeyName, func() ([]byte, error) {
+	if len(keys) > 0 {
+		kr, err := newKeyring(keys)
+		if err != nil {
+			return err
+		}
+		j.keys = presetSecret(j.newKeySet(kr))
+		j.jwks = kr.publicJWKs()
+	} else {
+		j.keys = newStoreSecret(env.Store, generatedKeyName, func() ([]byte, error) {
 			env.Logger.Info("jwt: no key configured; generated an HS256 key and stored it (configure `key` to choose your own)")
 			return randomBytes32()
+		}, func(secret []byte) (*jwtKeySet, error) {
+			kr, err := newKeyring([]*signingKey{hmacKey(secret)})
+			if err != nil {
+				return nil, err
+			}
+			return j.newKeySet(kr), nil
 		})
-		if err != nil {
-			return fmt.Errorf("jwt: loading the generated key from the store: %w", err)
-		}
-		keys = append(keys, hmacKey(secret))
+		j.jwks = []map[string]string{} // a shared secret is never published
 	}
-	kr, err := newKeyring(keys)
-	if err != nil {
-		return err
-	}
-	j.keys = kr
+	j.verified = cache.New[string, *identity.Identity](maxVerifiedTokens)
+	j.challenge = fmt.Sprintf(`Bearer realm=%q`, env.Realm)
+	j.invalid = fmt.Sprintf(`Bearer realm=%q, error="invalid_token"`, env.Realm)
+	return nil
+}
 
+// jwtKeySet is a keyring and the parser that accepts its algorithms only.
+type jwtKeySet struct {
+	*keyring
+	parser *jwt.Parser
+}
+
+// newKeySet builds the parser for kr and the configured claims.
+func (j *JWT) newKeySet(kr *keyring) *jwtKeySet {
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(kr.algs),
 		jwt.WithExpirationRequired(),
@@ -150,11 +169,7 @@ func (j *JWT) Bind(env Env) error {
 	if j.Audience != "" {
 		opts = append(opts, jwt.WithAudience(j.Audience))
 	}
-	j.parser = jwt.NewParser(opts...)
-	j.verified = cache.New[string, *identity.Identity](maxVerifiedTokens)
-	j.challenge = fmt.Sprintf(`Bearer realm=%q`, env.Realm)
-	j.invalid = fmt.Sprintf(`Bearer realm=%q, error="invalid_token"`, env.Realm)
-	return nil
+	return &jwtKeySet{keyring: kr, parser: jwt.NewParser(opts...)}
 }
 
 // RevocationEnabled reports whether tokens can be invalidated.
@@ -205,7 +220,7 @@ func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error
 	id, cached := j.verified.Get(raw)
 	if !cached {
 		var err error
-		if id, err = j.parse(raw); err != nil {
+		if id, err = j.parse(ctx, raw); err != nil {
 			return nil, err
 		}
 	}
@@ -234,12 +249,16 @@ func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error
 
 // parse checks the signature and claims of a token and builds its
 // identity (with the user's configured roles).
-func (j *JWT) parse(raw string) (*identity.Identity, error) {
+func (j *JWT) parse(ctx context.Context, raw string) (*identity.Identity, error) {
 	if len(raw) > maxJWTBytes {
 		return nil, j.reject("The token is too large.")
 	}
+	keys, err := j.keys.get(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("jwt: %w", err)
+	}
 	var claims jwtClaims
-	if _, err := j.parser.ParseWithClaims(raw, &claims, j.keyFor); err != nil {
+	if _, err := keys.parser.ParseWithClaims(raw, &claims, keys.keyFor); err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			return nil, j.reject("The token has expired.")
 		}
@@ -260,12 +279,12 @@ func (j *JWT) parse(raw string) (*identity.Identity, error) {
 // keyFor picks the verification key by `kid`, from our keyring only, and
 // insists that the token's algorithm is that key's (no algorithm
 // confusion: an HS256 token can never be checked with a public key).
-func (j *JWT) keyFor(t *jwt.Token) (any, error) {
+func (ks *jwtKeySet) keyFor(t *jwt.Token) (any, error) {
 	if err := checkNoCritical(t.Header); err != nil {
 		return nil, err
 	}
 	kid, _ := t.Header["kid"].(string)
-	key, ok := j.keys.byKid[kid]
+	key, ok := ks.byKid[kid]
 	if !ok {
 		return nil, errors.New("unknown key id")
 	}
@@ -281,8 +300,13 @@ func (j *JWT) reject(detail string) *Rejection {
 	return rej
 }
 
-// Issue signs a new token for acct.
-func (j *JWT) Issue(acct *identity.Account) (token string, expires time.Time, err error) {
+// Issue signs a new token for acct. Its error wraps store.ErrUnavailable
+// when the generated key cannot be read from the store.
+func (j *JWT) Issue(ctx context.Context, acct *identity.Account) (token string, expires time.Time, err error) {
+	keys, err := j.keys.get(ctx)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("jwt: %w", err)
+	}
 	jti := make([]byte, 16)
 	if _, err := rand.Read(jti); err != nil {
 		return "", time.Time{}, fmt.Errorf("jwt: generating token id: %w", err)
@@ -302,7 +326,7 @@ func (j *JWT) Issue(acct *identity.Account) (token string, expires time.Time, er
 	if j.Audience != "" {
 		claims.Audience = jwt.ClaimStrings{j.Audience}
 	}
-	key := j.keys.signer()
+	key := keys.signer()
 	t := jwt.NewWithClaims(key.method, claims)
 	t.Header["kid"] = key.kid
 	token, err = t.SignedString(key.sign)
@@ -313,19 +337,26 @@ func (j *JWT) Issue(acct *identity.Account) (token string, expires time.Time, er
 }
 
 // Revoke invalidates the token of id (a JWT identity) until it expires.
+// It is atomic: when the token was revoked already (a concurrent
+// @login-renew or @logout of the same token got there first) it returns a
+// rejection, so that one token is exchanged or ended once only.
 func (j *JWT) Revoke(ctx context.Context, id *identity.Identity) error {
 	if id.Method != "jwt" || id.TokenID == "" {
 		return errors.New("jwt: not a JWT identity")
 	}
-	if err := j.env.Store.Revoke(ctx, id.TokenID, time.Unix(id.Expires, 0).Add(time.Duration(j.Leeway))); err != nil {
+	revoked, err := j.env.Store.Revoke(ctx, id.TokenID, time.Unix(id.Expires, 0).Add(time.Duration(j.Leeway)))
+	if err != nil {
 		return fmt.Errorf("jwt: revoking token: %w", err)
+	}
+	if !revoked {
+		return j.reject("The token has been revoked.")
 	}
 	j.env.Logger.Debug("jwt: token revoked", zap.String("user", id.User), zap.String("jti", id.TokenID))
 	return nil
 }
 
 // PublicJWKs are the public keys of the asymmetric keys of the keyring.
-func (j *JWT) PublicJWKs() []map[string]string { return j.keys.publicJWKs() }
+func (j *JWT) PublicJWKs() []map[string]string { return j.jwks }
 
 // WWWAuthenticate announces the Bearer scheme.
 func (j *JWT) WWWAuthenticate() []string { return []string{j.challenge} }

@@ -65,7 +65,7 @@ type Session struct {
 	TrustedOrigins []string `json:"trusted_origins,omitempty"`
 
 	env      Env
-	macs     *sync.Pool                    // of HMAC-SHA256 under the store's session key
+	hasher   *storeSecret[sessionHasher]
 	extended *cache.Bounded[string, int64] // id hash → unix nanoseconds of the last extension
 	extend   chan store.Session
 	stop     chan struct{}
@@ -100,8 +100,9 @@ func (s *Session) Validate() error {
 	return nil
 }
 
-// Bind gets the hashing key from the store and starts the idle-expiry
-// extender.
+// Bind starts the idle-expiry extender. The hashing key is read from (or
+// created in) the store on first need, so that Caddy loads while the
+// store is down.
 func (s *Session) Bind(env Env) error {
 	s.env = env
 	s.CookieName = defaultTo(s.CookieName, "sessionid")
@@ -116,11 +117,7 @@ func (s *Session) Bind(env Env) error {
 	for i, o := range s.TrustedOrigins {
 		s.TrustedOrigins[i] = strings.TrimSuffix(strings.ToLower(o), "/")
 	}
-	key, err := env.Store.Secret(context.Background(), sessionSecretName, randomBytes32)
-	if err != nil {
-		return fmt.Errorf("session: loading the hashing key from the store: %w", err)
-	}
-	s.macs = &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}
+	s.hasher = newStoreSecret(env.Store, sessionSecretName, randomBytes32, newSessionHasher)
 	s.extended = cache.New[string, int64](100000)
 	s.extend = make(chan store.Session, 1024)
 	s.stop = make(chan struct{})
@@ -173,7 +170,11 @@ func (s *Session) Authenticate(r *http.Request) (*identity.Identity, error) {
 	if !ok {
 		return nil, nil
 	}
-	idHash := s.hash(sid)
+	h, err := s.hasher.get(r.Context())
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	idHash := h.hash(sid)
 	sess, err := s.env.Store.Session(r.Context(), idHash)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, s.dead("The session has expired or ended; log in again.", r)
@@ -190,7 +191,7 @@ func (s *Session) Authenticate(r *http.Request) (*identity.Identity, error) {
 		return nil, s.dead("The session's user no longer exists or is disabled.", r)
 	}
 	if !IsSafeMethod(r.Method) {
-		if err := s.checkWrite(r, sess); err != nil {
+		if err := s.checkWrite(r, sess, h); err != nil {
 			return nil, err
 		}
 	}
@@ -200,7 +201,7 @@ func (s *Session) Authenticate(r *http.Request) (*identity.Identity, error) {
 
 // checkWrite applies Django's rules for unsafe methods: Origin (or Referer)
 // over HTTPS, then the CSRF token.
-func (s *Session) checkWrite(r *http.Request, sess store.Session) error {
+func (s *Session) checkWrite(r *http.Request, sess store.Session, h *sessionHasher) error {
 	if ArrivedOverTLS(r) {
 		if err := checkOrigin(r, s.TrustedOrigins); err != nil {
 			return err
@@ -210,7 +211,7 @@ func (s *Session) checkWrite(r *http.Request, sess store.Session) error {
 	if token == "" {
 		return Forbidden("CSRF token missing: send the " + s.CSRFHeader + " header with the csrftoken cookie's value.")
 	}
-	if subtle.ConstantTimeCompare(s.hash(token), sess.CSRFHash) != 1 {
+	if subtle.ConstantTimeCompare(h.hash(token), sess.CSRFHash) != 1 {
 		return Forbidden("CSRF token incorrect.")
 	}
 	return nil
@@ -254,8 +255,12 @@ func (s *Session) maybeExtend(sess store.Session, now time.Time) {
 // request already carries is ended first: a login always gets a new id
 // (no session fixation).
 func (s *Session) Start(w http.ResponseWriter, r *http.Request, acct *identity.Account) error {
+	h, err := s.hasher.get(r.Context())
+	if err != nil {
+		return fmt.Errorf("session: %w", err)
+	}
 	if sid, ok := cookieValue(r, s.CookieName); ok {
-		if err := s.env.Store.DeleteSession(r.Context(), s.hash(sid)); err != nil {
+		if err := s.env.Store.DeleteSession(r.Context(), h.hash(sid)); err != nil {
 			return fmt.Errorf("session: ending the previous session: %w", err)
 		}
 	}
@@ -269,9 +274,9 @@ func (s *Session) Start(w http.ResponseWriter, r *http.Request, acct *identity.A
 	}
 	now := time.Now().UTC()
 	sess := store.Session{
-		IDHash:      s.hash(id),
+		IDHash:      h.hash(id),
 		User:        acct.Name,
-		CSRFHash:    s.hash(csrf),
+		CSRFHash:    h.hash(csrf),
 		Created:     now,
 		IdleExpires: now.Add(time.Duration(s.IdleTimeout)),
 		Expires:     now.Add(time.Duration(s.MaxAge)),
@@ -290,7 +295,11 @@ func (s *Session) Start(w http.ResponseWriter, r *http.Request, acct *identity.A
 // End deletes the request's session and expires both cookies.
 func (s *Session) End(w http.ResponseWriter, r *http.Request) error {
 	if sid, ok := cookieValue(r, s.CookieName); ok {
-		if err := s.env.Store.DeleteSession(r.Context(), s.hash(sid)); err != nil {
+		h, err := s.hasher.get(r.Context())
+		if err != nil {
+			return fmt.Errorf("session: %w", err)
+		}
+		if err := s.env.Store.DeleteSession(r.Context(), h.hash(sid)); err != nil {
 			return fmt.Errorf("session: deleting: %w", err)
 		}
 	}
@@ -320,20 +329,33 @@ func (s *Session) expiredCookies(r *http.Request) []*http.Cookie {
 	}
 }
 
-// hash is HMAC-SHA256 under the store's session key: ids and CSRF tokens
-// are stored only as hashes.
-func (s *Session) hash(v string) []byte {
-	mac := s.macs.Get().(hash.Hash)
+// sessionHasher is HMAC-SHA256 under the store's session key: ids and
+// CSRF tokens are stored only as hashes.
+type sessionHasher struct {
+	macs sync.Pool // of hash.Hash
+}
+
+func newSessionHasher(key []byte) (*sessionHasher, error) {
+	h := new(sessionHasher)
+	h.macs.New = func() any { return hmac.New(sha256.New, key) }
+	return h, nil
+}
+
+// hash is the HMAC of v.
+func (h *sessionHasher) hash(v string) []byte {
+	mac := h.macs.Get().(hash.Hash)
 	mac.Reset()
 	mac.Write([]byte(v))
 	sum := mac.Sum(nil)
-	s.macs.Put(mac)
+	h.macs.Put(mac)
 	return sum
 }
 
-// Scrub removes the session cookies from the upstream request.
+// Scrub removes the session cookies and the CSRF header from the upstream
+// request: the CSRF token is a credential too.
 func (s *Session) Scrub(r *http.Request) {
 	removeCookies(r, s.CookieName, s.CSRFCookieName)
+	r.Header.Del(s.CSRFHeader)
 }
 
 // UnmarshalCaddyfile parses

@@ -71,7 +71,7 @@ type Token struct {
 	users     *identity.Directory
 	store     store.Store
 	logger    *zap.Logger
-	hasher    *keyHasher
+	hasher    *storeSecret[keyHasher]
 	challenge string // the Bearer challenge of a rejected prefixed Bearer key
 	bearer    string // the Bearer challenge announced on every 401
 
@@ -126,8 +126,9 @@ func (t *Token) Validate() error {
 	return nil
 }
 
-// Bind receives the users and the store, reads (or creates) the server
-// secret keys are hashed under, and starts writing recorded uses.
+// Bind receives the users and the store and starts writing recorded uses.
+// The server secret keys are hashed under is read from (or created in) the
+// store on first need, so that Caddy loads while the store is down.
 func (t *Token) Bind(env Env) error {
 	if env.Users == nil || env.Store == nil {
 		return errors.New("token: needs the handler's users and store")
@@ -136,13 +137,9 @@ func (t *Token) Bind(env Env) error {
 	if t.logger == nil {
 		t.logger = zap.NewNop()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	secret, err := env.Store.Secret(ctx, tokenSecretName, randomBytes32)
-	if err != nil {
-		return fmt.Errorf("token: reading the key hashing secret from the store: %w", err)
-	}
-	t.hasher = newKeyHasher(secret)
+	t.hasher = newStoreSecret(env.Store, tokenSecretName, randomBytes32, func(secret []byte) (*keyHasher, error) {
+		return newKeyHasher(secret), nil
+	})
 	t.challenge = fmt.Sprintf(`Bearer realm=%q, error="invalid_token"`, env.Realm)
 	t.bearer = fmt.Sprintf(`Bearer realm=%q`, env.Realm)
 	interval := time.Duration(t.FlushInterval)
@@ -165,7 +162,11 @@ func (t *Token) Authenticate(r *http.Request) (*identity.Identity, error) {
 	if !ok {
 		return nil, t.reject(bearer, detailInvalidToken)
 	}
-	sum := t.hasher.sum(key)
+	hasher, err := t.hasher.get(r.Context())
+	if err != nil {
+		return nil, fmt.Errorf("token: %w", err)
+	}
+	sum := hasher.sum(key)
 	now := time.Now()
 	e, stale := t.cache.get(sum, now)
 	if e == nil {

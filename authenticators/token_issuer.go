@@ -1,7 +1,9 @@
 package authenticators
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -9,8 +11,10 @@ import (
 // that accepts API tokens: new keys hashed the way it looks them up, its
 // policy, and a way to make a revocation take effect at once.
 type TokenIssuer interface {
-	// NewTokenKey generates a key and the hash to store it under.
-	NewTokenKey() (NewKey, error)
+	// NewTokenKey generates a key and the hash to store it under. Its
+	// error wraps store.ErrUnavailable when the hashing secret cannot be
+	// read from the store.
+	NewTokenKey(ctx context.Context) (NewKey, error)
 	// TokenAdminRoles are the roles that manage every user's tokens.
 	TokenAdminRoles() []string
 	// TokenLifetimes are the lifetime of a token whose request names no
@@ -25,11 +29,15 @@ type TokenIssuer interface {
 }
 
 // NewTokenKey implements TokenIssuer.
-func (t *Token) NewTokenKey() (NewKey, error) {
+func (t *Token) NewTokenKey(ctx context.Context) (NewKey, error) {
 	if t.hasher == nil {
 		return NewKey{}, errors.New("token: not bound to a store")
 	}
-	return t.hasher.generate()
+	hasher, err := t.hasher.get(ctx)
+	if err != nil {
+		return NewKey{}, fmt.Errorf("token: %w", err)
+	}
+	return hasher.generate()
 }
 
 // TokenAdminRoles implements TokenIssuer.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-restauth/caddy-restauth/identity"
 )
@@ -17,11 +18,18 @@ func init() {
 // URLParams authenticates dotCMS's legacy path segments
 // `/user/<name>/password/<password>`, anywhere in the path.
 //
+// It needs the `rest_auth_url_params` directive in the site: that handler
+// runs before every route matcher, cuts the segments from the path and
+// hands the credential over in a request variable, which is the only place
+// this authenticator reads it. So no matcher ever decides on a path that
+// still carries the segments while the upstream receives the cut one. A
+// request that reaches rest_auth with the segments still in its path is
+// refused (400) by the handler, never authenticated.
+//
 // Insecure: URLs end up in access logs, browser histories and proxies.
-// The segments are always cut from the path before the request goes on
-// (even with keep_credentials), this module never logs them, and Caddy's
-// access log needs the filter shown in the README. Runs only when named in
-// `order`; logs a warning when used over plain HTTP.
+// This module never logs the credential, and Caddy's logs need the filter
+// of docs/security.md. Runs only when named in `order`; logs a warning
+// when used over plain HTTP.
 type URLParams struct {
 	passwords *Passwords
 	warning   *plainHTTPWarning
@@ -42,11 +50,10 @@ func (u *URLParams) Bind(env Env) error {
 	return nil
 }
 
-// Authenticate checks /user/<name>/password/<password> in the path. The
-// segments are matched in the path as sent (escaped): `user` and `password`
-// must be literal, so the access-log filter of the README always finds them.
+// Authenticate checks the credential that rest_auth_url_params took out of
+// the path. It never reads the path itself.
 func (u *URLParams) Authenticate(r *http.Request) (*identity.Identity, error) {
-	m, ok := findURLCredentials(r.URL.EscapedPath())
+	m, ok := caddyhttp.GetVar(r.Context(), urlCredentialsVar).(*urlCredentials)
 	if !ok {
 		return nil, nil
 	}
@@ -59,21 +66,37 @@ func (u *URLParams) Authenticate(r *http.Request) (*identity.Identity, error) {
 	return checkPassword(r, u.passwords, []byte(user), []byte(password), "url_params")
 }
 
-// Scrub cuts every /user/<name>/password/<password> occurrence from the
-// path, keeping the rest of it encoded as it was.
+// Scrub drops the credential that rest_auth_url_params handed over; the
+// path itself was cut before any route ran.
 func (u *URLParams) Scrub(r *http.Request) {
+	caddyhttp.SetVar(r.Context(), urlCredentialsVar, nil)
+}
+
+// InURL marks the credential as part of the URL: it is removed even with
+// keep_credentials.
+func (u *URLParams) InURL() {}
+
+// HasURLCredentials reports whether the path still carries a literal
+// /user/<name>/password/<password>: rest_auth_url_params did not run
+// before the routes, so matchers may have decided on it.
+func HasURLCredentials(r *http.Request) bool {
+	_, ok := findURLCredentials(r.URL.EscapedPath())
+	return ok
+}
+
+// TakeURLCredentials cuts every /user/<name>/password/<password> occurrence
+// from the request's path (Path, RawPath and RequestURI, keeping the rest
+// encoded as it was) and hands the first one to the url_params
+// authenticator in a request variable that only this package can read or
+// write. It reports whether there was one.
+func TakeURLCredentials(r *http.Request) bool {
 	escaped := r.URL.EscapedPath()
-	changed := false
-	for {
-		m, ok := findURLCredentials(escaped)
-		if !ok {
-			break
-		}
-		escaped = escaped[:m.start] + escaped[m.end:]
-		changed = true
+	first, found := findURLCredentials(escaped)
+	if !found {
+		return false
 	}
-	if !changed {
-		return
+	for m, ok := first, true; ok; m, ok = findURLCredentials(escaped) {
+		escaped = escaped[:m.start] + escaped[m.end:]
 	}
 	if escaped == "" {
 		escaped = "/"
@@ -86,11 +109,15 @@ func (u *URLParams) Scrub(r *http.Request) {
 	r.URL.Path = path
 	r.URL.RawPath = escaped
 	r.RequestURI = r.URL.RequestURI()
+	caddyhttp.SetVar(r.Context(), urlCredentialsVar, &urlCredentials{user: first.user, password: first.password})
+	return true
 }
 
-// InURL marks the credential as part of the URL: it is removed even with
-// keep_credentials.
-func (u *URLParams) InURL() {}
+// urlCredentialsVar is the request variable that carries the credential
+// from rest_auth_url_params to the url_params authenticator. Its value is
+// an *urlCredentials: the vars directive or a client can only ever set
+// strings there, which the authenticator ignores.
+const urlCredentialsVar = "rest_auth.url_credentials"
 
 // urlCredentials is one /user/<u>/password/<p> occurrence in an escaped
 // path: [start, end) and the still-escaped name and password.
@@ -98,6 +125,13 @@ type urlCredentials struct {
 	start, end     int
 	user, password string
 }
+
+// String keeps the credential out of placeholders ({http.vars.*}) and
+// anything else that formats the variable.
+func (*urlCredentials) String() string { return "REDACTED" }
+
+// GoString does the same for %#v.
+func (*urlCredentials) GoString() string { return "REDACTED" }
 
 // findURLCredentials finds the first literal "/user/<u>/password/<p>" in an
 // escaped path.

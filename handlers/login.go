@@ -1,13 +1,16 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
 	"github.com/caddy-restauth/caddy-restauth/problem"
+	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
 // loginRequest is the body of POST @login (Plone: "login"; NetBox and
@@ -33,7 +36,7 @@ func (e *Endpoints) login(w http.ResponseWriter, r *http.Request, id *identity.I
 	if !ok {
 		return
 	}
-	e.issue(w, acct)
+	e.issue(w, r, acct)
 }
 
 // loginRenew serves POST @login-renew: a valid Bearer JWT in, a new one
@@ -47,13 +50,10 @@ func (e *Endpoints) loginRenew(w http.ResponseWriter, r *http.Request, id *ident
 		problem.Unauthorized(w, e.challenge, "The token's user no longer exists or is disabled.")
 		return
 	}
-	if e.jwt.RevocationEnabled() {
-		if err := e.jwt.Revoke(r.Context(), id); err != nil {
-			e.storeFailed(w, err)
-			return
-		}
+	if e.jwt.RevocationEnabled() && !e.revokeJWT(w, r, id) {
+		return
 	}
-	e.issue(w, acct)
+	e.issue(w, r, acct)
 }
 
 // logout serves POST @logout: a session is ended; a Bearer JWT is revoked
@@ -72,14 +72,30 @@ func (e *Endpoints) logout(w http.ResponseWriter, r *http.Request, id *identity.
 				"Tokens are not stored on the server (jwt revocation off), so this token cannot be invalidated; it stays valid until it expires.")
 			return
 		}
-		if err := e.jwt.Revoke(r.Context(), id); err != nil {
-			e.storeFailed(w, err)
-			return
+		if e.revokeJWT(w, r, id) {
+			w.WriteHeader(http.StatusNoContent)
 		}
-		w.WriteHeader(http.StatusNoContent)
 	default:
 		problem.Write(w, http.StatusBadRequest, "@logout ends a session (cookie) or revokes a JWT (Authorization: Bearer).")
 	}
+}
+
+// revokeJWT revokes the request's JWT. When it cannot, it answers the
+// request and returns false: 401 when a concurrent request revoked the
+// token first (so that a token is renewed or logged out once only), 503
+// when the store failed.
+func (e *Endpoints) revokeJWT(w http.ResponseWriter, r *http.Request, id *identity.Identity) bool {
+	err := e.jwt.Revoke(r.Context(), id)
+	var rej *authenticators.Rejection
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &rej):
+		rej.Write(w, e.challenge)
+	default:
+		e.storeFailed(w, err)
+	}
+	return false
 }
 
 // requireJWT answers 401 to an anonymous caller and 400 to a caller that
@@ -95,8 +111,12 @@ func (e *Endpoints) requireJWT(w http.ResponseWriter, id *identity.Identity) boo
 	return true
 }
 
-func (e *Endpoints) issue(w http.ResponseWriter, acct *identity.Account) {
-	token, expires, err := e.jwt.Issue(acct)
+func (e *Endpoints) issue(w http.ResponseWriter, r *http.Request, acct *identity.Account) {
+	token, expires, err := e.jwt.Issue(r.Context(), acct)
+	if errors.Is(err, store.ErrUnavailable) {
+		e.storeFailed(w, err)
+		return
+	}
 	if err != nil {
 		e.env.Logger.Error("issuing a token failed", zap.Error(err))
 		problem.Write(w, http.StatusInternalServerError, "The token could not be issued.")

@@ -319,7 +319,7 @@ func newTokenRecord(req *tokenRequest, owner string, roles []string, expires *ti
 
 // storeToken gives tok a new key, stores it and answers 201 with the key.
 func (e *Endpoints) storeToken(w http.ResponseWriter, r *http.Request, caller *identity.Identity, tok store.Token) {
-	key, err := e.issuer.NewTokenKey()
+	key, err := e.issuer.NewTokenKey(r.Context())
 	if err == nil {
 		tok.ID, tok.KeyHash, tok.Display = key.ID, key.Hash, key.Display
 		err = e.env.Store.CreateToken(r.Context(), tok)

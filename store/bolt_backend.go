@@ -490,20 +490,25 @@ func (b *boltBackend) TouchTokens(ctx context.Context, lastUsed map[string]time.
 	})
 }
 
-// Revoke implements Store.
-func (b *boltBackend) Revoke(ctx context.Context, jti string, until time.Time) error {
+// Revoke implements Store: the check and the write happen in one
+// transaction.
+func (b *boltBackend) Revoke(ctx context.Context, jti string, until time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
 	if err := checkKey("jti", jti); err != nil {
-		return fmt.Errorf("revoking: %w", err)
+		return false, fmt.Errorf("revoking: %w", err)
 	}
-	if !time.Now().Before(until) {
-		return nil // already expired: nothing left to revoke
+	now := time.Now()
+	if !now.Before(until) {
+		return false, nil // already expired: nothing left to revoke
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
+	var revoked bool
+	err := b.db.Update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketRevoked)
-		if old, ok := decodeTime(bk.Get([]byte(jti))); ok && !until.After(old) {
+		old, ok := decodeTime(bk.Get([]byte(jti)))
+		revoked = !ok || !now.Before(old) // no live record was there
+		if ok && !until.After(old) {
 			return nil
 		}
 		if err := bk.Put([]byte(jti), encodeTime(make([]byte, 0, 8), until)); err != nil {
@@ -511,6 +516,10 @@ func (b *boltBackend) Revoke(ctx context.Context, jti string, until time.Time) e
 		}
 		return nil
 	})
+	if err != nil {
+		return false, err
+	}
+	return revoked, nil
 }
 
 // IsRevoked implements Store.

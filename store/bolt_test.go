@@ -191,7 +191,7 @@ func TestBoltLoadModule(t *testing.T) {
 		cancel()
 		t.Fatalf("module is a %T, not a store.Store", mod)
 	}
-	if err := s.Revoke(t.Context(), "jti", time.Now().Add(time.Hour)); err != nil {
+	if _, err := s.Revoke(t.Context(), "jti", time.Now().Add(time.Hour)); err != nil {
 		t.Error(err)
 	}
 	cancel()

@@ -208,20 +208,22 @@ func (m *memoryBackend) TouchTokens(_ context.Context, lastUsed map[string]time.
 	return nil
 }
 
-// Revoke implements Store.
-func (m *memoryBackend) Revoke(_ context.Context, jti string, until time.Time) error {
+// Revoke implements Store: the check and the write happen under one lock.
+func (m *memoryBackend) Revoke(_ context.Context, jti string, until time.Time) (bool, error) {
 	if err := checkKey("jti", jti); err != nil {
-		return fmt.Errorf("revoking: %w", err)
+		return false, fmt.Errorf("revoking: %w", err)
 	}
-	if !time.Now().Before(until) {
-		return nil // already expired: nothing left to revoke
+	now := time.Now()
+	if !now.Before(until) {
+		return false, nil // already expired: nothing left to revoke
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if old, ok := m.revoked[jti]; !ok || until.After(old) {
+	old, ok := m.revoked[jti]
+	if !ok || until.After(old) {
 		m.revoked[jti] = until
 	}
-	return nil
+	return !ok || !now.Before(old), nil // revoked now unless a live record was there
 }
 
 // IsRevoked implements Store.

@@ -37,7 +37,7 @@ func TestMemorySharedByName(t *testing.T) {
 	other := provision(t, &store.Memory{Name: "other"})
 	t.Cleanup(func() { _ = other.Cleanup() })
 
-	if err := a.Revoke(ctx, "jti", time.Now().Add(time.Hour)); err != nil {
+	if _, err := a.Revoke(ctx, "jti", time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	for name, s := range map[string]store.Store{"same name": b, "other name": other} {

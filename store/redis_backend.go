@@ -371,27 +371,36 @@ func (b *redisBackend) TouchTokens(ctx context.Context, lastUsed map[string]time
 	return b.do("recording token use", err)
 }
 
+// scriptRevoke revokes KEYS[1] until ARGV[1] (Unix ms) unless it is
+// revoked already (a live key: Redis drops it at its expiry), in which
+// case it only extends a shorter revocation. It returns 1 when this call
+// revoked, 0 when the key was there: one atomic step, so of concurrent
+// revocations of one token exactly one reports revoked.
 var scriptRevoke = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[1])
+if cur then return 0 end
 return 1
 `)
 
 // Revoke implements Store.
-func (b *redisBackend) Revoke(ctx context.Context, jti string, until time.Time) error {
+func (b *redisBackend) Revoke(ctx context.Context, jti string, until time.Time) (bool, error) {
 	if err := checkKey("jti", jti); err != nil {
-		return err
+		return false, err
 	}
 	if !until.After(time.Now()) {
-		return nil
+		return false, nil
 	}
 	key := b.key("r", jti)
-	err := scriptRevoke.Run(ctx, b.conn.client, []string{key}, pxat(until)).Err()
+	n, err := scriptRevoke.Run(ctx, b.conn.client, []string{key}, pxat(until)).Int()
 	if err := b.do("revoking a token", err); err != nil {
-		return err
+		return false, err
 	}
-	return b.invalidate(ctx, key)
+	if err := b.invalidate(ctx, key); err != nil {
+		return false, err
+	}
+	return n == 1, nil
 }
 
 // IsRevoked implements Store.

@@ -41,7 +41,7 @@ func TestRedisSharedAcrossModules(t *testing.T) {
 	if got, err := b.IsRevoked(ctx, "jti"); err != nil || got {
 		t.Fatalf("IsRevoked before revoking = %v, %v", got, err)
 	}
-	if err := a.Revoke(ctx, "jti", time.Now().Add(time.Hour)); err != nil {
+	if _, err := a.Revoke(ctx, "jti", time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	// b may have cached "not revoked": the invalidation must reach it.
@@ -126,7 +126,7 @@ func TestRedisHotPathCached(t *testing.T) {
 	if err := s.DeleteToken(ctx, tok.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Revoke(ctx, "jti", time.Now().Add(time.Hour)); err != nil {
+	if _, err := s.Revoke(ctx, "jti", time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Session(ctx, sess.IDHash); err == nil {

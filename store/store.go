@@ -38,8 +38,13 @@ type Store interface {
 	TouchTokens(ctx context.Context, lastUsed map[string]time.Time) error
 
 	// Revoke marks a JWT id as revoked until the token would have expired
-	// anyway; after that the record vanishes.
-	Revoke(ctx context.Context, jti string, until time.Time) error
+	// anyway; after that the record vanishes. It is one atomic "revoke
+	// unless already revoked": of any number of concurrent calls for one
+	// jti (in any process sharing the store) exactly one reports revoked,
+	// so that a token can be exchanged (@login-renew) or ended (@logout)
+	// once. It reports false when jti was already revoked (a later until
+	// still extends that revocation) or until has passed.
+	Revoke(ctx context.Context, jti string, until time.Time) (revoked bool, err error)
 	// IsRevoked reports whether jti is revoked (and not yet past its expiry).
 	IsRevoked(ctx context.Context, jti string) (bool, error)
 

@@ -16,7 +16,7 @@ import (
 // fill stores one live and one soon-expired record of every kind.
 func fill(t *testing.T, s interface {
 	CreateToken(context.Context, Token) error
-	Revoke(context.Context, string, time.Time) error
+	Revoke(context.Context, string, time.Time) (bool, error)
 	CreateSession(context.Context, Session) error
 	AddFailure(context.Context, string, time.Duration) (Counter, error)
 }, ttl time.Duration) {
@@ -28,9 +28,10 @@ func fill(t *testing.T, s interface {
 		ttl  time.Duration
 	}{{"live", time.Hour}, {"dying", ttl}} {
 		exp := now.Add(r.ttl)
+		_, revokeErr := s.Revoke(ctx, r.name, exp)
 		steps := []error{
 			s.CreateToken(ctx, Token{ID: r.name, KeyHash: []byte(r.name), Owner: r.name, Created: now, Expires: &exp}),
-			s.Revoke(ctx, r.name, exp),
+			revokeErr,
 			s.CreateSession(ctx, Session{IDHash: []byte(r.name), Created: now, IdleExpires: exp, Expires: exp}),
 		}
 		_, err := s.AddFailure(ctx, r.name, r.ttl)

@@ -32,6 +32,16 @@ func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.Port) }
 // CI is set, and is skipped otherwise.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	s := Reserve(t)
+	s.Restart()
+	return s
+}
+
+// Reserve picks a free loopback port for a server that does not run yet
+// (a Redis that is down), to be started with Restart; like Start, it stops
+// the server when the test ends and needs redis-server.
+func Reserve(t testing.TB) *Server {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("redis-server not found (CI is set, so this fails instead of skipping): %v", err)
@@ -39,7 +49,6 @@ func Start(t testing.TB) *Server {
 		t.Skip("redis-server not found: install redis to run the redis store tests")
 	}
 	s := &Server{t: t, Port: freePort(t)}
-	s.Restart()
 	t.Cleanup(s.Kill)
 	return s
 }

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TokenNoAliasing", testTokenNoAliasing},
 		{"Revoke", testRevoke},
 		{"RevokeExpiry", testRevokeExpiry},
+		{"RevokeConcurrent", testRevokeConcurrent},
 		{"Sessions", testSessions},
 		{"SessionExpiry", testSessionExpiry},
 		{"SessionNoAliasing", testSessionNoAliasing},
@@ -83,7 +84,7 @@ func RunReopen(t *testing.T, open func(t *testing.T) store.Store) {
 		must(t, s.CreateToken(ctx, tok))
 		must(t, s.TouchTokens(ctx, map[string]time.Time{tok.ID: now}))
 		tok.LastUsed = ptr(now)
-		must(t, s.Revoke(ctx, "jti-reopen", now.Add(time.Hour)))
+		revoke(t, s, "jti-reopen", now.Add(time.Hour), true)
 		must(t, s.CreateSession(ctx, sess))
 		c, err := s.AddFailure(ctx, "alice", time.Hour)
 		must(t, err)
@@ -453,12 +454,22 @@ func scribble(tok *store.Token) {
 	}
 }
 
+// revoke calls Revoke and checks whether it reported revoking.
+func revoke(t *testing.T, s store.Store, jti string, until time.Time, want bool) {
+	t.Helper()
+	got, err := s.Revoke(t.Context(), jti, until)
+	must(t, err)
+	if got != want {
+		t.Errorf("Revoke(%q, in %v) reported revoked = %v, want %v", jti, time.Until(until).Round(time.Second), got, want)
+	}
+}
+
 func testRevoke(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	now := time.Now()
-	must(t, s.Revoke(ctx, "jti-1", now.Add(time.Hour)))
+	revoke(t, s, "jti-1", now.Add(time.Hour), true)
 	// A revocation that would already have ended changes nothing.
-	must(t, s.Revoke(ctx, "jti-past", now.Add(-time.Second)))
+	revoke(t, s, "jti-past", now.Add(-time.Second), false)
 	for _, tc := range []struct {
 		jti  string
 		want bool
@@ -469,11 +480,13 @@ func testRevoke(t *testing.T, s store.Store) {
 			t.Errorf("IsRevoked(%q) = %v, want %v", tc.jti, got, tc.want)
 		}
 	}
-	// Revoking again, even with an earlier end, never shortens it: once a
-	// probe revoked for as short a time has ended, jti-1 still is revoked.
-	must(t, s.Revoke(ctx, "jti-1", now.Add(shortTTL)))
-	must(t, s.Revoke(ctx, "jti-1", now.Add(-time.Second)))
-	must(t, s.Revoke(ctx, "probe", now.Add(shortTTL)))
+	// Revoking again reports "already revoked", and even with an earlier
+	// end never shortens it: once a probe revoked for as short a time has
+	// ended, jti-1 still is revoked.
+	revoke(t, s, "jti-1", now.Add(shortTTL), false)
+	revoke(t, s, "jti-1", now.Add(-time.Second), false)
+	revoke(t, s, "jti-1", now.Add(2*time.Hour), false)
+	revoke(t, s, "probe", now.Add(shortTTL), true)
 	waitFor(t, "the probe revocation to end", func() (bool, error) {
 		revoked, err := s.IsRevoked(ctx, "probe")
 		return !revoked, err
@@ -481,15 +494,15 @@ func testRevoke(t *testing.T, s store.Store) {
 	if got, err := s.IsRevoked(ctx, "jti-1"); err != nil || !got {
 		t.Errorf("IsRevoked after a shorter revocation = %v, %v; want true", got, err)
 	}
-	if err := s.Revoke(ctx, "", now.Add(time.Hour)); err == nil {
+	if _, err := s.Revoke(ctx, "", now.Add(time.Hour)); err == nil {
 		t.Error("Revoke with an empty jti: no error")
 	}
 }
 
 func testRevokeExpiry(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	must(t, s.Revoke(ctx, "short", time.Now().Add(shortTTL)))
-	must(t, s.Revoke(ctx, "long", time.Now().Add(time.Hour)))
+	revoke(t, s, "short", time.Now().Add(shortTTL), true)
+	revoke(t, s, "long", time.Now().Add(time.Hour), true)
 	waitFor(t, "the revocation to expire", func() (bool, error) {
 		revoked, err := s.IsRevoked(ctx, "short")
 		return !revoked, err
@@ -497,10 +510,47 @@ func testRevokeExpiry(t *testing.T, s store.Store) {
 	if got, err := s.IsRevoked(ctx, "long"); err != nil || !got {
 		t.Errorf("IsRevoked(long) = %v, %v; want true", got, err)
 	}
-	// An ended revocation can be made again.
-	must(t, s.Revoke(ctx, "short", time.Now().Add(time.Hour)))
+	// An ended revocation can be made again, and this call revokes.
+	revoke(t, s, "short", time.Now().Add(time.Hour), true)
 	if got, err := s.IsRevoked(ctx, "short"); err != nil || !got {
 		t.Errorf("IsRevoked after revoking again = %v, %v; want true", got, err)
+	}
+}
+
+// testRevokeConcurrent: of many simultaneous revocations of one jti (the
+// same token renewed or logged out at once) exactly one reports revoking,
+// so that a token cannot be exchanged for more than one new token.
+func testRevokeConcurrent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 32
+	for round := range 3 {
+		jti := fmt.Sprintf("raced-%d", round)
+		until := time.Now().Add(time.Hour)
+		start := make(chan struct{})
+		var revoked, already atomic.Int32
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				<-start
+				ok, err := s.Revoke(ctx, jti, until)
+				switch {
+				case err != nil:
+					t.Errorf("Revoke(%s): %v", jti, err)
+				case ok:
+					revoked.Add(1)
+				default:
+					already.Add(1)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if r, a := revoked.Load(), already.Load(); r != 1 || a != n-1 {
+			t.Errorf("%d concurrent revocations of %s: %d reported revoked, %d already revoked; want 1 and %d", n, jti, r, a, n-1)
+		}
+		if got, err := s.IsRevoked(ctx, jti); err != nil || !got {
+			t.Errorf("IsRevoked(%s) after the race = %v, %v; want true", jti, got, err)
+		}
 	}
 }
 
@@ -772,8 +822,8 @@ func testConcurrent(t *testing.T, s store.Store) {
 				if _, err := s.Tokens(ctx, ""); err != nil {
 					t.Errorf("Tokens: %v", err)
 				}
-				if err := s.Revoke(ctx, id, now.Add(time.Hour)); err != nil {
-					t.Errorf("Revoke(%s): %v", id, err)
+				if ok, err := s.Revoke(ctx, id, now.Add(time.Hour)); err != nil || !ok {
+					t.Errorf("Revoke(%s) = %v, %v; want true", id, ok, err)
 				}
 				if ok, err := s.IsRevoked(ctx, id); err != nil || !ok {
 					t.Errorf("IsRevoked(%s) = %v, %v", id, ok, err)
