@@ -47,7 +47,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		keep_credentials
 //		endpoints <prefix>|off
 //		realm <name>
-//		throttle [off] { max_failures <n>; max_address_failures <n>; window <d>; lockout <d> }
+//		throttle [off] { per_user_address <n>; per_user <n>; per_address <n>; window <d>; lockout <d> }
 //		store <backend> [<args...>] [{ ... }]
 //	}
 //
@@ -216,8 +216,9 @@ func (h *Handler) setChain(d *caddyfile.Dispenser, order []string, blocks map[st
 // unmarshalThrottle parses
 //
 //	throttle [off] {
-//		max_failures <n>
-//		max_address_failures <n>
+//		per_user_address <n>
+//		per_user <n>
+//		per_address <n>
 //		window <duration>
 //		lockout <duration>
 //	}
@@ -236,16 +237,21 @@ func unmarshalThrottle(d *caddyfile.Dispenser) (*authenticators.Throttle, error)
 			return nil, d.ArgErr()
 		}
 		switch opt {
-		case "max_failures", "max_address_failures":
+		case "per_user_address", "per_user", "per_address":
 			n, err := strconv.Atoi(arg)
 			if err != nil || n < 1 {
 				return nil, d.Errf("throttle: %s must be a positive whole number, not %q", opt, arg)
 			}
-			if opt == "max_failures" {
-				t.MaxFailures = n
-			} else {
-				t.MaxAddressFailures = n
+			switch opt {
+			case "per_user_address":
+				t.PerUserAddress = n
+			case "per_user":
+				t.PerUser = n
+			default:
+				t.PerAddress = n
 			}
+		case "max_failures", "max_address_failures":
+			return nil, d.Errf("throttle: %s was replaced by per_user_address (per user and client address), per_user (per user across all addresses) and per_address", opt)
 		case "window", "lockout":
 			dur, err := caddy.ParseDuration(arg)
 			if err != nil || dur <= 0 {
@@ -259,6 +265,9 @@ func unmarshalThrottle(d *caddyfile.Dispenser) (*authenticators.Throttle, error)
 		default:
 			return nil, d.Errf("throttle: unknown option %q", opt)
 		}
+	}
+	if err := t.Validate(); err != nil {
+		return nil, d.Err(err.Error())
 	}
 	return t, nil
 }

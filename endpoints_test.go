@@ -3,6 +3,7 @@ package restauth
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -51,5 +52,42 @@ func TestEndpointsPrefix(t *testing.T) {
 	resp, _ = call(t, tester, "GET", httpBase+"/@me", withBasic("bob", bobPassword), "")
 	if resp.StatusCode != 200 || up.count() != 1 {
 		t.Fatalf("/@me outside the prefix: status %d, upstream hits %d", resp.StatusCode, up.count())
+	}
+}
+
+// TestEndpointsRefuseLargeBodies: every endpoint answers 413 to a body over
+// 64 KiB, whatever its content type, and a body just under the limit is
+// not refused for its size.
+func TestEndpointsRefuseLargeBodies(t *testing.T) {
+	up := newUpstream(t)
+	tester := startCaddy(t, siteConfig(t, "", up.addr()))
+	form := "username=alice&password=" + alicePassword + "&pad="
+	bodies := map[string]func(size int) string{
+		"application/json":                  func(n int) string { return `{"pad":"` + strings.Repeat("a", n) + `"}` },
+		"application/x-www-form-urlencoded": func(n int) string { return form + strings.Repeat("a", n) },
+		"multipart/form-data; boundary=b": func(n int) string {
+			return "--b\r\nContent-Disposition: form-data; name=\"pad\"\r\n\r\n" + strings.Repeat("a", n) + "\r\n--b--\r\n"
+		},
+		"text/plain": func(n int) string { return strings.Repeat("a", n) },
+		"":           func(n int) string { return strings.Repeat("a", n) },
+	}
+	endpoints := []string{"/@login", "/@login-renew", "/@logout", "/@session", "/@tokens", "/@tokens/x", "/@me", "/@jwks", "/.well-known/jwks.json"}
+	for _, path := range endpoints {
+		for contentType, body := range bodies {
+			t.Run(path+" "+contentType, func(t *testing.T) {
+				h := withBasic("alice", alicePassword)
+				if contentType != "" {
+					h["Content-Type"] = contentType
+				}
+				resp, got := call(t, tester, "POST", httpBase+path, h, body(70<<10))
+				assertProblem(t, resp, got, http.StatusRequestEntityTooLarge, "larger than 64 KiB")
+				if resp, got := call(t, tester, "POST", httpBase+path, h, body(60<<10)); resp.StatusCode == http.StatusRequestEntityTooLarge {
+					t.Errorf("60 KiB body: %d %s", resp.StatusCode, got)
+				}
+			})
+		}
+	}
+	if up.count() != 0 {
+		t.Error("an endpoint request reached the upstream")
 	}
 }

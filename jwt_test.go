@@ -29,7 +29,7 @@ type jwtKeys struct {
 	ec             *ecdsa.PrivateKey
 }
 
-func writeJWTKeys(t *testing.T) jwtKeys {
+func writeJWTKeys(t testing.TB) jwtKeys {
 	t.Helper()
 	dir := t.TempDir()
 	_, ed, _ := ed25519.GenerateKey(rand.Reader)

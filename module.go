@@ -45,7 +45,11 @@ type Handler struct {
 	Users []identity.User `json:"users,omitempty"`
 
 	// A JSON file with a list of users:
-	// `[{"name", "password_hash", "roles", "disabled"}]`. Read at load.
+	// `[{"name", "password_hash", "roles", "disabled"}]`. The file is
+	// watched: within about a second of a change its users apply to every
+	// credential (a disabled or removed user's Basic, JWT, token and session
+	// stop working). A file that cannot be read or is invalid keeps the
+	// last good users and logs an error.
 	UsersFile string `json:"users_file,omitempty"`
 
 	// The authenticator chain, in order. The first credential a request
@@ -92,8 +96,11 @@ type Handler struct {
 	Realm string `json:"realm,omitempty"`
 
 	// Limits on failed password checks (Basic, DOTAUTH, URL parameters,
-	// @login, @session, @tokens provisioning). Default: 5 failures per user
-	// (20 per client address) within 15m lock out for 15m (429).
+	// @login, @session, @tokens provisioning). Default: 5 failures for one
+	// user from one client address lock that user out from that address;
+	// 100 for one user from all addresses lock the user out everywhere; 20
+	// from one address for any users lock the address out. Failures are
+	// counted within 15m and lock out for 15m (429).
 	Throttle *authenticators.Throttle `json:"throttle,omitempty"`
 
 	// Where tokens, sessions, revocations and counters are kept.
@@ -140,17 +147,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.unload = append(h.unload, func() { knownIdentityHeaders.remove(h.userHeader, h.rolesHeader) })
 
 	users := h.Users
+	var file *usersFile
 	if h.UsersFile != "" {
-		fromFile, err := identity.LoadUsersFile(h.UsersFile)
-		if err != nil {
+		file = &usersFile{path: h.UsersFile, inline: h.Users, logger: h.logger}
+		var err error
+		if users, err = file.load(); err != nil {
 			return err
 		}
-		for _, u := range fromFile {
-			if slices.ContainsFunc(users, func(o identity.User) bool { return o.Name == u.Name }) {
-				return fmt.Errorf("user %q is defined both by a `user` line and in users_file %s; remove one of them", u.Name, h.UsersFile)
-			}
-		}
-		users = append(append([]identity.User(nil), users...), fromFile...)
 	}
 	dir, err := identity.NewDirectory(users)
 	if err != nil {
@@ -162,6 +165,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		// configured user: with none, no request can authenticate.
 		h.logger.Warn("no users configured: no request can authenticate; add `user <name> <hash>` lines (hash from `caddy hash-password`) or `users_file <path>` to the rest_auth block",
 			zap.String("users_file", h.UsersFile))
+	}
+	if file != nil {
+		file.users = dir
+		watchCtx, stopWatching := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go file.watch(watchCtx, done)
+		h.unload = append(h.unload, func() { stopWatching(); <-done })
 	}
 
 	if h.StoreRaw == nil {

@@ -46,7 +46,7 @@ func TestThrottleEveryPasswordPath(t *testing.T) {
 	for _, p := range passwordPaths {
 		t.Run(p.name, func(t *testing.T) {
 			up := newUpstream(t)
-			tester := startCaddy(t, siteConfig(t, "order url_params dotauth basic jwt token session\n\t\tthrottle {\n\t\t\tmax_failures 5\n\t\t\twindow 15m\n\t\t\tlockout 10m\n\t\t}", up.addr()))
+			tester := startCaddy(t, siteConfig(t, "order url_params dotauth basic jwt token session\n\t\tthrottle {\n\t\t\tper_user_address 5\n\t\t\twindow 15m\n\t\t\tlockout 10m\n\t\t}", up.addr()))
 			for i := 1; i <= 5; i++ {
 				resp, body := p.try(t, tester, "wrong-"+strconv.Itoa(i))
 				assertProblem(t, resp, body, http.StatusUnauthorized, "Invalid username or password.")
@@ -98,15 +98,88 @@ func TestThrottleSuccessResetsAndOtherCredentialsKeepWorking(t *testing.T) {
 	}
 }
 
+// basicFrom sends a Basic request as a client at addr (through the trusted
+// loopback proxy's X-Forwarded-For).
+func basicFrom(t *testing.T, tester *caddytest.Tester, addr, user, password string) (*http.Response, string) {
+	t.Helper()
+	h := withBasic(user, password)
+	h["X-Forwarded-For"] = addr
+	return call(t, tester, "GET", httpBase+"/x", h, "")
+}
+
+// assertLockedOut checks a 429 problem naming who is locked out, with a
+// Retry-After of about the 10m lockout.
+func assertLockedOut(t *testing.T, resp *http.Response, body, who string) {
+	t.Helper()
+	assertProblem(t, resp, body, http.StatusTooManyRequests, "Too many failed logins for "+who+";")
+	if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 590 || ra > 600 {
+		t.Errorf("Retry-After = %q, want about 600 seconds", resp.Header.Get("Retry-After"))
+	}
+}
+
+// TestThrottleLockoutIsPerUserAndAddress: wrong passwords for alice from an
+// attacker's address lock alice out from that address only; alice logs in
+// from her own address, the attacker's address stays locked, and only the
+// much higher per-user ceiling locks alice out everywhere.
+func TestThrottleLockoutIsPerUserAndAddress(t *testing.T) {
+	up := newUpstream(t)
+	config := siteConfig(t, "throttle {\n\t\t\tper_user_address 3\n\t\t\tper_user 7\n\t\t\tper_address 20\n\t\t\tlockout 10m\n\t\t}", up.addr())
+	tester := startCaddy(t, globalWithClientIPHeader+config[len(globalOptions):])
+	const attacker, alicesAddress = "203.0.113.66", "198.51.100.7"
+
+	for i := 0; i < 3; i++ {
+		resp, body := basicFrom(t, tester, attacker, "alice", "wrong")
+		assertProblem(t, resp, body, http.StatusUnauthorized, "Invalid username or password.")
+	}
+	resp, body := basicFrom(t, tester, attacker, "alice", alicePassword)
+	assertLockedOut(t, resp, body, "this user from this address")
+
+	resp, body = basicFrom(t, tester, alicesAddress, "alice", alicePassword)
+	assertUpstream(t, up, resp, body, "alice", "editor,member")
+
+	resp, body = basicFrom(t, tester, attacker, "alice", alicePassword)
+	assertLockedOut(t, resp, body, "this user from this address")
+	// The lockout is for alice only: the attacker's address is not blocked.
+	resp, body = basicFrom(t, tester, attacker, "bob", bobPassword)
+	assertUpstream(t, up, resp, body, "bob", "viewer")
+
+	// Guessing spread over many addresses meets the per-user ceiling (7
+	// here; alice's success above cleared her earlier failures).
+	for i := 1; i <= 7; i++ {
+		resp, body := basicFrom(t, tester, "192.0.2."+strconv.Itoa(i), "alice", "wrong")
+		assertProblem(t, resp, body, http.StatusUnauthorized, "Invalid username or password.")
+	}
+	resp, body = basicFrom(t, tester, alicesAddress, "alice", alicePassword)
+	assertLockedOut(t, resp, body, "this user")
+	resp, body = basicFrom(t, tester, "192.0.2.1", "bob", bobPassword)
+	assertUpstream(t, up, resp, body, "bob", "viewer")
+}
+
 // TestThrottlePerAddress: failures from one address across many user names
-// lock that address out.
+// lock that address out; other addresses are unaffected.
 func TestThrottlePerAddress(t *testing.T) {
 	up := newUpstream(t)
-	tester := startCaddy(t, siteConfig(t, "throttle {\n\t\t\tmax_address_failures 3\n\t\t}", up.addr()))
+	config := siteConfig(t, "throttle {\n\t\t\tper_address 3\n\t\t\tlockout 10m\n\t\t}", up.addr())
+	tester := startCaddy(t, globalWithClientIPHeader+config[len(globalOptions):])
+	const attacker = "203.0.113.66"
 	for _, u := range []string{"u1", "u2", "u3"} {
-		resp, body := call(t, tester, "GET", httpBase+"/x", withBasic(u, "x"), "")
+		resp, body := basicFrom(t, tester, attacker, u, "x")
 		assertProblem(t, resp, body, http.StatusUnauthorized, "")
 	}
-	resp, body := call(t, tester, "GET", httpBase+"/x", withBasic("bob", bobPassword), "")
-	assertProblem(t, resp, body, http.StatusTooManyRequests, "this address")
+	resp, body := basicFrom(t, tester, attacker, "bob", bobPassword)
+	assertLockedOut(t, resp, body, "this address")
+	resp, body = basicFrom(t, tester, "198.51.100.7", "bob", bobPassword)
+	assertUpstream(t, up, resp, body, "bob", "viewer")
+}
+
+// TestThrottleBadConfigFailsAtLoad: nonsense throttle limits stop the
+// config from loading.
+func TestThrottleBadConfigFailsAtLoad(t *testing.T) {
+	assertConfigErrors(t, []configCase{
+		{"zero", "throttle {\n\t\t\tper_user_address 0\n\t\t}", `throttle: per_user_address must be a positive whole number, not "0"`},
+		{"not a number", "throttle {\n\t\t\tper_address many\n\t\t}", `throttle: per_address must be a positive whole number, not "many"`},
+		{"ceiling under the per-address limit", "throttle {\n\t\t\tper_user_address 10\n\t\t\tper_user 5\n\t\t}", "throttle: per_user (5) must not be lower than per_user_address (10)"},
+		{"old name", "throttle {\n\t\t\tmax_failures 5\n\t\t}", "throttle: max_failures was replaced by per_user_address"},
+		{"bad window", "throttle {\n\t\t\twindow -1m\n\t\t}", `throttle: window must be a positive duration, not "-1m"`},
+	})
 }

@@ -149,27 +149,15 @@ func (j *JWT) Bind(env Env) error {
 	return nil
 }
 
-// jwtKeySet is a keyring and the parser that accepts its algorithms only.
+// jwtKeySet is a keyring and the verifier that accepts its tokens only.
 type jwtKeySet struct {
 	*keyring
-	parser *jwt.Parser
+	verifier *jwtVerifier
 }
 
-// newKeySet builds the parser for kr and the configured claims.
+// newKeySet builds the verifier for kr and the configured claims.
 func (j *JWT) newKeySet(kr *keyring) *jwtKeySet {
-	opts := []jwt.ParserOption{
-		jwt.WithValidMethods(kr.algs),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(time.Duration(j.Leeway)),
-	}
-	if j.Issuer != "" {
-		opts = append(opts, jwt.WithIssuer(j.Issuer))
-	}
-	if j.Audience != "" {
-		opts = append(opts, jwt.WithAudience(j.Audience))
-	}
-	return &jwtKeySet{keyring: kr, parser: jwt.NewParser(opts...)}
+	return &jwtKeySet{keyring: kr, verifier: newJWTVerifier(kr, j.Issuer, j.Audience, time.Duration(j.Leeway))}
 }
 
 // RevocationEnabled reports whether tokens can be invalidated.
@@ -238,8 +226,16 @@ func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error
 			return nil, j.reject("The token has been revoked.")
 		}
 	}
-	if _, ok := j.env.Users.Lookup(id.User); !ok {
+	acct, ok := j.env.Users.Lookup(id.User)
+	if !ok {
 		return nil, j.reject("The token's user no longer exists or is disabled.")
+	}
+	if acct.RolesJoined != id.RolesJoined {
+		// The user's roles changed (users_file) since the token was
+		// verified: the token carries the roles the user has now.
+		fresh := identity.New(acct.Name, acct.Roles, "jwt", id.TokenID)
+		fresh.Expires = id.Expires
+		id, cached = fresh, false
 	}
 	if !cached {
 		j.verified.Put(raw, id)
@@ -257,9 +253,9 @@ func (j *JWT) parse(ctx context.Context, raw string) (*identity.Identity, error)
 	if err != nil {
 		return nil, fmt.Errorf("jwt: %w", err)
 	}
-	var claims jwtClaims
-	if _, err := keys.parser.ParseWithClaims(raw, &claims, keys.keyFor); err != nil {
-		if errors.Is(err, jwt.ErrTokenExpired) {
+	claims, err := keys.verifier.verify(raw)
+	if err != nil {
+		if errors.Is(err, errJWTExpired) {
 			return nil, j.reject("The token has expired.")
 		}
 		return nil, j.reject("The token is invalid.")
@@ -274,24 +270,6 @@ func (j *JWT) parse(ctx context.Context, raw string) (*identity.Identity, error)
 	id := identity.New(acct.Name, acct.Roles, "jwt", claims.ID)
 	id.Expires = claims.ExpiresAt.Unix()
 	return id, nil
-}
-
-// keyFor picks the verification key by `kid`, from our keyring only, and
-// insists that the token's algorithm is that key's (no algorithm
-// confusion: an HS256 token can never be checked with a public key).
-func (ks *jwtKeySet) keyFor(t *jwt.Token) (any, error) {
-	if err := checkNoCritical(t.Header); err != nil {
-		return nil, err
-	}
-	kid, _ := t.Header["kid"].(string)
-	key, ok := ks.byKid[kid]
-	if !ok {
-		return nil, errors.New("unknown key id")
-	}
-	if t.Method.Alg() != key.method.Alg() {
-		return nil, errors.New("algorithm does not match the key")
-	}
-	return key.verify, nil
 }
 
 func (j *JWT) reject(detail string) *Rejection {

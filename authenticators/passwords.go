@@ -2,10 +2,13 @@ package authenticators
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,32 +21,53 @@ import (
 	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
-// Throttle limits failed password checks, per user and per client address,
-// on every path that accepts a password.
+// Throttle limits failed password checks on every path that accepts a
+// password. Failures are counted per (user, client address), per user
+// across all addresses, and per client address across all users; a check is
+// refused with 429 while any of the three is at its limit. The client
+// address is Caddy's client IP (trusted_proxies are respected).
+//
+// The tight limit is per (user, client address): an attacker guessing from
+// one address locks out only that address for that user, and the real user
+// logging in from elsewhere is not locked out. The per-user ceiling across
+// all addresses is much higher (NIST SP 800-63B §5.2.2 allows up to 100
+// consecutive failures) and stops guessing spread over many addresses.
 type Throttle struct {
-	// Failed checks for one user within the window before that user is
-	// locked out. Default: 5.
-	MaxFailures int `json:"max_failures,omitempty"`
-	// Failed checks from one client address within the window before that
-	// address is locked out. Default: 4 × max_failures.
-	MaxAddressFailures int `json:"max_address_failures,omitempty"`
+	// Failed checks for one user from one client address within the window
+	// before that user is locked out from that address. Default: 5.
+	PerUserAddress int `json:"per_user_address,omitempty"`
+	// Failed checks for one user from all addresses together within the
+	// window before that user is locked out everywhere. Default: 100.
+	PerUser int `json:"per_user,omitempty"`
+	// Failed checks from one client address, for any users, within the
+	// window before that address is locked out. Default: 20.
+	PerAddress int `json:"per_address,omitempty"`
 	// The window in which failures are counted. Default: 15m.
 	Window caddy.Duration `json:"window,omitempty"`
-	// How long a lockout lasts. During it every password check for the user
-	// (or from the address) is refused with 429 and no hashing is done.
-	// Default: 15m.
+	// How long a lockout lasts. During it every password check it covers
+	// is refused with 429 and no hashing is done. Default: 15m.
 	Lockout caddy.Duration `json:"lockout,omitempty"`
 	// Turn throttling off.
 	Off bool `json:"off,omitempty"`
 }
 
+// Default throttling limits.
+const (
+	DefaultPerUserAddress = 5
+	DefaultPerUser        = 100
+	DefaultPerAddress     = 20
+)
+
 // withDefaults fills in the defaults.
 func (t Throttle) withDefaults() Throttle {
-	if t.MaxFailures == 0 {
-		t.MaxFailures = 5
+	if t.PerUserAddress == 0 {
+		t.PerUserAddress = DefaultPerUserAddress
 	}
-	if t.MaxAddressFailures == 0 {
-		t.MaxAddressFailures = 4 * t.MaxFailures
+	if t.PerUser == 0 {
+		t.PerUser = DefaultPerUser
+	}
+	if t.PerAddress == 0 {
+		t.PerAddress = DefaultPerAddress
 	}
 	if t.Window == 0 {
 		t.Window = caddy.Duration(15 * time.Minute)
@@ -56,8 +80,12 @@ func (t Throttle) withDefaults() Throttle {
 
 // Validate checks the limits.
 func (t Throttle) Validate() error {
-	if t.MaxFailures < 0 || t.MaxAddressFailures < 0 || t.Window < 0 || t.Lockout < 0 {
+	if t.PerUserAddress < 0 || t.PerUser < 0 || t.PerAddress < 0 || t.Window < 0 || t.Lockout < 0 {
 		return errors.New("throttle: limits and durations must not be negative")
+	}
+	d := t.withDefaults()
+	if d.PerUser < d.PerUserAddress {
+		return fmt.Errorf("throttle: per_user (%d) must not be lower than per_user_address (%d): the ceiling across all addresses would lock the user out first", d.PerUser, d.PerUserAddress)
 	}
 	return nil
 }
@@ -88,11 +116,11 @@ func NewPasswords(users *identity.Directory, st store.Store, t Throttle) *Passwo
 }
 
 // Check verifies user's password. It returns a *Rejection with status 429
-// while the user or the client address is locked out, and
-// identity.ErrBadCredentials for a wrong password (unknown and disabled
-// users alike). When the store fails, throttling is skipped (logged once per
-// outage) and the password is checked uncounted, so Basic auth keeps
-// working during a store outage.
+// while the user is locked out from the client address (or everywhere), or
+// the client address is, and identity.ErrBadCredentials for a wrong password
+// (unknown and disabled users alike). When the store fails, throttling is
+// skipped (logged once per outage) and the password is checked uncounted,
+// so Basic auth keeps working during a store outage.
 func (p *Passwords) Check(r *http.Request, user, password []byte) (*identity.Account, error) {
 	if p.throttle.Off {
 		return p.users.Verify(user, password)
@@ -101,48 +129,78 @@ func (p *Passwords) Check(r *http.Request, user, password []byte) (*identity.Acc
 		return nil, identity.ErrBadCredentials
 	}
 	ctx := r.Context()
-	userKey, addrKey := "fail:user:"+string(user), "fail:addr:"+ClientIP(r)
-	userFailures, err := p.lockedOut(ctx, userKey, p.throttle.MaxFailures, "this user")
-	if err != nil {
-		return nil, err
-	}
-	if _, err := p.lockedOut(ctx, addrKey, p.throttle.MaxAddressFailures, "this address"); err != nil {
+	c := p.countersFor(user, ClientIP(r))
+	if err := p.lockedOut(ctx, &c); err != nil {
 		return nil, err
 	}
 	if acct, ok := p.users.Cached(user, password); ok {
-		p.reset(ctx, userKey, userFailures)
+		p.reset(ctx, c)
 		return acct, nil
 	}
 
-	// A password to hash: serialise per user and address, and read the
-	// counters again under the locks, so concurrent guesses are counted
-	// one after another.
-	unlock := p.lock(userKey, addrKey)
+	// A password to hash: serialise per counter, and read the counters
+	// again under the locks, so concurrent guesses are counted one after
+	// another.
+	unlock := p.lock(c)
 	defer unlock()
-	if userFailures, err = p.lockedOut(ctx, userKey, p.throttle.MaxFailures, "this user"); err != nil {
-		return nil, err
-	}
-	if _, err := p.lockedOut(ctx, addrKey, p.throttle.MaxAddressFailures, "this address"); err != nil {
+	if err := p.lockedOut(ctx, &c); err != nil {
 		return nil, err
 	}
 	acct, err := p.users.Verify(user, password)
 	if err != nil {
-		p.fail(ctx, userKey, p.throttle.MaxFailures)
-		p.fail(ctx, addrKey, p.throttle.MaxAddressFailures)
+		for i := range c {
+			p.fail(ctx, &c[i])
+		}
 		return nil, err
 	}
-	p.reset(ctx, userKey, userFailures)
+	p.reset(ctx, c)
 	return acct, nil
 }
 
-// reset clears the user's counter after a success; written only when there
-// is one, so a cached Basic request stays free of store writes.
-func (p *Passwords) reset(ctx context.Context, userKey string, failures int) {
-	if failures == 0 {
-		return
+// counter is one failure counter a password check is subject to.
+type counter struct {
+	key   string
+	limit int
+	// who names what is locked out, for the 429 detail.
+	who string
+	// resets is true when a successful check clears the counter.
+	resets bool
+	// count is the count last read.
+	count int
+}
+
+// counters are the three counters of one check: per (user, address), per
+// user, per address.
+type counters [3]counter
+
+// countersFor builds the counters of a check by user from addr. Keys that
+// carry the user name hold a hash of it, so that any bytes a client sends
+// as a name make a short, safe store key.
+func (p *Passwords) countersFor(user []byte, addr string) counters {
+	u := nameHash(user)
+	return counters{
+		{key: "fail:user-addr:" + u + ":" + addr, limit: p.throttle.PerUserAddress, who: "this user from this address", resets: true},
+		{key: "fail:user:" + u, limit: p.throttle.PerUser, who: "this user", resets: true},
+		{key: "fail:addr:" + addr, limit: p.throttle.PerAddress, who: "this address"},
 	}
-	if err := p.store.ResetFailures(ctx, userKey); err != nil {
-		p.storeFailed(fmt.Errorf("throttle: resetting failures: %w", err))
+}
+
+// nameHash is the hex SHA-256 of a user name (the first 16 bytes).
+func nameHash(user []byte) string {
+	sum := sha256.Sum256(user)
+	return hex.EncodeToString(sum[:16])
+}
+
+// reset clears the counters a success clears; written only when they are
+// not zero, so a cached Basic request stays free of store writes.
+func (p *Passwords) reset(ctx context.Context, c counters) {
+	for _, k := range c {
+		if !k.resets || k.count == 0 {
+			continue
+		}
+		if err := p.store.ResetFailures(ctx, k.key); err != nil {
+			p.storeFailed(fmt.Errorf("throttle: resetting failures: %w", err))
+		}
 	}
 }
 
@@ -162,22 +220,22 @@ func (p *Passwords) storeWorks() {
 	}
 }
 
-// lock takes the stripe locks of both keys (in a fixed order) and returns
-// the function that releases them.
-func (p *Passwords) lock(a, b string) func() {
-	i, j := stripe(a), stripe(b)
-	if i > j {
-		i, j = j, i
+// lock takes the stripe locks of the counters (in a fixed order) and
+// returns the function that releases them.
+func (p *Passwords) lock(c counters) func() {
+	idx := make([]int, 0, len(c))
+	for _, k := range c {
+		idx = append(idx, stripe(k.key))
 	}
-	p.stripes[i].Lock()
-	if j != i {
-		p.stripes[j].Lock()
+	slices.Sort(idx)
+	idx = slices.Compact(idx)
+	for _, i := range idx {
+		p.stripes[i].Lock()
 	}
 	return func() {
-		if j != i {
-			p.stripes[j].Unlock()
+		for i := len(idx) - 1; i >= 0; i-- {
+			p.stripes[idx[i]].Unlock()
 		}
-		p.stripes[i].Unlock()
 	}
 }
 
@@ -187,37 +245,43 @@ func stripe(key string) int {
 	return int(h.Sum32() % 256)
 }
 
-// lockedOut returns the failure count under key, or a 429 *Rejection when
-// it has reached max. A store failure counts as no failures (logged once).
-func (p *Passwords) lockedOut(ctx context.Context, key string, max int, who string) (int, error) {
-	c, err := p.store.Failures(ctx, key)
-	if err != nil {
-		p.storeFailed(fmt.Errorf("throttle: reading failures: %w", err))
-		return 0, nil
+// lockedOut reads the counters (keeping their counts) and returns a 429
+// *Rejection when one has reached its limit. A store failure counts as no
+// failures (logged once).
+func (p *Passwords) lockedOut(ctx context.Context, c *counters) error {
+	for i := range c {
+		k := &c[i]
+		got, err := p.store.Failures(ctx, k.key)
+		if err != nil {
+			p.storeFailed(fmt.Errorf("throttle: reading failures: %w", err))
+			k.count = 0
+			continue
+		}
+		p.storeWorks()
+		k.count = got.Count
+		if got.Count >= k.limit {
+			return &Rejection{
+				Status:     http.StatusTooManyRequests,
+				Detail:     "Too many failed logins for " + k.who + "; try again later.",
+				RetryAfter: time.Until(got.Expires),
+			}
+		}
 	}
-	p.storeWorks()
-	if c.Count < max {
-		return c.Count, nil
-	}
-	return c.Count, &Rejection{
-		Status:     http.StatusTooManyRequests,
-		Detail:     "Too many failed logins for " + who + "; try again later.",
-		RetryAfter: time.Until(c.Expires),
-	}
+	return nil
 }
 
 // fail counts a failure and, at the limit, extends the counter to the
 // lockout. A store failure is logged (once per outage): the failure goes
 // uncounted.
-func (p *Passwords) fail(ctx context.Context, key string, max int) {
-	c, err := p.store.AddFailure(ctx, key, time.Duration(p.throttle.Window))
+func (p *Passwords) fail(ctx context.Context, k *counter) {
+	c, err := p.store.AddFailure(ctx, k.key, time.Duration(p.throttle.Window))
 	if err != nil {
 		p.storeFailed(fmt.Errorf("throttle: counting a failure: %w", err))
 		return
 	}
-	if c.Count >= max {
+	if c.Count >= k.limit {
 		c.Expires = time.Now().Add(time.Duration(p.throttle.Lockout))
-		if err := p.store.SetFailures(ctx, key, c); err != nil {
+		if err := p.store.SetFailures(ctx, k.key, c); err != nil {
 			p.storeFailed(fmt.Errorf("throttle: starting a lockout: %w", err))
 		}
 	}

@@ -36,10 +36,10 @@ func newTestPasswords(t *testing.T, th Throttle) *Passwords {
 }
 
 // TestThrottleHoldsUnderConcurrency: 50 parallel wrong guesses for one user
-// get exactly max_failures password checks; the rest are refused with 429
+// get exactly per_user_address password checks; the rest are refused with 429
 // before hashing.
 func TestThrottleHoldsUnderConcurrency(t *testing.T) {
-	p := newTestPasswords(t, Throttle{MaxFailures: 5, MaxAddressFailures: 1000})
+	p := newTestPasswords(t, Throttle{PerUserAddress: 5, PerUser: 100, PerAddress: 1000})
 	var mu sync.Mutex
 	checked, throttled := 0, 0
 	var wg sync.WaitGroup

@@ -93,11 +93,12 @@ func (e *Endpoints) IsPublic(path string) bool {
 	return e.jwt != nil && (path == e.wellKnownJWKS || path == e.base+"jwks")
 }
 
-// Match returns the route for path, if path names an endpoint.
+// Match returns the route for path, if path names an endpoint. Every route
+// answers 413 to a body over 64 KiB.
 func (e *Endpoints) Match(path string) (Route, string, bool) {
 	if !strings.HasPrefix(path, e.base) {
 		if e.jwt != nil && path == e.wellKnownJWKS {
-			return e.jwks, "", true
+			return limitBody(e.jwks), "", true
 		}
 		return nil, "", false
 	}
@@ -106,7 +107,10 @@ func (e *Endpoints) Match(path string) (Route, string, bool) {
 		name, rest = name[:i], name[i:]
 	}
 	route, ok := e.routes[name]
-	return route, rest, ok
+	if !ok {
+		return nil, "", false
+	}
+	return limitBody(route), rest, true
 }
 
 // requireIdentity answers 401 to an anonymous caller and reports whether

@@ -96,15 +96,9 @@ func (e *Endpoints) checkPassword(w http.ResponseWriter, r *http.Request, name, 
 func readCredentials(w http.ResponseWriter, r *http.Request) (name, password string, ok bool) {
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mediaType == "application/x-www-form-urlencoded" || mediaType == "multipart/form-data" {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		err := r.ParseMultipartForm(maxBodyBytes)
-		if err != nil && !errors.Is(err, http.ErrNotMultipart) {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				problem.Write(w, http.StatusRequestEntityTooLarge, "The request body is larger than 64 KiB.")
-			} else {
-				problem.Write(w, http.StatusBadRequest, "The form could not be read.")
-			}
+		// The body is at most maxBodyBytes already (limitBody).
+		if err := r.ParseMultipartForm(maxBodyBytes); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+			problem.Write(w, http.StatusBadRequest, "The form could not be read.")
 			return "", "", false
 		}
 		name = r.PostForm.Get("username")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 
@@ -48,18 +49,27 @@ func (a *Account) Identity(method string) *Identity {
 // (HMAC-SHA256 under a random per-directory key) of user and password, so a
 // repeated request does no password hashing and the plaintext is never kept.
 // Only successful checks are cached.
+//
+// Replace swaps in a new set of users at once: every later lookup and
+// password check sees only the new set, and the verified-password cache
+// starts empty.
 type Directory struct {
-	accounts map[string]*Account
-	// decoy is compared against when the user is unknown, so that an unknown
-	// user costs the same time as a wrong password.
-	decoy passwordHash
+	set atomic.Pointer[userSet]
 
-	mac   keyedHash
-	cache *cache.Bounded[[sha256.Size]byte, *Account]
+	mac keyedHash
 	// hashing limits concurrent password hashing: an argon2id check takes
 	// tens of MiB, so unbounded parallel wrong-password requests could
 	// exhaust memory.
 	hashing chan struct{}
+}
+
+// userSet is one generation of configured users.
+type userSet struct {
+	accounts map[string]*Account
+	// decoy is compared against when the user is unknown, so that an unknown
+	// user costs the same time as a wrong password.
+	decoy passwordHash
+	cache *cache.Bounded[[sha256.Size]byte, *Account]
 }
 
 // maxCachedPasswords bounds the verified-password cache.
@@ -67,10 +77,27 @@ const maxCachedPasswords = 4096
 
 // NewDirectory validates users and builds a directory for them.
 func NewDirectory(users []User) (*Directory, error) {
-	if err := ValidateUsers(users); err != nil {
+	d := &Directory{hashing: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
+	if _, err := rand.Read(d.mac.key[:]); err != nil {
+		return nil, fmt.Errorf("generating password cache key: %w", err)
+	}
+	if err := d.Replace(users); err != nil {
 		return nil, err
 	}
-	d := &Directory{accounts: make(map[string]*Account, len(users))}
+	return d, nil
+}
+
+// Replace validates users and makes them the directory's users, dropping
+// every verified password of the previous set. On error the directory is
+// unchanged.
+func (d *Directory) Replace(users []User) error {
+	if err := ValidateUsers(users); err != nil {
+		return err
+	}
+	set := &userSet{
+		accounts: make(map[string]*Account, len(users)),
+		cache:    cache.New[[sha256.Size]byte, *Account](maxCachedPasswords),
+	}
 	for _, u := range users {
 		h, _ := parseHash(u.PasswordHash)           // validated above
 		roles := slices.Clip(slices.Clone(u.Roles)) // never shared with the config
@@ -85,20 +112,16 @@ func NewDirectory(users []User) (*Directory, error) {
 		for _, m := range passwordMethods {
 			a.identities[m] = New(a.Name, a.Roles, m, "")
 		}
-		d.accounts[u.Name] = a
+		set.accounts[u.Name] = a
 	}
-	d.decoy = chooseDecoy(users, d.accounts)
-	d.hashing = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
-	if _, err := rand.Read(d.mac.key[:]); err != nil {
-		return nil, fmt.Errorf("generating password cache key: %w", err)
-	}
-	d.cache = cache.New[[sha256.Size]byte, *Account](maxCachedPasswords)
-	return d, nil
+	set.decoy = chooseDecoy(users, set.accounts)
+	d.set.Store(set)
+	return nil
 }
 
 // Lookup returns the enabled account named name.
 func (d *Directory) Lookup(name string) (*Account, bool) {
-	a, ok := d.accounts[name]
+	a, ok := d.set.Load().accounts[name]
 	if !ok || a.Disabled {
 		return nil, false
 	}
@@ -108,19 +131,20 @@ func (d *Directory) Lookup(name string) (*Account, bool) {
 // Cached returns the account when this exact name and password were
 // verified before: no hashing needed.
 func (d *Directory) Cached(name, password []byte) (*Account, bool) {
-	return d.cache.Get(d.mac.sum(name, password))
+	return d.set.Load().cache.Get(d.mac.sum(name, password))
 }
 
 // Verify checks a user's password. It returns ErrBadCredentials for an
 // unknown user, a wrong password and a disabled user alike, after spending
 // the same hashing time on each.
 func (d *Directory) Verify(name, password []byte) (*Account, error) {
+	set := d.set.Load()
 	key := d.mac.sum(name, password)
-	if a, ok := d.cache.Get(key); ok {
+	if a, ok := set.cache.Get(key); ok {
 		return a, nil
 	}
-	a, exists := d.accounts[string(name)]
-	h := d.decoy
+	a, exists := set.accounts[string(name)]
+	h := set.decoy
 	if exists {
 		h = a.hash
 	}
@@ -130,7 +154,7 @@ func (d *Directory) Verify(name, password []byte) (*Account, error) {
 	if !exists || !matched || a.Disabled {
 		return nil, ErrBadCredentials
 	}
-	d.cache.Put(key, a)
+	set.cache.Put(key, a)
 	return a, nil
 }
 

@@ -68,8 +68,8 @@ func TestVerify(t *testing.T) {
 			t.Fatalf("Verify(%s) = %s", c.name, a.Name)
 		}
 	}
-	if d.cache.Len() != 2 {
-		t.Errorf("cache has %d entries, want the 2 verified users only", d.cache.Len())
+	if d.set.Load().cache.Len() != 2 {
+		t.Errorf("cache has %d entries, want the 2 verified users only", d.set.Load().cache.Len())
 	}
 	if _, ok := d.Lookup("carol"); ok {
 		t.Error("Lookup returned a disabled user")
@@ -85,8 +85,8 @@ func TestDecoyIsTheMostCommonHashClass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.decoy.class != "$2a$10$" {
-		t.Errorf("decoy class = %q, want the bcrypt cost-10 class most users have", d.decoy.class)
+	if d.set.Load().decoy.class != "$2a$10$" {
+		t.Errorf("decoy class = %q, want the bcrypt cost-10 class most users have", d.set.Load().decoy.class)
 	}
 	a, _ := parseHash(argon)
 	if a.class != "$argon2id$v=19$m=47104,t=1,p=1" {

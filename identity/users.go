@@ -30,6 +30,11 @@ func LoadUsersFile(path string) ([]User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading users_file: %w", err)
 	}
+	return ParseUsersFile(path, data)
+}
+
+// ParseUsersFile decodes data, the contents of the users_file at path.
+func ParseUsersFile(path string, data []byte) ([]User, error) {
 	var users []User
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
