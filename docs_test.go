@@ -39,7 +39,7 @@ var docShellCommands = []string{
 	"go run ./cmd/caddy run --config Caddyfile.example",
 	"go test -race -count=1 ./...",
 	"go test -run '^$' -fuzz",
-	"go tool xcaddy build v2.11.9 --with github.com/caddy-restauth/caddy-restauth=.",
+	"go tool xcaddy build v2.11.9 --with github.com/caddy-restauth/caddy-restauth@v0.0.0=.",
 	"xcaddy build v2.11.9 --with github.com/caddy-restauth/caddy-restauth",
 	"export CURL_CA_BUNDLE=~/.local/share/caddy/pki/authorities/local/root.crt",
 	"export REQUESTS_CA_BUNDLE=$CURL_CA_BUNDLE",
