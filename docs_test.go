@@ -131,6 +131,7 @@ func TestDocs(t *testing.T) {
 	root := repoRoot(t)
 	for _, file := range docFiles(t, root) {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".md"), func(t *testing.T) {
+			checkDocLinks(t, root, file)
 			runDocFile(t, root, readDocBlocks(t, root, file))
 		})
 	}
@@ -478,4 +479,55 @@ func docPython(t *testing.T, blocks []docBlock) string {
 		t.Skipf("python3 with requests is not on PATH (%v; apt-get install python3-requests); under CI this test fails instead", err)
 	}
 	return python
+}
+
+var (
+	docLink    = regexp.MustCompile(`\]\(([^)#\s]*)(#[^)\s]*)?\)`)
+	docHeading = regexp.MustCompile(`(?m)^#{1,6} (.+)$`)
+)
+
+// checkDocLinks checks that every relative link of a Markdown file names
+// a file that exists and, with #anchor, a heading of that file.
+func checkDocLinks(t *testing.T, root, file string) {
+	t.Helper()
+	text := readFile(t, filepath.Join(root, file))
+	for _, m := range docLink.FindAllStringSubmatch(text, -1) {
+		target, anchor := m[1], strings.TrimPrefix(m[2], "#")
+		if strings.Contains(target, "://") {
+			continue
+		}
+		path := filepath.Join(root, file)
+		if target != "" {
+			path = filepath.Join(filepath.Dir(path), target)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("%s: link %q: %v", file, m[0], err)
+			continue
+		}
+		if anchor == "" {
+			continue
+		}
+		found := false
+		for _, h := range docHeading.FindAllStringSubmatch(string(data), -1) {
+			found = found || docAnchor(h[1]) == anchor
+		}
+		if !found {
+			t.Errorf("%s: link %q: no heading with anchor #%s in %s", file, m[0], anchor, target)
+		}
+	}
+}
+
+// docAnchor is the anchor GitHub gives a heading.
+func docAnchor(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(heading) {
+		switch {
+		case r == ' ':
+			b.WriteRune('-')
+		case r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
