@@ -30,6 +30,7 @@ import (
 const (
 	docHTTPPort  = "8080"
 	docHTTPSPort = "8443"
+	docAdminPort = "2019" // Caddy's default admin endpoint
 )
 
 // docShellCommands are the commands of shell blocks that build or set up
@@ -303,6 +304,7 @@ func newDocServer(t *testing.T, root, name, config string) *docServer {
 	s.ports = strings.NewReplacer(
 		"localhost:"+docHTTPPort, fmt.Sprintf("localhost:%d", p.HTTPPort),
 		"localhost:"+docHTTPSPort, fmt.Sprintf("localhost:%d", p.HTTPSPort),
+		"localhost:"+docAdminPort, p.adminAddr,
 	)
 	global := fmt.Sprintf("\tadmin %s\n\thttp_port %d\n\thttps_port %d\n\tdefault_bind 127.0.0.1\n\tskip_install_trust\n\tgrace_period 1s\n",
 		p.adminAddr, p.HTTPPort, p.HTTPSPort)
