@@ -47,6 +47,7 @@ var docShellCommands = []string{
 	"openssl genpkey ",
 	"scripts/fuzz.sh",
 	"caddy hash-password",
+	"caddy rest-auth ",
 }
 
 // docBlock is one fenced block of a Markdown file.
