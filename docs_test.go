@@ -48,6 +48,7 @@ var docShellCommands = []string{
 	"scripts/fuzz.sh",
 	"caddy hash-password",
 	"caddy rest-auth ",
+	"caddy validate --config",
 }
 
 // docBlock is one fenced block of a Markdown file.
