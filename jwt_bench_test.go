@@ -19,6 +19,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-restauth/caddy-restauth/identity"
+	"github.com/caddy-restauth/caddy-restauth/internal/jwttest"
+	"github.com/caddy-restauth/caddy-restauth/internal/testusers"
 )
 
 // statusWriter is a reusable ResponseWriter that keeps the status.
@@ -50,7 +52,7 @@ func reportCPU(b *testing.B) func() {
 // jwtConfig, the bolt store and revocation on, as BenchmarkJWTValid.
 func jwtBenchHandler(b *testing.B, jwtConfig string) *Handler {
 	h := &Handler{
-		Users:             []identity.User{{Name: "alice", PasswordHash: aliceHash, Roles: []string{"editor", "member"}}},
+		Users:             []identity.User{{Name: "alice", PasswordHash: testusers.AliceHash, Roles: []string{"editor", "member"}}},
 		AuthenticatorsRaw: []json.RawMessage{json.RawMessage(`{"method":"jwt",` + jwtConfig + `}`)},
 		StoreRaw:          json.RawMessage(`{"backend":"bolt","path":"` + filepath.Join(b.TempDir(), "bench.db") + `"}`),
 	}
@@ -117,14 +119,14 @@ func BenchmarkJWTForged(b *testing.B) {
 // BenchmarkJWTNeverSeen with an asymmetric key: compare with
 // BenchmarkEd25519VerifyFloor and BenchmarkECDSAVerifyFloor.
 func BenchmarkJWTNeverSeenEdDSA(b *testing.B) {
-	keys := writeJWTKeys(b)
-	h := jwtBenchHandler(b, `"keys":[{"algorithm":"ed25519","file":"`+keys.edPath+`"}]`)
+	keys := jwttest.WriteKeys(b)
+	h := jwtBenchHandler(b, `"keys":[{"algorithm":"ed25519","file":"`+keys.EdPath+`"}]`)
 	jwtLoop(b, h, benchTokens(b, h, b.N), 200)
 }
 
 func BenchmarkJWTNeverSeenES256(b *testing.B) {
-	keys := writeJWTKeys(b)
-	h := jwtBenchHandler(b, `"keys":[{"algorithm":"es256","file":"`+keys.ecPath+`"}]`)
+	keys := jwttest.WriteKeys(b)
+	h := jwtBenchHandler(b, `"keys":[{"algorithm":"es256","file":"`+keys.ECPath+`"}]`)
 	jwtLoop(b, h, benchTokens(b, h, b.N), 200)
 }
 
@@ -145,9 +147,9 @@ func signingInput(b *testing.B, method jwt.SigningMethod, key any) (string, []by
 // BenchmarkEd25519VerifyFloor is ed25519.Verify alone, over a token's
 // signing input: the floor of a never-seen EdDSA token.
 func BenchmarkEd25519VerifyFloor(b *testing.B) {
-	keys := writeJWTKeys(b)
-	input, sig := signingInput(b, jwt.SigningMethodEdDSA, keys.ed)
-	pub := keys.ed.Public().(ed25519.PublicKey)
+	keys := jwttest.WriteKeys(b)
+	input, sig := signingInput(b, jwt.SigningMethodEdDSA, keys.Ed)
+	pub := keys.Ed.Public().(ed25519.PublicKey)
 	msg := []byte(input)
 	b.ReportAllocs()
 	defer reportCPU(b)()
@@ -162,11 +164,11 @@ func BenchmarkEd25519VerifyFloor(b *testing.B) {
 // BenchmarkECDSAVerifyFloor is ecdsa.Verify alone, the hash and r, s
 // prepared: the floor of a never-seen ES256 token.
 func BenchmarkECDSAVerifyFloor(b *testing.B) {
-	keys := writeJWTKeys(b)
-	input, sig := signingInput(b, jwt.SigningMethodES256, keys.ec)
+	keys := jwttest.WriteKeys(b)
+	input, sig := signingInput(b, jwt.SigningMethodES256, keys.EC)
 	sum := sha256.Sum256([]byte(input))
 	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-	pub := &keys.ec.PublicKey
+	pub := &keys.EC.PublicKey
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	b.ResetTimer()

@@ -1,4 +1,4 @@
-package restauth
+package integration
 
 import (
 	"encoding/base64"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-restauth/caddy-restauth/internal/testusers"
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
@@ -50,7 +51,7 @@ func orderTestCredentials(t *testing.T, tester *caddytest.Tester) []credential {
 			return path
 		}},
 		{"basic", func(path string, h map[string]string, good bool) string {
-			h["Authorization"] = basicHeader("alice", pw(good))
+			h["Authorization"] = testusers.BasicHeader("alice", pw(good))
 			return path
 		}},
 		{"jwt", func(path string, h map[string]string, good bool) string {

@@ -1,10 +1,11 @@
-package restauth
+package integration
 
 import (
 	"encoding/base64"
 	"net/http"
 	"testing"
 
+	"github.com/caddy-restauth/caddy-restauth/internal/testusers"
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
@@ -24,9 +25,9 @@ func TestAmbiguousCredentialHeaders(t *testing.T) {
 		status int
 		detail string
 	}{
-		{"empty Authorization before a wrong one", "Authorization", []string{"", basicHeader("bob", "wrong")}, 400, "more than one Authorization header"},
-		{"right and wrong Authorization", "Authorization", []string{basicHeader("bob", bobPassword), basicHeader("bob", "wrong")}, 400, "more than one Authorization header"},
-		{"two right Authorization", "Authorization", []string{basicHeader("bob", bobPassword), basicHeader("bob", bobPassword)}, 400, "more than one Authorization header"},
+		{"empty Authorization before a wrong one", "Authorization", []string{"", testusers.BasicHeader("bob", "wrong")}, 400, "more than one Authorization header"},
+		{"right and wrong Authorization", "Authorization", []string{testusers.BasicHeader("bob", bobPassword), testusers.BasicHeader("bob", "wrong")}, 400, "more than one Authorization header"},
+		{"two right Authorization", "Authorization", []string{testusers.BasicHeader("bob", bobPassword), testusers.BasicHeader("bob", bobPassword)}, 400, "more than one Authorization header"},
 		{"empty Authorization", "Authorization", []string{""}, 401, "empty Authorization header"},
 		{"empty DOTAUTH before a wrong one", "DOTAUTH", []string{"", dotauth("bob", "wrong")}, 400, "more than one Dotauth header"},
 		{"two right DOTAUTH", "DOTAUTH", []string{dotauth("bob", bobPassword), dotauth("bob", bobPassword)}, 400, "more than one Dotauth header"},
@@ -86,7 +87,9 @@ func bobsToken(t *testing.T, tester *caddytest.Tester) string {
 	return "Token " + createToken(t, tester, nil, `{"username": "bob", "password": "`+bobPassword+`"}`).Key
 }
 
-func bobsBasic(*testing.T, *caddytest.Tester) string { return basicHeader("bob", bobPassword) }
+func bobsBasic(*testing.T, *caddytest.Tester) string {
+	return testusers.BasicHeader("bob", bobPassword)
+}
 
 func bobsJWT(t *testing.T, tester *caddytest.Tester) string {
 	return "Bearer " + login(t, tester, httpBase, "bob", bobPassword)

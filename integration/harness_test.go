@@ -1,10 +1,10 @@
-package restauth
+package integration
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,18 +18,26 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddytest"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/caddy-restauth/caddy-restauth"
+	"github.com/caddy-restauth/caddy-restauth/internal/testusers"
 )
 
-// Passwords of the users in testdata/users.json.
+// The users of testdata/users.json.
 const (
-	alicePassword = "alice-password" // roles editor, member
-	bobPassword   = "bob-password"   // role viewer
-	carolPassword = "carol-password" // disabled
-	davePassword  = "dave-password"  // argon2id; roles admin, editor
+	alicePassword = testusers.AlicePassword
+	bobPassword   = testusers.BobPassword
+	carolPassword = testusers.CarolPassword
+	davePassword  = testusers.DavePassword
+	aliceHash     = testusers.AliceHash
+	daveHash      = testusers.DaveHash
 )
 
-// Test ports: RESTAUTH_TEST_PORTS="http,https,admin" moves the in-process
-// Caddy, so two test runs on one machine do not collide.
+// Test ports: the in-process Caddy listens on three loopback ports the
+// kernel reports free when the test binary starts, so packages (and two
+// test runs on one machine) run side by side. RESTAUTH_TEST_PORTS=
+// "http,https,admin" sets them instead.
 var httpPort, httpsPort, adminPort = testPorts()
 
 var (
@@ -38,13 +46,31 @@ var (
 )
 
 func testPorts() (int, int, int) {
-	ports := [3]int{9080, 9443, 2999}
 	if v := os.Getenv("RESTAUTH_TEST_PORTS"); v != "" {
-		for i, f := range strings.SplitN(v, ",", 3) {
-			if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil {
-				ports[i] = n
+		var ports [3]int
+		fields := strings.Split(v, ",")
+		for i := range ports {
+			if len(fields) != len(ports) {
+				panic(fmt.Sprintf("RESTAUTH_TEST_PORTS=%q: want http,https,admin", v))
 			}
+			n, err := strconv.Atoi(strings.TrimSpace(fields[i]))
+			if err != nil {
+				panic(fmt.Sprintf("RESTAUTH_TEST_PORTS=%q: %v", v, err))
+			}
+			ports[i] = n
 		}
+		return ports[0], ports[1], ports[2]
+	}
+	// All three listeners stay open until each has its port, so the
+	// kernel hands out three different ones.
+	var ports [3]int
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(fmt.Sprintf("finding a free loopback port: %v", err))
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
 	return ports[0], ports[1], ports[2]
 }
@@ -233,12 +259,8 @@ func callHeaders(t *testing.T, tester *caddytest.Tester, method, url string, hea
 	return resp, string(data)
 }
 
-func basicHeader(user, password string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
-}
-
 func withBasic(user, password string) map[string]string {
-	return map[string]string{"Authorization": basicHeader(user, password)}
+	return map[string]string{"Authorization": testusers.BasicHeader(user, password)}
 }
 
 // problemBody is an RFC 9457 problem as the handler sends it.

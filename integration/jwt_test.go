@@ -1,10 +1,7 @@
-package restauth
+package integration
 
 import (
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -16,36 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-restauth/caddy-restauth/internal/jwttest"
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/golang-jwt/jwt/v5"
 )
 
 const hsSecret = "0123456789abcdef0123456789abcdef-test-secret"
-
-// jwtKeys are key files written for one test.
-type jwtKeys struct {
-	edPath, ecPath string
-	ed             ed25519.PrivateKey
-	ec             *ecdsa.PrivateKey
-}
-
-func writeJWTKeys(t testing.TB) jwtKeys {
-	t.Helper()
-	dir := t.TempDir()
-	_, ed, _ := ed25519.GenerateKey(rand.Reader)
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	k := jwtKeys{edPath: filepath.Join(dir, "ed.pem"), ecPath: filepath.Join(dir, "ec.pem"), ed: ed, ec: ec}
-	for path, key := range map[string]any{k.edPath: ed, k.ecPath: ec} {
-		der, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return k
-}
 
 // login posts credentials to @login and returns the token.
 func login(t *testing.T, tester *caddytest.Tester, base, user, password string) string {
@@ -227,10 +200,10 @@ func TestJWTCookie(t *testing.T) {
 }
 
 func TestJWTRejections(t *testing.T) {
-	keys := writeJWTKeys(t)
+	keys := jwttest.WriteKeys(t)
 	up := newUpstream(t)
-	options := "jwt {\n\t\t\tkey hs256 " + hsSecret + "\n\t\t\tkey ed25519 " + keys.edPath +
-		"\n\t\t\tkey es256 " + keys.ecPath + "\n\t\t\tissuer https://api.test\n\t\t\taudience api\n\t\t}"
+	options := "jwt {\n\t\t\tkey hs256 " + hsSecret + "\n\t\t\tkey ed25519 " + keys.EdPath +
+		"\n\t\t\tkey es256 " + keys.ECPath + "\n\t\t\tissuer https://api.test\n\t\t\taudience api\n\t\t}"
 	tester := startCaddy(t, siteConfig(t, options, up.addr()))
 
 	good := login(t, tester, httpBase, "alice", alicePassword)
@@ -269,8 +242,8 @@ func TestJWTRejections(t *testing.T) {
 
 	// A token signed by the second and third keys of the ring is accepted.
 	for name, tok := range map[string]string{
-		"ed25519": sign(t, jwt.SigningMethodEdDSA, keys.ed, edKid, valid()),
-		"es256":   sign(t, jwt.SigningMethodES256, keys.ec, map[string]any{"kid": kids["EC"]}, valid()),
+		"ed25519": sign(t, jwt.SigningMethodEdDSA, keys.Ed, edKid, valid()),
+		"es256":   sign(t, jwt.SigningMethodES256, keys.EC, map[string]any{"kid": kids["EC"]}, valid()),
 	} {
 		resp, body := call(t, tester, "GET", httpBase+"/x", bearer(tok), "")
 		if resp.StatusCode != 200 {
@@ -282,7 +255,7 @@ func TestJWTRejections(t *testing.T) {
 		s, _ := jwt.NewWithClaims(jwt.SigningMethodNone, valid()).SignedString(jwt.UnsafeAllowNoneSignatureType)
 		return s
 	}()
-	edPub, _ := x509.MarshalPKIXPublicKey(keys.ed.Public())
+	edPub, _ := x509.MarshalPKIXPublicKey(keys.Ed.Public())
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: edPub})
 	parts := strings.Split(good, ".")
 	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"dave","roles":["admin"],"exp":9999999999,"jti":"x"}`)) + "." + parts[2]
@@ -290,13 +263,13 @@ func TestJWTRejections(t *testing.T) {
 	cases := map[string]string{
 		"alg none":                 noneToken,
 		"HS256 with EdDSA pub key": sign(t, jwt.SigningMethodHS256, pubPEM, edKid, valid()),
-		"HS256 with raw pub key":   sign(t, jwt.SigningMethodHS256, []byte(keys.ed.Public().(ed25519.PublicKey)), edKid, valid()),
+		"HS256 with raw pub key":   sign(t, jwt.SigningMethodHS256, []byte(keys.Ed.Public().(ed25519.PublicKey)), edKid, valid()),
 		"unknown kid":              sign(t, jwt.SigningMethodHS256, []byte(hsSecret), map[string]any{"kid": "nope"}, valid()),
 		"kid with path characters": sign(t, jwt.SigningMethodHS256, []byte(hsSecret), map[string]any{"kid": "../../etc/passwd"}, valid()),
 		"no kid":                   sign(t, jwt.SigningMethodHS256, []byte(hsSecret), nil, valid()),
 		"crit extension":           sign(t, jwt.SigningMethodHS256, []byte(hsSecret), map[string]any{"kid": hsKid, "crit": []string{"exp"}}, valid()),
 		"empty crit":               sign(t, jwt.SigningMethodHS256, []byte(hsSecret), map[string]any{"kid": hsKid, "crit": []string{}}, valid()),
-		"crit with an Ed25519 key": sign(t, jwt.SigningMethodEdDSA, keys.ed, map[string]any{"kid": kids["OKP"], "crit": []string{"b64"}, "b64": true}, valid()),
+		"crit with an Ed25519 key": sign(t, jwt.SigningMethodEdDSA, keys.Ed, map[string]any{"kid": kids["OKP"], "crit": []string{"b64"}, "b64": true}, valid()),
 		"expired":                  sign(t, jwt.SigningMethodHS256, []byte(hsSecret), hsHeader, with(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Minute).Unix() })),
 		"nbf in the future":        sign(t, jwt.SigningMethodHS256, []byte(hsSecret), hsHeader, with(func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Hour).Unix() })),
 		"no exp":                   sign(t, jwt.SigningMethodHS256, []byte(hsSecret), hsHeader, with(func(c jwt.MapClaims) { delete(c, "exp") })),
@@ -323,18 +296,18 @@ func TestJWTRejections(t *testing.T) {
 }
 
 func TestJWTKeyRotationAndUserRemoval(t *testing.T) {
-	keys := writeJWTKeys(t)
+	keys := jwttest.WriteKeys(t)
 	up := newUpstream(t)
 	withKeys := func(keyLines, usersFile string) string {
 		c := siteConfig(t, "jwt {\n"+keyLines+"\n\t\t}", up.addr())
 		return strings.ReplaceAll(c, testdataPath(t, "users.json"), usersFile)
 	}
 	users := testdataPath(t, "users.json")
-	tester := startCaddy(t, withKeys("\t\t\tkey ed25519 "+keys.edPath, users))
+	tester := startCaddy(t, withKeys("\t\t\tkey ed25519 "+keys.EdPath, users))
 	old := login(t, tester, httpBase, "bob", bobPassword)
 
 	// Rotate: a new first key signs, the old one still verifies.
-	tester = startCaddy(t, withKeys("\t\t\tkey es256 "+keys.ecPath+"\n\t\t\tkey ed25519 "+keys.edPath, users))
+	tester = startCaddy(t, withKeys("\t\t\tkey es256 "+keys.ECPath+"\n\t\t\tkey ed25519 "+keys.EdPath, users))
 	if resp, body := call(t, tester, "GET", httpBase+"/x", bearer(old), ""); resp.StatusCode != 200 {
 		t.Fatalf("old token after rotation: %d %s", resp.StatusCode, body)
 	}
@@ -344,7 +317,7 @@ func TestJWTKeyRotationAndUserRemoval(t *testing.T) {
 	}
 
 	// Remove the old key: its tokens stop working.
-	tester = startCaddy(t, withKeys("\t\t\tkey es256 "+keys.ecPath, users))
+	tester = startCaddy(t, withKeys("\t\t\tkey es256 "+keys.ECPath, users))
 	resp, body := call(t, tester, "GET", httpBase+"/x", bearer(old), "")
 	assertInvalidToken(t, resp, body)
 
@@ -362,13 +335,13 @@ func TestJWTKeyRotationAndUserRemoval(t *testing.T) {
 	if err := os.WriteFile(withoutBob, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tester = startCaddy(t, withKeys("\t\t\tkey es256 "+keys.ecPath, withoutBob))
+	tester = startCaddy(t, withKeys("\t\t\tkey es256 "+keys.ECPath, withoutBob))
 	resp, body = call(t, tester, "GET", httpBase+"/x", bearer(fresh), "")
 	assertInvalidToken(t, resp, body)
 }
 
 func TestJWTConfigErrors(t *testing.T) {
-	keys := writeJWTKeys(t)
+	keys := jwttest.WriteKeys(t)
 	notPEM := filepath.Join(t.TempDir(), "key.txt")
 	_ = os.WriteFile(notPEM, []byte("not a key"), 0o600)
 	inBlock := func(cases []configCase) []configCase {
@@ -389,8 +362,8 @@ func TestJWTConfigErrors(t *testing.T) {
 		{"unset env secret", "key hs256 {env.RESTAUTH_TEST_UNSET_SECRET}", "jwt: hs256 key must be at least 32 bytes"},
 		{"missing key file", "key ed25519 /nonexistent.pem", "jwt: reading key file"},
 		{"not PEM", "key ed25519 " + notPEM, "is not a PKCS #8 PEM private key"},
-		{"wrong key type in file", "key ed25519 " + keys.ecPath, "does not hold an ed25519 key"},
-		{"same key twice", "key ed25519 " + keys.edPath + "\n\t\t\tkey ed25519 " + keys.edPath, "the same key is listed twice"},
+		{"wrong key type in file", "key ed25519 " + keys.ECPath, "does not hold an ed25519 key"},
+		{"same key twice", "key ed25519 " + keys.EdPath + "\n\t\t\tkey ed25519 " + keys.EdPath, "the same key is listed twice"},
 	}))
 }
 

@@ -1,4 +1,4 @@
-package restauth
+package integration
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ var (
 	binaryErr  error
 )
 
-// caddyBinary builds ./cmd/caddy once per test run.
+// caddyBinary builds ../cmd/caddy once per test run.
 func caddyBinary(t *testing.T) string {
 	t.Helper()
 	binaryOnce.Do(func() {
@@ -35,7 +35,7 @@ func caddyBinary(t *testing.T) string {
 			return
 		}
 		binaryPath = filepath.Join(dir, "caddy")
-		cmd := exec.Command("go", "build", "-o", binaryPath, "./cmd/caddy")
+		cmd := exec.Command("go", "build", "-o", binaryPath, "../cmd/caddy")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			binaryErr = fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, out)

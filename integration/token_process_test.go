@@ -1,4 +1,4 @@
-package restauth
+package integration
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-restauth/caddy-restauth/internal/testusers"
 )
 
 // tokenSite is a site on the process's port with the default bolt store
@@ -32,7 +34,7 @@ func tokenProcessCall(t *testing.T, p *caddyProcess, method, path, auth, body st
 // processToken returns the token with id as GET @tokens lists it for alice.
 func processToken(t *testing.T, p *caddyProcess, id string) tokenObject {
 	t.Helper()
-	status, body := tokenProcessCall(t, p, "GET", "/@tokens", basicHeader("alice", alicePassword), "")
+	status, body := tokenProcessCall(t, p, "GET", "/@tokens", testusers.BasicHeader("alice", alicePassword), "")
 	if status != 200 {
 		t.Fatalf("GET @tokens: %d %s", status, body)
 	}

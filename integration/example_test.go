@@ -1,4 +1,4 @@
-package restauth
+package integration
 
 import (
 	"encoding/json"
@@ -14,8 +14,8 @@ import (
 // ports, with the store in a temp dir) and checks what the README promises:
 // right, missing and wrong credentials give 200, 401 problem and 401.
 func TestCaddyfileExample(t *testing.T) {
-	raw := readFile(t, "Caddyfile.example")
-	root, err := filepath.Abs(filepath.Join("example", "site"))
+	raw := readFile(t, filepath.Join("..", "Caddyfile.example"))
+	root, err := filepath.Abs(filepath.Join("..", "example", "site"))
 	if err != nil {
 		t.Fatal(err)
 	}

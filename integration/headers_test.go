@@ -1,4 +1,4 @@
-package restauth
+package integration
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-restauth/caddy-restauth/internal/testusers"
 )
 
 // TestSpoofedIdentityHeadersAreRemoved: a client-sent identity header never
@@ -175,7 +177,7 @@ func TestEveryBlockStripsItsHeaderNames(t *testing.T) {
 				}
 
 				h := spoofHeaders(spoofs...)
-				h.Set("Authorization", basicHeader("bob", bobPassword))
+				h.Set("Authorization", testusers.BasicHeader("bob", bobPassword))
 				resp, body = callHeaders(t, tester, "GET", httpBase+"/pub/x", h, "")
 				if resp.StatusCode != 200 {
 					t.Fatalf("bob /pub/x: status %d (%s)", resp.StatusCode, body)
@@ -195,7 +197,7 @@ func TestCustomIdentityHeaderNames(t *testing.T) {
 	up := newUpstream(t)
 	tester := startCaddy(t, siteConfig(t, "user_header X-Auth-User\n\t\troles_header X-Auth-Groups", up.addr()))
 	resp, _ := call(t, tester, "GET", httpBase+"/", map[string]string{
-		"Authorization": basicHeader("alice", alicePassword),
+		"Authorization": testusers.BasicHeader("alice", alicePassword),
 		"X_Auth_User":   "root",
 	}, "")
 	if resp.StatusCode != 200 {

@@ -1,8 +1,10 @@
-package restauth
+package integration
 
 import (
 	"net/http"
 	"testing"
+
+	"github.com/caddy-restauth/caddy-restauth/internal/testusers"
 )
 
 func TestBasicAuthThroughCaddy(t *testing.T) {
@@ -20,7 +22,7 @@ func TestBasicAuthThroughCaddy(t *testing.T) {
 		{name: "right password", headers: withBasic("alice", alicePassword), status: 200, wantUser: "alice", wantRoles: "editor,member"},
 		{name: "right password again (cached)", headers: withBasic("alice", alicePassword), status: 200, wantUser: "alice", wantRoles: "editor,member"},
 		{name: "argon2id user", headers: withBasic("dave", davePassword), status: 200, wantUser: "dave", wantRoles: "admin,editor"},
-		{name: "lower-case scheme", headers: map[string]string{"Authorization": "basic " + basicHeader("bob", bobPassword)[6:]}, status: 200, wantUser: "bob", wantRoles: "viewer"},
+		{name: "lower-case scheme", headers: map[string]string{"Authorization": "basic " + testusers.BasicHeader("bob", bobPassword)[6:]}, status: 200, wantUser: "bob", wantRoles: "viewer"},
 		{name: "no credentials", status: 401, detail: "Authentication credentials were not provided."},
 		{name: "wrong password", headers: withBasic("alice", "nope"), status: 401, detail: "Invalid username or password."},
 		{name: "unknown user", headers: withBasic("mallory", alicePassword), status: 401, detail: "Invalid username or password."},
@@ -29,7 +31,7 @@ func TestBasicAuthThroughCaddy(t *testing.T) {
 		{name: "no colon", headers: map[string]string{"Authorization": "Basic YWxpY2U="}, status: 401, detail: "Malformed Basic credentials."},
 		{name: "unknown scheme is invalid, not anonymous", headers: map[string]string{"Authorization": "Negotiate abc"}, status: 401, detail: "malformed or uses a scheme"},
 		{name: "Basic without credentials", headers: map[string]string{"Authorization": "Basic"}, status: 401, detail: "malformed or uses a scheme"},
-		{name: "Basic with a tab", headers: map[string]string{"Authorization": "Basic\t" + basicHeader("bob", bobPassword)[6:]}, status: 401, detail: "malformed or uses a scheme"},
+		{name: "Basic with a tab", headers: map[string]string{"Authorization": "Basic\t" + testusers.BasicHeader("bob", bobPassword)[6:]}, status: 401, detail: "malformed or uses a scheme"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,9 +1,11 @@
-package restauth
+package integration
 
 import (
 	"fmt"
 	"net/http"
 	"testing"
+
+	"github.com/caddy-restauth/caddy-restauth/internal/testusers"
 )
 
 func TestAnonymousPolicy(t *testing.T) {
@@ -95,7 +97,7 @@ func TestRequireHTTPSBehindTrustedProxy(t *testing.T) {
 	config = globalOptionsWith("trusted_proxies static 127.0.0.1/32") + config[len(globalOptions):]
 	tester := startCaddy(t, config)
 	resp, body := call(t, tester, "GET", httpBase+"/data",
-		map[string]string{"Authorization": basicHeader("alice", alicePassword), "X-Forwarded-Proto": "https"}, "")
+		map[string]string{"Authorization": testusers.BasicHeader("alice", alicePassword), "X-Forwarded-Proto": "https"}, "")
 	if resp.StatusCode != 200 {
 		t.Fatalf("trusted proxy with X-Forwarded-Proto https: status %d (%s)", resp.StatusCode, body)
 	}
