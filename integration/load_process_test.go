@@ -18,6 +18,7 @@ import (
 // TestBuiltBinaryAdaptNamesTheLine: `caddy adapt` on a Caddyfile with a
 // mistake exits non-zero and names the file and line of the mistake.
 func TestBuiltBinaryAdaptNamesTheLine(t *testing.T) {
+	t.Parallel() // a Caddy process of its own: runs beside the other process tests
 	p := newCaddyProcess(t, `http://127.0.0.1:{HTTP_PORT} {
 	rest_auth {
 		user alice hunter2
@@ -47,6 +48,7 @@ func TestBuiltBinaryAdaptNamesTheLine(t *testing.T) {
 // TestBuiltBinaryWarnsWithoutUsers: a rest_auth block with no user at all
 // loads, with a warning that says what to add.
 func TestBuiltBinaryWarnsWithoutUsers(t *testing.T) {
+	t.Parallel() // a Caddy process of its own: runs beside the other process tests
 	p := newCaddyProcess(t, `http://127.0.0.1:{HTTP_PORT} {
 	rest_auth {
 		store memory
@@ -73,6 +75,7 @@ func TestBuiltBinaryWarnsWithoutUsers(t *testing.T) {
 // TestAccessLogNamesEndpointUser: requests to the credential endpoints
 // with a credential carry the user in the access log's user_id.
 func TestAccessLogNamesEndpointUser(t *testing.T) {
+	t.Parallel() // a Caddy process of its own: runs beside the other process tests
 	up := newUpstream(t)
 	p := newCaddyProcess(t, strings.Replace(processSite(t, up, "store memory"), "\trest_auth {", "\tlog\n\trest_auth {", 1))
 	p.Start()

@@ -28,6 +28,7 @@ const secretsLogFilter = `format filter {
 // file and stream the process wrote: no password, DOTAUTH value or CSRF
 // token may appear. Loading logs exactly one warning naming the filter.
 func TestNoCaddyLogHoldsLegacySecrets(t *testing.T) {
+	t.Parallel() // a Caddy process of its own: runs beside the other process tests
 	up := newUpstream(t)
 	p := newCaddyProcess(t, "")
 	accessLog := filepath.Join(p.dir, "logs", "access.log")

@@ -21,6 +21,7 @@ func redisSite(t *testing.T, up *upstream, srv *redistest.Server) string {
 // TestRedisTwoProcesses: two Caddy processes sharing one redis agree on
 // tokens, JWT logouts, sessions and failed-login counts.
 func TestRedisTwoProcesses(t *testing.T) {
+	t.Parallel() // a Caddy process of its own: runs beside the other process tests
 	srv := redistest.Start(t)
 	up := newUpstream(t)
 	a := newCaddyProcess(t, redisSite(t, up, srv))

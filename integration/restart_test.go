@@ -10,6 +10,7 @@ import (
 // TestBuiltBinaryRestartAndReload runs the built Caddy binary, restarts it
 // and reloads its config; Basic auth and the bolt store keep working.
 func TestBuiltBinaryRestartAndReload(t *testing.T) {
+	t.Parallel() // a Caddy process of its own: runs beside the other process tests
 	up := newUpstream(t)
 	p := newCaddyProcess(t, processSite(t, up, ""))
 	p.Start()
@@ -37,6 +38,7 @@ func TestBuiltBinaryRestartAndReload(t *testing.T) {
 // Caddy with the default bolt store and a generated key, restarting and
 // reloading in between: tokens, the generated key and revocations persist.
 func TestJWTSurvivesRestartAndReload(t *testing.T) {
+	t.Parallel() // a Caddy process of its own: runs beside the other process tests
 	up := newUpstream(t)
 	p := newCaddyProcess(t, processSite(t, up, ""))
 	p.Start()
@@ -89,6 +91,7 @@ func TestJWTSurvivesRestartAndReload(t *testing.T) {
 
 // TestSessionSurvivesRestartAndReload: sessions live in the bolt store.
 func TestSessionSurvivesRestartAndReload(t *testing.T) {
+	t.Parallel() // a Caddy process of its own: runs beside the other process tests
 	up := newUpstream(t)
 	p := newCaddyProcess(t, processSite(t, up, ""))
 	p.Start()

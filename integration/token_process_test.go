@@ -89,6 +89,7 @@ func useToken(t *testing.T, p *caddyProcess, key string, status int) {
 // store: provision, call, list without key, last_used stored and kept
 // across a restart and a reload, revoke, refused.
 func TestBuiltBinaryTokenLifecycle(t *testing.T) {
+	t.Parallel() // a Caddy process of its own: runs beside the other process tests
 	up := newUpstream(t)
 	p := newCaddyProcess(t, tokenSite(t, up, "one", "flush_interval 1s"))
 	p.Start()
@@ -131,6 +132,7 @@ func TestBuiltBinaryTokenLifecycle(t *testing.T) {
 // TestBuiltBinaryTokenFlushOnExit checks that uses not yet written when
 // Caddy stops or reloads are written on the way out.
 func TestBuiltBinaryTokenFlushOnExit(t *testing.T) {
+	t.Parallel() // a Caddy process of its own: runs beside the other process tests
 	up := newUpstream(t)
 	p := newCaddyProcess(t, tokenSite(t, up, "one", "flush_interval 1h"))
 	p.Start()
