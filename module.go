@@ -6,6 +6,7 @@
 package restauth
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -141,8 +142,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Realm == "" {
 		h.Realm = "restauth"
 	}
-	h.userHeader = http.CanonicalHeaderKey(defaultString(h.UserHeader, defaultUserHeader))
-	h.rolesHeader = http.CanonicalHeaderKey(defaultString(h.RolesHeader, defaultRolesHeader))
+	h.userHeader = http.CanonicalHeaderKey(cmp.Or(h.UserHeader, defaultUserHeader))
+	h.rolesHeader = http.CanonicalHeaderKey(cmp.Or(h.RolesHeader, defaultRolesHeader))
 	knownIdentityHeaders.add(h.userHeader, h.rolesHeader)
 	h.unload = append(h.unload, func() { knownIdentityHeaders.remove(h.userHeader, h.rolesHeader) })
 
@@ -242,7 +243,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.warnLegacyMethods(methods)
 
 	if h.Endpoints != "off" {
-		h.endpoints = handlers.New(defaultString(h.Endpoints, "/"), env, h.challenge, h.chain)
+		h.endpoints = handlers.New(cmp.Or(h.Endpoints, "/"), env, h.challenge, h.chain)
 	}
 	return nil
 }
@@ -307,18 +308,23 @@ func checkEndpoints(prefix string) error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	prior, seen := caddyhttp.GetVar(r.Context(), identityVar).(*identity.Identity)
 	h.removeSpoofedIdentity(r, !seen)
-	if h.refuseURLCredentials(w, r) {
+	if err := h.refuseURLCredentials(r); err != nil {
+		h.refuse(w, r, err)
 		return nil
 	}
 
 	if h.RequireHTTPS && !authenticators.ArrivedOverTLS(r) {
-		h.refuse(w, r, http.StatusForbidden, "HTTPS is required.")
+		h.refuse(w, r, authenticators.Forbidden("HTTPS is required."))
 		return nil
 	}
 
-	if h.endpoints != nil && h.endpoints.IsPublic(r.URL.Path) {
-		route, rest, _ := h.endpoints.Match(r.URL.Path)
-		route(w, r, nil, rest)
+	var endpoint handlers.Match
+	isEndpoint := false
+	if h.endpoints != nil {
+		endpoint, isEndpoint = h.endpoints.Match(r)
+	}
+	if isEndpoint && endpoint.Public {
+		h.endpoints.Serve(w, r, endpoint, nil)
 		return nil
 	}
 
@@ -331,8 +337,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		var err error
 		if id, err = h.authenticate(r); err != nil {
 			var rej *authenticators.Rejection
-			if !errors.As(err, &rej) || !rej.Stale || h.endpoints == nil || !h.endpoints.IsLogin(r) {
-				h.reject(w, r, err)
+			if !errors.As(err, &rej) || !rej.Stale || !isEndpoint || !endpoint.Login {
+				h.refuse(w, r, err)
 				return nil
 			}
 			id = nil // an ended session's cookie does not block a new login
@@ -344,23 +350,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 
-	if h.endpoints != nil && !isPreflight(r) {
-		if route, rest, ok := h.endpoints.Match(r.URL.Path); ok {
-			if id != nil {
-				// The access log names who used the endpoint.
-				publishIdentity(r, id)
-				if !h.roleAllowed(id) {
-					h.refuse(w, r, http.StatusForbidden, noAllowedRole)
-					return nil
-				}
+	if isEndpoint && !isPreflight(r) {
+		if id != nil {
+			// The access log names who used the endpoint.
+			publishIdentity(r, id)
+			if !h.roleAllowed(id) {
+				h.refuse(w, r, authenticators.Forbidden(noAllowedRole))
+				return nil
 			}
-			route(w, r, id, rest)
-			return nil
 		}
+		h.endpoints.Serve(w, r, endpoint, id)
+		return nil
 	}
 
-	if status, detail := h.authorize(r, id); status != 0 {
-		h.refuse(w, r, status, detail)
+	if err := h.authorize(r, id); err != nil {
+		h.refuse(w, r, err)
 		return nil
 	}
 
@@ -384,13 +388,6 @@ const identityVar = "rest_auth.identity"
 
 // anonymous marks a request that the first block found without credential.
 var anonymous = new(identity.Identity)
-
-func defaultString(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
 
 // Interface guards
 var (

@@ -159,14 +159,14 @@ func (e *testEndpoints) post(t *testing.T, path, contentType string, body []byte
 	if contentType != "" {
 		r.Header.Set("Content-Type", contentType)
 	}
-	route, rest, ok := e.Match(r.URL.Path)
+	m, ok := e.Match(r)
 	if !ok {
 		t.Fatalf("no endpoint at %s", path)
 	}
 	writes := e.store.writes.Load()
 	before := e.tokens(t)
 	w := httptest.NewRecorder()
-	route(w, r, caller, rest)
+	e.Serve(w, r, m, caller)
 	if !slices.Contains(allowed, w.Code) {
 		t.Fatalf("POST %s (%s): status %d, want one of %v; body %s", path, contentType, w.Code, allowed, w.Body)
 	}
@@ -221,10 +221,10 @@ func (e *testEndpoints) serve(t *testing.T, r *http.Request) *httptest.ResponseR
 			break
 		}
 	}
-	route, rest, ok := e.Match(r.URL.Path)
+	m, ok := e.Match(r)
 	if !ok {
 		t.Fatalf("no endpoint at %s", r.URL.Path)
 	}
-	route(w, r, caller, rest)
+	e.Serve(w, r, m, caller)
 	return w
 }
