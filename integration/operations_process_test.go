@@ -1,4 +1,4 @@
-package restauth
+package integration
 
 import (
 	"bufio"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-restauth/caddy-restauth/internal/testusers"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -103,7 +104,7 @@ func TestOperationsMetricsAndAudit(t *testing.T) {
 	p.Start()
 
 	basic := func(user, password string) map[string]string {
-		return map[string]string{"Authorization": basicHeader(user, password)}
+		return map[string]string{"Authorization": testusers.BasicHeader(user, password)}
 	}
 	jsonBody := map[string]string{"Content-Type": "application/json"}
 	steps := []struct {
