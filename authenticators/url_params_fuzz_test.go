@@ -18,7 +18,7 @@ import (
 // occurrence is left in the path that goes upstream, and the request's URI
 // agrees with its URL.
 func FuzzURLParams(f *testing.F) {
-	env := fuzzEnv(f)
+	env := testEnv(f)
 	u := &URLParams{}
 	bind(f, env, u)
 	for _, seed := range []string{
