@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"github.com/caddy-restauth/caddy-restauth/internal/oidctest"
 	"math/big"
 	"net/http"
 	"path/filepath"
@@ -184,19 +185,19 @@ func BenchmarkECDSAVerifyFloor(b *testing.B) {
 
 // idpBenchHandler is a handler whose jwt authenticator trusts a local
 // provider publishing one 2048-bit RS256 key (Keycloak's claims).
-func idpBenchHandler(b *testing.B) (*oidcProvider, *providerKey, *Handler) {
-	key := newProviderKey(b, "rs", "RS256")
-	p := newOIDCProvider(b, key)
+func idpBenchHandler(b *testing.B) (*oidctest.Provider, *oidctest.Key, *Handler) {
+	key := oidctest.NewKey(b, "rs", "RS256")
+	p := oidctest.NewProvider(b, key)
 	h := jwtBenchHandler(b, fmt.Sprintf(`"trust":[{"name":"acme","issuer":%q,"audiences":["api://orders"],`+
-		`"user_claim":"preferred_username","roles_claim":"realm_access.roles","ca_file":%q}]`, p.issuer(), p.caFile))
+		`"user_claim":"preferred_username","roles_claim":"realm_access.roles","ca_file":%q}]`, p.Issuer(), p.CAFile))
 	return p, key, h
 }
 
 // idpTokens mints n distinct tokens of the provider for zoe.
-func idpTokens(b *testing.B, p *oidcProvider, key *providerKey, n int) [][]string {
+func idpTokens(b *testing.B, p *oidctest.Provider, key *oidctest.Key, n int) [][]string {
 	tokens := make([][]string, n)
 	for i := range tokens {
-		tokens[i] = []string{"Bearer " + key.mint(b, p.idpClaims(jwt.MapClaims{"jti": fmt.Sprint("bench-", i)}))}
+		tokens[i] = []string{"Bearer " + key.Mint(b, p.Claims(jwt.MapClaims{"jti": fmt.Sprint("bench-", i)}))}
 	}
 	return tokens
 }
@@ -221,10 +222,10 @@ func BenchmarkExternalJWTNeverSeenRS256(b *testing.B) {
 // BenchmarkRSAVerifyFloor is rsa.VerifyPKCS1v15 alone, the hash and the
 // signature prepared: the floor of a never-seen RS256 token.
 func BenchmarkRSAVerifyFloor(b *testing.B) {
-	key := newProviderKey(b, "rs", "RS256")
-	input, sig := signingInput(b, jwt.SigningMethodRS256, key.priv)
+	key := oidctest.NewKey(b, "rs", "RS256")
+	input, sig := signingInput(b, jwt.SigningMethodRS256, key.Priv)
 	sum := sha256.Sum256([]byte(input))
-	pub := key.priv.Public().(*rsa.PublicKey)
+	pub := key.Priv.Public().(*rsa.PublicKey)
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	b.ResetTimer()

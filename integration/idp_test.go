@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/caddy-restauth/caddy-restauth/internal/oidctest"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,7 +17,7 @@ import (
 
 // trustConfig runs rest_auth with our own HS256 key and a trust block for
 // p (Keycloak's claims), with extra options in the trust block.
-func trustConfig(t *testing.T, p *oidcProvider, up *upstream, extra string) string {
+func trustConfig(t *testing.T, p *oidctest.Provider, up *upstream, extra string) string {
 	t.Helper()
 	return siteConfig(t, fmt.Sprintf(`jwt {
 			key hs256 %s
@@ -28,23 +29,23 @@ func trustConfig(t *testing.T, p *oidcProvider, up *upstream, extra string) stri
 				ca_file %s
 				%s
 			}
-		}`, hsSecret, p.issuer(), p.caFile, extra), up.addr())
+		}`, hsSecret, p.Issuer(), p.CAFile, extra), up.addr())
 }
 
 func TestIDPTokensOfEveryAlgorithm(t *testing.T) {
-	keys := []*providerKey{
-		newProviderKey(t, "rs", "RS256"),
-		newProviderKey(t, "ps", "PS256"),
-		newProviderKey(t, "es", "ES256"),
-		newProviderKey(t, "ed", "EdDSA"),
+	keys := []*oidctest.Key{
+		oidctest.NewKey(t, "rs", "RS256"),
+		oidctest.NewKey(t, "ps", "PS256"),
+		oidctest.NewKey(t, "es", "ES256"),
+		oidctest.NewKey(t, "ed", "EdDSA"),
 	}
-	p := newOIDCProvider(t, keys...)
+	p := oidctest.NewProvider(t, keys...)
 	up := newUpstream(t)
 	tester := startCaddy(t, trustConfig(t, p, up, ""))
 
 	for _, k := range keys {
-		t.Run(k.method.Alg(), func(t *testing.T) {
-			token := k.mint(t, p.idpClaims(nil))
+		t.Run(k.Method.Alg(), func(t *testing.T) {
+			token := k.Mint(t, p.Claims(nil))
 			resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(token), "")
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %d (%s), want 200", resp.StatusCode, body)
@@ -63,8 +64,8 @@ func TestIDPTokensOfEveryAlgorithm(t *testing.T) {
 			if err := json.Unmarshal([]byte(body), &me); err != nil || resp.StatusCode != 200 {
 				t.Fatalf("@me: %d %s", resp.StatusCode, body)
 			}
-			if me.User != "zoe" || me.Method != "jwt" || me.Issuer != p.issuer() || strings.Join(me.Roles, ",") != "reader,writer" {
-				t.Fatalf("@me = %+v; want zoe, jwt, issuer %s, roles reader,writer", me, p.issuer())
+			if me.User != "zoe" || me.Method != "jwt" || me.Issuer != p.Issuer() || strings.Join(me.Roles, ",") != "reader,writer" {
+				t.Fatalf("@me = %+v; want zoe, jwt, issuer %s, roles reader,writer", me, p.Issuer())
 			}
 
 			for _, endpoint := range []string{"/@login-renew", "/@logout"} {
@@ -84,51 +85,51 @@ func TestIDPTokensOfEveryAlgorithm(t *testing.T) {
 }
 
 func TestIDPAttacks(t *testing.T) {
-	rs := newProviderKey(t, "rs", "RS256")
-	es := newProviderKey(t, "es", "ES256")
-	weak := newProviderKey(t, "weak", "RS256", 1024)
-	p := newOIDCProvider(t, rs, es, weak)
+	rs := oidctest.NewKey(t, "rs", "RS256")
+	es := oidctest.NewKey(t, "es", "ES256")
+	weak := oidctest.NewKey(t, "weak", "RS256", 1024)
+	p := oidctest.NewProvider(t, rs, es, weak)
 	up := newUpstream(t)
 	tester := startCaddy(t, trustConfig(t, p, up, ""))
 
 	// Make sure the keys are fetched: a valid token passes.
-	if resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(rs.mint(t, p.idpClaims(nil))), ""); resp.StatusCode != 200 {
+	if resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(rs.Mint(t, p.Claims(nil))), ""); resp.StatusCode != 200 {
 		t.Fatalf("valid token: %d %s", resp.StatusCode, body)
 	}
 
-	rsaPublic, err := x509.MarshalPKIXPublicKey(rs.priv.Public())
+	rsaPublic, err := x509.MarshalPKIXPublicKey(rs.Priv.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
 	rsaPublicPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: rsaPublic})
-	valid := rs.mint(t, p.idpClaims(nil))
+	valid := rs.Mint(t, p.Claims(nil))
 	parts := strings.Split(valid, ".")
-	stranger := newProviderKey(t, "rs", "RS256") // not the provider's, same kid
+	stranger := oidctest.NewKey(t, "rs", "RS256") // not the provider's, same kid
 	hour := time.Now().Add(time.Hour).Unix()
 
 	tests := []struct {
 		name  string
 		token string
 	}{
-		{"alg none", sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, map[string]any{"kid": "rs"}, p.idpClaims(nil))},
-		{"HS256 signed with the RSA public key", sign(t, jwt.SigningMethodHS256, rsaPublicPEM, map[string]any{"kid": "rs"}, p.idpClaims(nil))},
-		{"HS256 signed with the RSA modulus", sign(t, jwt.SigningMethodHS256, []byte(rs.jwk["n"]), map[string]any{"kid": "rs"}, p.idpClaims(nil))},
-		{"PS256 with an RS256 key", sign(t, jwt.SigningMethodPS256, rs.priv, map[string]any{"kid": "rs"}, p.idpClaims(nil))},
-		{"unknown kid", sign(t, jwt.SigningMethodRS256, rs.priv, map[string]any{"kid": "nope"}, p.idpClaims(nil))},
-		{"no kid", sign(t, jwt.SigningMethodRS256, rs.priv, nil, p.idpClaims(nil))},
-		{"signed by another key with the provider's kid", stranger.mint(t, p.idpClaims(nil))},
-		{"wrong issuer", rs.mint(t, p.idpClaims(jwt.MapClaims{"iss": "https://evil.example/realms/acme"}))},
-		{"issuer differing in a trailing slash", rs.mint(t, p.idpClaims(jwt.MapClaims{"iss": p.issuer() + "/"}))},
-		{"wrong audience", rs.mint(t, p.idpClaims(jwt.MapClaims{"aud": "api://billing"}))},
-		{"no audience", rs.mint(t, p.idpClaims(jwt.MapClaims{"aud": nil}))},
-		{"expired", rs.mint(t, p.idpClaims(jwt.MapClaims{"exp": time.Now().Add(-time.Minute).Unix()}))},
-		{"no exp", rs.mint(t, p.idpClaims(jwt.MapClaims{"exp": nil}))},
-		{"nbf in the future", es.mint(t, p.idpClaims(jwt.MapClaims{"nbf": hour}))},
-		{"iat in the future", es.mint(t, p.idpClaims(jwt.MapClaims{"iat": hour}))},
-		{"no user claim", es.mint(t, p.idpClaims(jwt.MapClaims{"preferred_username": nil}))},
-		{"tampered claims", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"`+p.issuer()+`","aud":"api://orders","preferred_username":"admin","exp":`+fmt.Sprint(hour)+`}`)) + "." + parts[2]},
+		{"alg none", sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, map[string]any{"kid": "rs"}, p.Claims(nil))},
+		{"HS256 signed with the RSA public key", sign(t, jwt.SigningMethodHS256, rsaPublicPEM, map[string]any{"kid": "rs"}, p.Claims(nil))},
+		{"HS256 signed with the RSA modulus", sign(t, jwt.SigningMethodHS256, []byte(rs.JWK["n"]), map[string]any{"kid": "rs"}, p.Claims(nil))},
+		{"PS256 with an RS256 key", sign(t, jwt.SigningMethodPS256, rs.Priv, map[string]any{"kid": "rs"}, p.Claims(nil))},
+		{"unknown kid", sign(t, jwt.SigningMethodRS256, rs.Priv, map[string]any{"kid": "nope"}, p.Claims(nil))},
+		{"no kid", sign(t, jwt.SigningMethodRS256, rs.Priv, nil, p.Claims(nil))},
+		{"signed by another key with the provider's kid", stranger.Mint(t, p.Claims(nil))},
+		{"wrong issuer", rs.Mint(t, p.Claims(jwt.MapClaims{"iss": "https://evil.example/realms/acme"}))},
+		{"issuer differing in a trailing slash", rs.Mint(t, p.Claims(jwt.MapClaims{"iss": p.Issuer() + "/"}))},
+		{"wrong audience", rs.Mint(t, p.Claims(jwt.MapClaims{"aud": "api://billing"}))},
+		{"no audience", rs.Mint(t, p.Claims(jwt.MapClaims{"aud": nil}))},
+		{"expired", rs.Mint(t, p.Claims(jwt.MapClaims{"exp": time.Now().Add(-time.Minute).Unix()}))},
+		{"no exp", rs.Mint(t, p.Claims(jwt.MapClaims{"exp": nil}))},
+		{"nbf in the future", es.Mint(t, p.Claims(jwt.MapClaims{"nbf": hour}))},
+		{"iat in the future", es.Mint(t, p.Claims(jwt.MapClaims{"iat": hour}))},
+		{"no user claim", es.Mint(t, p.Claims(jwt.MapClaims{"preferred_username": nil}))},
+		{"tampered claims", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"`+p.Issuer()+`","aud":"api://orders","preferred_username":"admin","exp":`+fmt.Sprint(hour)+`}`)) + "." + parts[2]},
 		{"tampered signature", parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))},
-		{"1024-bit RSA key", weak.mint(t, p.idpClaims(nil))},
+		{"1024-bit RSA key", weak.Mint(t, p.Claims(nil))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,50 +140,50 @@ func TestIDPAttacks(t *testing.T) {
 }
 
 func TestIDPKeyRotationAndKidFlood(t *testing.T) {
-	old := newProviderKey(t, "2026-01", "RS256")
-	p := newOIDCProvider(t, old)
+	old := oidctest.NewKey(t, "2026-01", "RS256")
+	p := oidctest.NewProvider(t, old)
 	up := newUpstream(t)
 	tester := startCaddy(t, trustConfig(t, p, up, ""))
-	oldToken := old.mint(t, p.idpClaims(nil))
+	oldToken := old.Mint(t, p.Claims(nil))
 	if resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(oldToken), ""); resp.StatusCode != 200 {
 		t.Fatalf("token of the first key: %d %s", resp.StatusCode, body)
 	}
 
 	// The provider rotates: the new key signs, the old one is withdrawn.
-	next := newProviderKey(t, "2026-02", "ES256")
-	p.publish(next)
-	before := p.jwksFetches.Load()
-	if resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(next.mint(t, p.idpClaims(nil))), ""); resp.StatusCode != 200 {
+	next := oidctest.NewKey(t, "2026-02", "ES256")
+	p.Publish(next)
+	before := p.JWKSFetches.Load()
+	if resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(next.Mint(t, p.Claims(nil))), ""); resp.StatusCode != 200 {
 		t.Fatalf("token of the new key: %d %s", resp.StatusCode, body)
 	}
-	if got := p.jwksFetches.Load() - before; got != 1 {
+	if got := p.JWKSFetches.Load() - before; got != 1 {
 		t.Fatalf("the new kid fetched the JWKS %d times, want 1", got)
 	}
 	resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(oldToken), "")
 	assertInvalidToken(t, resp, body) // its key was withdrawn
 
 	// A flood of unknown kids right after costs no fetch at all.
-	before = p.jwksFetches.Load()
+	before = p.JWKSFetches.Load()
 	for i := range 50 {
-		bogus := sign(t, jwt.SigningMethodES256, next.priv, map[string]any{"kid": fmt.Sprintf("bogus-%d", i)}, p.idpClaims(nil))
+		bogus := sign(t, jwt.SigningMethodES256, next.Priv, map[string]any{"kid": fmt.Sprintf("bogus-%d", i)}, p.Claims(nil))
 		resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(bogus), "")
 		assertInvalidToken(t, resp, body)
 	}
-	if got := p.jwksFetches.Load() - before; got != 0 {
+	if got := p.JWKSFetches.Load() - before; got != 0 {
 		t.Fatalf("50 unknown kids fetched the JWKS %d times, want 0 (one refetch per 30 s)", got)
 	}
 }
 
 func TestIDPOutages(t *testing.T) {
-	k := newProviderKey(t, "rs", "RS256")
-	p := newOIDCProvider(t, k)
-	p.down.Store(true)
+	k := oidctest.NewKey(t, "rs", "RS256")
+	p := oidctest.NewProvider(t, k)
+	p.Down.Store(true)
 	up := newUpstream(t)
 
 	// Down at start: Caddy starts, the provider's tokens get 503, our own
 	// tokens keep working.
 	tester := startCaddy(t, trustConfig(t, p, up, "refresh 1s"))
-	resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(k.mint(t, p.idpClaims(nil))), "")
+	resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(k.Mint(t, p.Claims(nil))), "")
 	assertProblem(t, resp, body, http.StatusServiceUnavailable, "could not be fetched yet")
 	own := login(t, tester, httpBase, "alice", alicePassword)
 	if resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(own), ""); resp.StatusCode != 200 {
@@ -190,30 +191,30 @@ func TestIDPOutages(t *testing.T) {
 	}
 
 	// Back up: its tokens pass.
-	p.down.Store(false)
+	p.Down.Store(false)
 	eventually(t, 10*time.Second, func() (bool, string) {
-		resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(k.mint(t, p.idpClaims(nil))), "")
+		resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(k.Mint(t, p.Claims(nil))), "")
 		return resp.StatusCode == 200, fmt.Sprintf("status %d %s", resp.StatusCode, body)
 	})
 
 	// Down again: after a failed background refresh, the cached keys keep
 	// verifying new tokens.
-	p.down.Store(true)
-	failed := p.jwksFetches.Load()
+	p.Down.Store(true)
+	failed := p.JWKSFetches.Load()
 	eventually(t, 10*time.Second, func() (bool, string) {
-		return p.jwksFetches.Load() > failed, "no refresh tried while the provider is down"
+		return p.JWKSFetches.Load() > failed, "no refresh tried while the provider is down"
 	})
-	resp, body = call(t, tester, "GET", httpBase+"/orders", bearer(k.mint(t, p.idpClaims(jwt.MapClaims{"jti": "after-outage"}))), "")
+	resp, body = call(t, tester, "GET", httpBase+"/orders", bearer(k.Mint(t, p.Claims(jwt.MapClaims{"jti": "after-outage"}))), "")
 	if resp.StatusCode != 200 || up.received(t).Get("X-Remote-User") != "zoe" {
 		t.Fatalf("new token during a later outage: %d %s", resp.StatusCode, body)
 	}
 }
 
 func TestIDPUsersRequiredAndSeveralIssuers(t *testing.T) {
-	acmeKey := newProviderKey(t, "acme", "RS256")
-	otherKey := newProviderKey(t, "other", "EdDSA")
-	acme := newOIDCProvider(t, acmeKey)
-	other := newOIDCProvider(t, otherKey)
+	acmeKey := oidctest.NewKey(t, "acme", "RS256")
+	otherKey := oidctest.NewKey(t, "other", "EdDSA")
+	acme := oidctest.NewProvider(t, acmeKey)
+	other := oidctest.NewProvider(t, otherKey)
 	up := newUpstream(t)
 	tester := startCaddy(t, siteConfig(t, fmt.Sprintf(`jwt {
 			key hs256 %s
@@ -231,19 +232,19 @@ func TestIDPUsersRequiredAndSeveralIssuers(t *testing.T) {
 				roles_claim groups
 				ca_file %s
 			}
-		}`, hsSecret, acme.issuer(), acme.caFile, other.issuer(), other.srv.URL, other.caFile), up.addr()))
+		}`, hsSecret, acme.Issuer(), acme.CAFile, other.Issuer(), other.Server.URL, other.CAFile), up.addr()))
 
 	tests := []struct {
 		name       string
 		token      string
 		user, role string // "" for a 401
 	}{
-		{"required user with our roles", acmeKey.mint(t, acme.idpClaims(jwt.MapClaims{"preferred_username": "alice"})), "alice", "editor,member"},
-		{"unknown user", acmeKey.mint(t, acme.idpClaims(nil)), "", ""},
-		{"disabled user", acmeKey.mint(t, acme.idpClaims(jwt.MapClaims{"preferred_username": "carol"})), "", ""},
-		{"second issuer, roles as a string, sub as user", otherKey.mint(t, other.idpClaims(jwt.MapClaims{"aud": "anything", "groups": "ops"})), "f81d4fae-7dec-11d0-a765-00a0c91e6bf6", "ops"},
-		{"second issuer's key for the first issuer", otherKey.mint(t, acme.idpClaims(jwt.MapClaims{"preferred_username": "alice"})), "", ""},
-		{"first issuer's key for the second issuer", acmeKey.mint(t, other.idpClaims(nil)), "", ""},
+		{"required user with our roles", acmeKey.Mint(t, acme.Claims(jwt.MapClaims{"preferred_username": "alice"})), "alice", "editor,member"},
+		{"unknown user", acmeKey.Mint(t, acme.Claims(nil)), "", ""},
+		{"disabled user", acmeKey.Mint(t, acme.Claims(jwt.MapClaims{"preferred_username": "carol"})), "", ""},
+		{"second issuer, roles as a string, sub as user", otherKey.Mint(t, other.Claims(jwt.MapClaims{"aud": "anything", "groups": "ops"})), "f81d4fae-7dec-11d0-a765-00a0c91e6bf6", "ops"},
+		{"second issuer's key for the first issuer", otherKey.Mint(t, acme.Claims(jwt.MapClaims{"preferred_username": "alice"})), "", ""},
+		{"first issuer's key for the second issuer", acmeKey.Mint(t, other.Claims(nil)), "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -281,8 +282,8 @@ func TestIDPConfigErrors(t *testing.T) {
 }
 
 func TestIDPBackgroundRefreshAndLeeway(t *testing.T) {
-	old := newProviderKey(t, "old", "ES256")
-	p := newOIDCProvider(t, old)
+	old := oidctest.NewKey(t, "old", "ES256")
+	p := oidctest.NewProvider(t, old)
 	up := newUpstream(t)
 	tester := startCaddy(t, siteConfig(t, fmt.Sprintf(`jwt {
 			key hs256 %s
@@ -294,25 +295,25 @@ func TestIDPBackgroundRefreshAndLeeway(t *testing.T) {
 				refresh 1s
 				ca_file %s
 			}
-		}`, hsSecret, p.issuer(), p.caFile), up.addr()))
+		}`, hsSecret, p.Issuer(), p.CAFile), up.addr()))
 
 	// nbf and iat a minute ahead, exp a minute ago: within the leeway.
 	soon := time.Now().Add(time.Minute).Unix()
-	skewed := old.mint(t, p.idpClaims(jwt.MapClaims{"nbf": soon, "iat": soon, "exp": time.Now().Add(-time.Minute).Unix()}))
+	skewed := old.Mint(t, p.Claims(jwt.MapClaims{"nbf": soon, "iat": soon, "exp": time.Now().Add(-time.Minute).Unix()}))
 	if resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(skewed), ""); resp.StatusCode != 200 {
 		t.Fatalf("token within the leeway: %d %s", resp.StatusCode, body)
 	}
-	late := old.mint(t, p.idpClaims(jwt.MapClaims{"nbf": time.Now().Add(3 * time.Minute).Unix()}))
+	late := old.Mint(t, p.Claims(jwt.MapClaims{"nbf": time.Now().Add(3 * time.Minute).Unix()}))
 	resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(late), "")
 	assertInvalidToken(t, resp, body)
 
 	// The provider withdraws the key: once the background refresh has
 	// fetched the new JWKS, the token verified before is refused.
-	token := old.mint(t, p.idpClaims(nil))
+	token := old.Mint(t, p.Claims(nil))
 	if resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(token), ""); resp.StatusCode != 200 {
 		t.Fatalf("token before the rotation: %d %s", resp.StatusCode, body)
 	}
-	p.publish(newProviderKey(t, "new", "EdDSA"))
+	p.Publish(oidctest.NewKey(t, "new", "EdDSA"))
 	eventually(t, 10*time.Second, func() (bool, string) {
 		resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(token), "")
 		return resp.StatusCode == http.StatusUnauthorized, fmt.Sprintf("status %d %s", resp.StatusCode, body)
