@@ -92,6 +92,12 @@ type Handler struct {
 	// prefix such as `/api`, or `off`. Default: the site root.
 	Endpoints string `json:"endpoints,omitempty"`
 
+	// A sign-in page for browsers and an @account page where users manage
+	// their API tokens (opt-in). A browser navigation without a credential
+	// to a page this block protects gets 303 to the sign-in page instead of
+	// the 401. Needs the session authenticator and the endpoints.
+	LoginPage *handlers.LoginPage `json:"login_page,omitempty"`
+
 	// The realm named in WWW-Authenticate challenges. Default: restauth.
 	Realm string `json:"realm,omitempty"`
 
@@ -243,6 +249,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 	if h.Endpoints != "off" {
 		h.endpoints = handlers.New(defaultString(h.Endpoints, "/"), env, h.challenge, h.chain)
+		if h.LoginPage != nil {
+			if err := h.endpoints.EnableLoginPage(*h.LoginPage); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -270,6 +281,14 @@ func (h *Handler) Validate() error {
 	if err := checkEndpoints(h.Endpoints); err != nil {
 		return err
 	}
+	if err := h.checkLoginPageEndpoints(); err != nil {
+		return err
+	}
+	if h.LoginPage != nil {
+		if err := h.LoginPage.Validate(); err != nil {
+			return err
+		}
+	}
 	for _, name := range []string{h.UserHeader, h.RolesHeader} {
 		if err := checkIdentityHeader(name); err != nil {
 			return err
@@ -292,6 +311,14 @@ func (h *Handler) Validate() error {
 func checkEndpoints(prefix string) error {
 	if prefix != "" && prefix != "off" && !strings.HasPrefix(prefix, "/") {
 		return fmt.Errorf("endpoints: %q must be a path starting with / (or off)", prefix)
+	}
+	return nil
+}
+
+// checkLoginPageEndpoints refuses login_page with `endpoints off`.
+func (h *Handler) checkLoginPageEndpoints() error {
+	if h.LoginPage != nil && h.Endpoints == "off" {
+		return fmt.Errorf("login_page needs the endpoints (it signs in through them): remove `endpoints off`")
 	}
 	return nil
 }
@@ -332,6 +359,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if id, err = h.authenticate(r); err != nil {
 			var rej *authenticators.Rejection
 			if !errors.As(err, &rej) || !rej.Stale || h.endpoints == nil || !h.endpoints.IsLogin(r) {
+				if rej != nil && rej.Stale && h.redirectToSignIn(w, r, rej.Header) {
+					return nil
+				}
 				h.reject(w, r, err)
 				return nil
 			}
@@ -360,6 +390,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	if status, detail := h.authorize(r, id); status != 0 {
+		if status == http.StatusUnauthorized && h.redirectToSignIn(w, r, nil) {
+			return nil
+		}
 		h.refuse(w, r, status, detail)
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
+	"github.com/caddy-restauth/caddy-restauth/handlers"
 	"github.com/caddy-restauth/caddy-restauth/problem"
 	"github.com/caddy-restauth/caddy-restauth/store"
 )
@@ -38,4 +39,17 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, det
 		return
 	}
 	problem.Write(w, status, detail)
+}
+
+// redirectToSignIn sends a browser navigation without a usable credential
+// to the login_page (303) and reports whether it did. header holds extra
+// response headers (the Set-Cookie that expires an ended session).
+func (h *Handler) redirectToSignIn(w http.ResponseWriter, r *http.Request, header http.Header) bool {
+	if h.LoginPage == nil || h.endpoints == nil || !handlers.IsNavigation(r) {
+		return false
+	}
+	for k, v := range header {
+		w.Header()[k] = v
+	}
+	return h.endpoints.RedirectToSignIn(w, r)
 }

@@ -31,6 +31,8 @@ type Endpoints struct {
 	sessions *authenticators.Session
 	// issuer is the token authenticator behind @tokens (nil: not enabled).
 	issuer authenticators.TokenIssuer
+	// pages is the sign-in and account pages (nil: login_page off).
+	pages *pages
 }
 
 // New builds the endpoints served under prefix ("/" for the site root) for
@@ -74,9 +76,13 @@ func (e *Endpoints) JWT() *authenticators.JWT { return e.jwt }
 func (e *Endpoints) Sessions() *authenticators.Session { return e.sessions }
 
 // IsLogin reports whether r logs in with credentials in its body (POST
-// @login, @session, @tokens): an outdated credential the request also
-// carries (an ended session's cookie) must not stand in its way.
+// @login, @session, @tokens) or is the sign-in page: an outdated
+// credential the request also carries (an ended session's cookie) must
+// not stand in its way.
 func (e *Endpoints) IsLogin(r *http.Request) bool {
+	if e.pages != nil && r.URL.Path == e.pages.signinPath {
+		return true
+	}
 	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, e.base) {
 		return false
 	}
@@ -88,14 +94,23 @@ func (e *Endpoints) IsLogin(r *http.Request) bool {
 }
 
 // IsPublic reports whether path is an endpoint anyone may read whatever
-// credential the request carries (the JWKS).
+// credential the request carries (the JWKS, the pages' stylesheet and
+// script).
 func (e *Endpoints) IsPublic(path string) bool {
-	return e.jwt != nil && (path == e.wellKnownJWKS || path == e.base+"jwks")
+	return e.jwt != nil && (path == e.wellKnownJWKS || path == e.base+"jwks") || e.isAsset(path)
 }
 
 // Match returns the route for path, if path names an endpoint. Every route
 // answers 413 to a body over 64 KiB.
 func (e *Endpoints) Match(path string) (Route, string, bool) {
+	if e.pages != nil {
+		if path == e.pages.signinPath {
+			return limitBody(e.signin), "", true
+		}
+		if e.isAsset(path) {
+			return e.asset, "", true
+		}
+	}
 	if !strings.HasPrefix(path, e.base) {
 		if e.jwt != nil && path == e.wellKnownJWKS {
 			return limitBody(e.jwks), "", true

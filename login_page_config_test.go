@@ -1,0 +1,16 @@
+package restauth
+
+import "testing"
+
+// TestLoginPageConfigErrors: login_page mistakes fail `caddy adapt` on
+// their line.
+func TestLoginPageConfigErrors(t *testing.T) {
+	assertConfigErrors(t, []configCase{
+		{"relative path", "login_page signin", `path "signin" must be a plain path starting with /`},
+		{"two arguments", "login_page /a /b", "the only argument is the page's path"},
+		{"unknown option", "login_page {\n\t\t\tcolour blue\n\t\t}", `unknown option "colour"`},
+		{"path twice", "login_page /a {\n\t\t\tpath /b\n\t\t}", "path given twice"},
+		{"title without value", "login_page {\n\t\t\ttitle\n\t\t}", "wrong argument count"},
+		{"endpoints off", "endpoints off\n\t\tlogin_page", "login_page needs the endpoints"},
+	})
+}
