@@ -85,6 +85,8 @@ func TestBrowserSignInAndAccount(t *testing.T) {
 	)
 	b.waitFor(`!document.getElementById("new-key").hidden && document.querySelectorAll("#tokens tbody tr").length === 1`)
 	key := strings.Trim(b.eval(`document.getElementById("key").value`), `"`)
+	b.do(chromedp.Click(chromedp.CSS("#copy")))
+	b.waitFor(`document.getElementById("copied").textContent === "Copied."`)
 	if got := b.eval(`[...document.querySelectorAll("#tokens tbody td")].slice(0, 7).map(td => td.textContent).filter((_, i) => i === 0 || i >= 4).join("|")`); got != `"ci laptop|not yet|yes|127.0.0.1/32"` {
 		t.Errorf("token row (description|last used|read-only|networks): %s", got)
 	}
