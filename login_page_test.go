@@ -53,43 +53,55 @@ func TestLoginPageRedirects(t *testing.T) {
 }
 
 // TestLoginPageEndedSession: a browser whose session ended is sent to sign
-// in again, and told to drop the dead cookies.
+// in again, and told to drop the dead cookies; unless anonymous users may
+// read the page (then the ended session is a 401, as without login_page).
 func TestLoginPageEndedSession(t *testing.T) {
 	up := newUpstream(t)
-	tester := startCaddy(t, siteConfig(t, "login_page", up.addr()))
-	resp, _ := call(t, tester, "POST", httpBase+"/@session", map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
-		url.Values{"username": {"alice"}, "password": {alicePassword}}.Encode())
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST @session: %d", resp.StatusCode)
-	}
-	cookies := resp.Cookies()
-	csrf := ""
-	for _, c := range cookies {
-		if c.Name == "csrftoken" {
-			csrf = c.Value
-		}
-	}
-	resp, _ = call(t, tester, "DELETE", httpBase+"/@session", map[string]string{"X-CSRFToken": csrf}, "")
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("DELETE @session: %d", resp.StatusCode)
-	}
-	req, err := http.NewRequest("GET", httpBase+"/docs", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", browserAccept)
-	for _, c := range cookies {
-		req.AddCookie(c)
-	}
-	resp = noRedirects(t, req)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/@signin?next=%2Fdocs" {
-		t.Fatalf("ended session: %d %q, want 303 to the sign-in page", resp.StatusCode, resp.Header.Get("Location"))
-	}
-	if set := strings.Join(resp.Header.Values("Set-Cookie"), "\n"); !strings.Contains(set, "sessionid=;") {
-		t.Errorf("the dead session cookie is not expired: %q", set)
-	}
-	if up.count() != 0 {
-		t.Errorf("the upstream was called %d times", up.count())
+	for _, tc := range []struct {
+		name, options string
+		status        int
+		location      string
+	}{
+		{"protected", "login_page", 303, "/@signin?next=%2Fdocs"},
+		{"anonymous read", "login_page\n\t\tanonymous read", 401, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tester := startCaddy(t, siteConfig(t, tc.options, up.addr()))
+			resp, _ := call(t, tester, "POST", httpBase+"/@session", map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+				url.Values{"username": {"alice"}, "password": {alicePassword}}.Encode())
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("POST @session: %d", resp.StatusCode)
+			}
+			cookies := resp.Cookies()
+			csrf := ""
+			for _, c := range cookies {
+				if c.Name == "csrftoken" {
+					csrf = c.Value
+				}
+			}
+			resp, _ = call(t, tester, "DELETE", httpBase+"/@session", map[string]string{"X-CSRFToken": csrf}, "")
+			if resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("DELETE @session: %d", resp.StatusCode)
+			}
+			req, err := http.NewRequest("GET", httpBase+"/docs", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Accept", browserAccept)
+			for _, c := range cookies {
+				req.AddCookie(c)
+			}
+			resp = noRedirects(t, req)
+			if resp.StatusCode != tc.status || resp.Header.Get("Location") != tc.location {
+				t.Fatalf("ended session: %d %q, want %d %q", resp.StatusCode, resp.Header.Get("Location"), tc.status, tc.location)
+			}
+			if set := strings.Join(resp.Header.Values("Set-Cookie"), "\n"); !strings.Contains(set, "sessionid=;") {
+				t.Errorf("the dead session cookie is not expired: %q", set)
+			}
+			if up.count() != 0 {
+				t.Errorf("the upstream was called %d times", up.count())
+			}
+		})
 	}
 }
 

@@ -42,10 +42,14 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, det
 }
 
 // redirectToSignIn sends a browser navigation without a usable credential
-// to the login_page (303) and reports whether it did. header holds extra
-// response headers (the Set-Cookie that expires an ended session).
+// to the login_page (303) and reports whether it did. What anonymous users
+// may read is not redirected. header holds extra response headers (the
+// Set-Cookie that expires an ended session).
 func (h *Handler) redirectToSignIn(w http.ResponseWriter, r *http.Request, header http.Header) bool {
 	if h.LoginPage == nil || h.endpoints == nil || !handlers.IsNavigation(r) {
+		return false
+	}
+	if status, _ := h.authorize(r, nil); status == 0 {
 		return false
 	}
 	for k, v := range header {
