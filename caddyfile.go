@@ -14,10 +14,8 @@ import (
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/handlers"
 	"github.com/caddy-restauth/caddy-restauth/identity"
+	"github.com/caddy-restauth/caddy-restauth/store"
 )
-
-// storeNamespace is the Caddy module namespace of store backends.
-const storeNamespace = "http.handlers.rest_auth.stores"
 
 func init() {
 	httpcaddyfile.RegisterHandlerDirective("rest_auth", parseCaddyfile)
@@ -175,7 +173,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.NextArg() {
 				return d.Err("store: name a backend, e.g. `store bolt` or `store memory`")
 			}
-			raw, err := unmarshalGuest(d, storeNamespace, d.Val(), "backend", "store")
+			raw, err := unmarshalGuest(d, store.Namespace, d.Val(), "backend", "store")
 			if err != nil {
 				return err
 			}

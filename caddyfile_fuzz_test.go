@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
+	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
 // FuzzCaddyfile fuzzes the tokens of a rest_auth directive. Invariant: the
@@ -77,7 +78,7 @@ func FuzzCaddyfile(f *testing.F) {
 			guestRoundTrip(t, raw, authenticators.Namespace, "method")
 		}
 		if h.StoreRaw != nil {
-			guestRoundTrip(t, h.StoreRaw, storeNamespace, "backend")
+			guestRoundTrip(t, h.StoreRaw, store.Namespace, "backend")
 		}
 	})
 }

@@ -32,18 +32,17 @@ func (h *Handler) warnLegacyMethods(methods []string) {
 	}
 }
 
-// refuseURLCredentials answers 400 when the chain takes URL credentials but
+// refuseURLCredentials refuses with 400 when the chain takes URL credentials but
 // the path still carries them: rest_auth_url_params did not run before the
 // routes, so a matcher may have decided on a path the upstream would never
 // see. The credential is neither checked nor passed on.
-func (h *Handler) refuseURLCredentials(w http.ResponseWriter, r *http.Request) bool {
+func (h *Handler) refuseURLCredentials(r *http.Request) error {
 	if !h.urlParams || !authenticators.HasURLCredentials(r) {
-		return false
+		return nil
 	}
 	if h.missingURLParamsLogged.CompareAndSwap(false, true) {
 		h.logger.Error("a request carried /user/<name>/password/<password> credentials, but the site does not take them out before its routes run; add rest_auth_url_params at the top of the site block (such requests are refused with 400 until then)",
 			zap.String("remote_ip", authenticators.ClientIP(r)))
 	}
-	h.refuse(w, r, http.StatusBadRequest, unsafeURLCredentials)
-	return true
+	return authenticators.BadRequest(unsafeURLCredentials)
 }

@@ -6,6 +6,7 @@
 package restauth
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -147,8 +148,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Realm == "" {
 		h.Realm = "restauth"
 	}
-	h.userHeader = http.CanonicalHeaderKey(defaultString(h.UserHeader, defaultUserHeader))
-	h.rolesHeader = http.CanonicalHeaderKey(defaultString(h.RolesHeader, defaultRolesHeader))
+	h.userHeader = http.CanonicalHeaderKey(cmp.Or(h.UserHeader, defaultUserHeader))
+	h.rolesHeader = http.CanonicalHeaderKey(cmp.Or(h.RolesHeader, defaultRolesHeader))
 	knownIdentityHeaders.add(h.userHeader, h.rolesHeader)
 	h.unload = append(h.unload, func() { knownIdentityHeaders.remove(h.userHeader, h.rolesHeader) })
 
@@ -248,7 +249,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.warnLegacyMethods(methods)
 
 	if h.Endpoints != "off" {
-		h.endpoints = handlers.New(defaultString(h.Endpoints, "/"), env, h.challenge, h.chain)
+		h.endpoints = handlers.New(cmp.Or(h.Endpoints, "/"), env, h.challenge, h.chain)
 		if h.LoginPage != nil {
 			if err := h.endpoints.EnableLoginPage(*h.LoginPage); err != nil {
 				return err
@@ -334,18 +335,23 @@ func (h *Handler) checkLoginPageEndpoints() error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	prior, seen := caddyhttp.GetVar(r.Context(), identityVar).(*identity.Identity)
 	h.removeSpoofedIdentity(r, !seen)
-	if h.refuseURLCredentials(w, r) {
+	if err := h.refuseURLCredentials(r); err != nil {
+		h.refuse(w, r, err)
 		return nil
 	}
 
 	if h.RequireHTTPS && !authenticators.ArrivedOverTLS(r) {
-		h.refuse(w, r, http.StatusForbidden, "HTTPS is required.")
+		h.refuse(w, r, authenticators.Forbidden("HTTPS is required."))
 		return nil
 	}
 
-	if h.endpoints != nil && h.endpoints.IsPublic(r.URL.Path) {
-		route, rest, _ := h.endpoints.Match(r.URL.Path)
-		route(w, r, nil, rest)
+	var endpoint handlers.Match
+	isEndpoint := false
+	if h.endpoints != nil {
+		endpoint, isEndpoint = h.endpoints.Match(r)
+	}
+	if isEndpoint && endpoint.Public {
+		h.endpoints.Serve(w, r, endpoint, nil)
 		return nil
 	}
 
@@ -358,11 +364,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		var err error
 		if id, err = h.authenticate(r); err != nil {
 			var rej *authenticators.Rejection
-			if !errors.As(err, &rej) || !rej.Stale || h.endpoints == nil || !h.endpoints.IsLogin(r) {
+			if !errors.As(err, &rej) || !rej.Stale || !isEndpoint || !endpoint.Login {
 				if rej != nil && rej.Stale && h.redirectToSignIn(w, r, rej.Header) {
 					return nil
 				}
-				h.reject(w, r, err)
+				h.refuse(w, r, err)
 				return nil
 			}
 			id = nil // an ended session's cookie does not block a new login
@@ -374,26 +380,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 
-	if h.endpoints != nil && !isPreflight(r) {
-		if route, rest, ok := h.endpoints.Match(r.URL.Path); ok {
-			if id != nil {
-				// The access log names who used the endpoint.
-				publishIdentity(r, id)
-				if !h.roleAllowed(id) {
-					h.refuse(w, r, http.StatusForbidden, noAllowedRole)
-					return nil
-				}
+	if isEndpoint && !isPreflight(r) {
+		if id != nil {
+			// The access log names who used the endpoint.
+			publishIdentity(r, id)
+			if !h.roleAllowed(id) {
+				h.refuse(w, r, authenticators.Forbidden(noAllowedRole))
+				return nil
 			}
-			route(w, r, id, rest)
-			return nil
 		}
+		h.endpoints.Serve(w, r, endpoint, id)
+		return nil
 	}
 
-	if status, detail := h.authorize(r, id); status != 0 {
-		if status == http.StatusUnauthorized && h.redirectToSignIn(w, r, nil) {
+	if err := h.authorize(r, id); err != nil {
+		if id == nil && h.redirectToSignIn(w, r, nil) {
 			return nil
 		}
-		h.refuse(w, r, status, detail)
+		h.refuse(w, r, err)
 		return nil
 	}
 
@@ -417,13 +421,6 @@ const identityVar = "rest_auth.identity"
 
 // anonymous marks a request that the first block found without credential.
 var anonymous = new(identity.Identity)
-
-func defaultString(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
 
 // Interface guards
 var (

@@ -11,30 +11,30 @@ import (
 	"github.com/caddy-restauth/caddy-restauth/problem"
 )
 
-// authorize applies the anonymous and role policy. It returns a non-zero
-// status (and its detail) when the request must be refused.
-func (h *Handler) authorize(r *http.Request, id *identity.Identity) (int, string) {
+// authorize applies the anonymous and role policy: a *Rejection when the
+// request must be refused.
+func (h *Handler) authorize(r *http.Request, id *identity.Identity) error {
 	safe := authenticators.IsSafeMethod(r.Method)
 	if id == nil {
 		switch {
 		case isPreflight(r), h.Anonymous == "write", h.Anonymous == "read" && safe:
-			return 0, ""
+			return nil
 		}
-		return http.StatusUnauthorized, problem.NoCredentials
+		return authenticators.Invalid(problem.NoCredentials)
 	}
 	if !h.roleAllowed(id) {
-		return http.StatusForbidden, noAllowedRole
+		return authenticators.Forbidden(noAllowedRole)
 	}
 	if safe {
-		return 0, ""
+		return nil
 	}
 	if id.ReadOnly {
-		return http.StatusForbidden, "This credential is read-only."
+		return authenticators.Forbidden("This credential is read-only.")
 	}
 	if len(h.WriteRoles) > 0 && !id.HasAnyRole(h.WriteRoles) {
-		return http.StatusForbidden, "You do not have a role that may modify this resource."
+		return authenticators.Forbidden("You do not have a role that may modify this resource.")
 	}
-	return 0, ""
+	return nil
 }
 
 // anonymousModes are the values of `anonymous`.

@@ -41,7 +41,7 @@ func BenchmarkTokenValidRedis(b *testing.B) {
 		},
 	}
 	provisionHandler(b, h)
-	key, err := h.chain[0].(authenticators.TokenIssuer).NewTokenKey(context.Background())
+	key, err := h.chain[0].(*authenticators.Token).NewTokenKey(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package restauth
 import (
 	"encoding/json"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -126,5 +127,31 @@ func TestSessionSurvivesRestartAndReload(t *testing.T) {
 	p.Restart()
 	if resp, _ := p.Do(t, "GET", "/x", cookies, ""); resp.StatusCode != 401 {
 		t.Fatalf("ended session after restart: %d", resp.StatusCode)
+	}
+}
+
+// TestValidateBesideRunningCaddy: `caddy validate` on the config of a
+// running Caddy, whose bolt store file is open and locked, succeeds:
+// provisioning never opens the file (it used to wait 5 s for the lock and
+// fail with "restauth.db: timeout").
+func TestValidateBesideRunningCaddy(t *testing.T) {
+	up := newUpstream(t)
+	p := newCaddyProcess(t, processSite(t, up, ""))
+	p.Start()
+	// A failed login writes a counter: the running Caddy holds the file.
+	if resp, _ := p.Do(t, "GET", "/x", withBasic("alice", "wrong"), ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: status %d", resp.StatusCode)
+	}
+	cmd := exec.Command(p.bin, "validate", "--config", p.config, "--adapter", "caddyfile")
+	cmd.Env = p.env()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("caddy validate beside a running Caddy: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "Valid configuration") {
+		t.Errorf("caddy validate did not report a valid configuration:\n%s", out)
+	}
+	if resp, _ := p.Do(t, "GET", "/x", withBasic("alice", alicePassword), ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("the running Caddy after validate: status %d\n%s", resp.StatusCode, p.Log())
 	}
 }

@@ -34,7 +34,7 @@ func boltTokenHandlerFlushing(tb testing.TB, path, flushInterval string) (*Handl
 		},
 	}
 	provisionHandler(tb, h)
-	issuer := h.chain[0].(authenticators.TokenIssuer)
+	issuer := h.chain[0].(*authenticators.Token)
 	key, err := issuer.NewTokenKey(context.Background())
 	if err != nil {
 		tb.Fatal(err)

@@ -8,6 +8,7 @@ package authenticators
 
 import (
 	"net/http"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -44,6 +45,18 @@ type Env struct {
 	Logger *zap.Logger
 	// Realm names the protected space in challenges.
 	Realm string
+	// Now tells the time that decides expiries (sessions, tokens, JWTs,
+	// lockouts). Nil means time.Now; tests set it to move time instead of
+	// waiting for it.
+	Now func() time.Time
+}
+
+// Clock is env.Now, or time.Now when that is nil.
+func (env Env) Clock() func() time.Time {
+	if env.Now == nil {
+		return time.Now
+	}
+	return env.Now
 }
 
 // Binder is implemented by authenticators that need the handler's shared

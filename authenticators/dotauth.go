@@ -1,6 +1,7 @@
 package authenticators
 
 import (
+	"cmp"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
@@ -36,7 +37,7 @@ func (DotAuth) CaddyModule() caddy.ModuleInfo {
 
 // Bind receives the password checker.
 func (a *DotAuth) Bind(env Env) error {
-	a.Header = http.CanonicalHeaderKey(defaultTo(a.Header, "DOTAUTH"))
+	a.Header = http.CanonicalHeaderKey(cmp.Or(a.Header, "DOTAUTH"))
 	a.passwords = env.Passwords
 	a.warning = newPlainHTTPWarning("dotauth", env.Logger)
 	return nil

@@ -33,10 +33,10 @@ const (
 	fuzzHS256Secret = "fuzz-hs256-secret-0123456789abcdef"
 )
 
-// fuzzEnv is a bound environment: alice with a cheap bcrypt hash, a memory
+// fuzzEnv (also used by the clock tests) is a bound environment: alice with a cheap bcrypt hash, a memory
 // store, throttling off (every guess is hashed, none is refused with 429,
 // so the fuzzer can reach the success path at any time).
-func fuzzEnv(f *testing.F) Env {
+func fuzzEnv(f testing.TB) Env {
 	f.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte(fuzzPassword), bcrypt.MinCost)
 	if err != nil {
@@ -66,7 +66,7 @@ func fuzzEnv(f *testing.F) Env {
 }
 
 // bind binds a to env and registers its cleanup.
-func bind(f *testing.F, env Env, a Binder) {
+func bind(f testing.TB, env Env, a Binder) {
 	f.Helper()
 	if err := a.Bind(env); err != nil {
 		f.Fatal(err)
@@ -99,7 +99,7 @@ func storeFuzzToken(f *testing.F, env Env, t *Token) {
 
 // fuzzJWT is a jwt authenticator whose keyring has a real HS256, EdDSA and
 // ES256 key (testdata/jwt/), as configured by an operator.
-func fuzzJWT(f *testing.F, env Env) *JWT {
+func fuzzJWT(f testing.TB, env Env) *JWT {
 	f.Helper()
 	j := &JWT{Keys: []JWTKey{
 		{Algorithm: "hs256", Secret: fuzzHS256Secret},

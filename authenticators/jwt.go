@@ -18,6 +18,7 @@ import (
 
 	"github.com/caddy-restauth/caddy-restauth/cache"
 	"github.com/caddy-restauth/caddy-restauth/identity"
+	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
 func init() {
@@ -72,11 +73,13 @@ type JWT struct {
 	// comes before the cookie.
 	Cookie string `json:"cookie,omitempty"`
 
-	env       Env
-	keys      *storeSecret[jwtKeySet]
-	jwks      []map[string]string // the public keys of the keyring
-	challenge string
-	invalid   string
+	env Env
+	// revocations is nil until Bind.
+	revocations store.Revocations
+	keys        *storeSecret[jwtKeySet]
+	jwks        []map[string]string // the public keys of the keyring
+	challenge   string
+	invalid     string
 	// verified remembers tokens that passed every signature and claim check,
 	// by their exact text, so a repeated request skips parsing. Expiry,
 	// revocation and the user are still checked on every request. The cache
@@ -110,7 +113,7 @@ func (j *JWT) Validate() error {
 // the generated key is read from (or created in) the store on first need,
 // so that Caddy loads while the store is down.
 func (j *JWT) Bind(env Env) error {
-	j.env = env
+	j.env, j.revocations = env, env.Store
 	if j.TTL == 0 {
 		j.TTL = caddy.Duration(defaultJWTTTL)
 	}
@@ -157,7 +160,7 @@ type jwtKeySet struct {
 
 // newKeySet builds the verifier for kr and the configured claims.
 func (j *JWT) newKeySet(kr *keyring) *jwtKeySet {
-	return &jwtKeySet{keyring: kr, verifier: newJWTVerifier(kr, j.Issuer, j.Audience, time.Duration(j.Leeway))}
+	return &jwtKeySet{keyring: kr, verifier: newJWTVerifier(kr, j.Issuer, j.Audience, time.Duration(j.Leeway), j.env.Clock())}
 }
 
 // RevocationEnabled reports whether tokens can be invalidated.
@@ -212,12 +215,12 @@ func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error
 			return nil, err
 		}
 	}
-	if time.Now().Unix() >= id.Expires+int64(time.Duration(j.Leeway)/time.Second) {
+	if j.env.Clock()().Unix() >= id.Expires+int64(time.Duration(j.Leeway)/time.Second) {
 		j.verified.Delete(raw)
 		return nil, j.reject("The token has expired.")
 	}
 	if j.RevocationEnabled() {
-		revoked, err := j.env.Store.IsRevoked(ctx, id.TokenID)
+		revoked, err := j.revocations.IsRevoked(ctx, id.TokenID)
 		if err != nil {
 			return nil, fmt.Errorf("jwt: checking revocation: %w", err)
 		}
@@ -279,7 +282,8 @@ func (j *JWT) reject(detail string) *Rejection {
 }
 
 // Issue signs a new token for acct. Its error wraps store.ErrUnavailable
-// when the generated key cannot be read from the store.
+// when the generated key cannot be read from the store, and is a 500
+// *Rejection when the token cannot be signed.
 func (j *JWT) Issue(ctx context.Context, acct *identity.Account) (token string, expires time.Time, err error) {
 	keys, err := j.keys.get(ctx)
 	if err != nil {
@@ -287,9 +291,9 @@ func (j *JWT) Issue(ctx context.Context, acct *identity.Account) (token string, 
 	}
 	jti := make([]byte, 16)
 	if _, err := rand.Read(jti); err != nil {
-		return "", time.Time{}, fmt.Errorf("jwt: generating token id: %w", err)
+		return "", time.Time{}, j.issueFailed(fmt.Errorf("jwt: generating token id: %w", err))
 	}
-	now := time.Now().UTC().Truncate(time.Second)
+	now := j.env.Clock()().UTC().Truncate(time.Second)
 	expires = now.Add(time.Duration(j.TTL))
 	claims := jwtClaims{
 		Roles: acct.Roles,
@@ -309,9 +313,15 @@ func (j *JWT) Issue(ctx context.Context, acct *identity.Account) (token string, 
 	t.Header["kid"] = key.kid
 	token, err = t.SignedString(key.sign)
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("jwt: signing: %w", err)
+		return "", time.Time{}, j.issueFailed(fmt.Errorf("jwt: signing: %w", err))
 	}
 	return token, expires, nil
+}
+
+// issueFailed logs why a token could not be issued and refuses with 500.
+func (j *JWT) issueFailed(err error) *Rejection {
+	j.env.Logger.Error("issuing a token failed", zap.Error(err))
+	return &Rejection{Status: http.StatusInternalServerError, Detail: "The token could not be issued."}
 }
 
 // Revoke invalidates the token of id (a JWT identity) until it expires.
@@ -322,7 +332,7 @@ func (j *JWT) Revoke(ctx context.Context, id *identity.Identity) error {
 	if id.Method != "jwt" || id.TokenID == "" {
 		return errors.New("jwt: not a JWT identity")
 	}
-	revoked, err := j.env.Store.Revoke(ctx, id.TokenID, time.Unix(id.Expires, 0).Add(time.Duration(j.Leeway)))
+	revoked, err := j.revocations.Revoke(ctx, id.TokenID, time.Unix(id.Expires, 0).Add(time.Duration(j.Leeway)))
 	if err != nil {
 		return fmt.Errorf("jwt: revoking token: %w", err)
 	}

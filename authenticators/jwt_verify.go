@@ -85,13 +85,13 @@ var jwtB64 = base64.RawURLEncoding.Strict()
 // jwtBuffers holds the decoding buffers of one verification.
 var jwtBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-func newJWTVerifier(kr *keyring, issuer, audience string, leeway time.Duration) *jwtVerifier {
+func newJWTVerifier(kr *keyring, issuer, audience string, leeway time.Duration, now func() time.Time) *jwtVerifier {
 	v := &jwtVerifier{
 		byKid:    make(map[string]*jwtVerifyKey, len(kr.keys)),
 		issuer:   issuer,
 		audience: audience,
 		leeway:   leeway,
-		now:      time.Now,
+		now:      now,
 	}
 	for _, k := range kr.keys {
 		vk := &jwtVerifyKey{alg: k.method.Alg()}

@@ -61,7 +61,7 @@ func fuzzPairs(t testing.TB, keys ...*signingKey) []jwtPair {
 		iss, aud string
 		leeway   time.Duration
 	}{{"", "", 0}, {"https://issuer.example", "api", 0}, {"", "api", time.Minute}, {"https://issuer.example", "", 30 * time.Second}} {
-		v := newJWTVerifier(kr, cfg.iss, cfg.aud, cfg.leeway)
+		v := newJWTVerifier(kr, cfg.iss, cfg.aud, cfg.leeway, time.Now)
 		v.now = func() time.Time { return fuzzNow }
 		v.fullClaims = true
 		opts := []jwt.ParserOption{
@@ -269,7 +269,7 @@ func memberNames(b []byte) ([]string, bool) {
 func TestJWTVerifierSignatureFirst(t *testing.T) {
 	hs, ed, es := fuzzKeys(t)
 	kr, _ := newKeyring([]*signingKey{hs, ed, es})
-	v := newJWTVerifier(kr, "", "", 0)
+	v := newJWTVerifier(kr, "", "", 0, time.Now)
 	v.now = func() time.Time { return fuzzNow }
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
 	for _, k := range []*signingKey{hs, ed, es} {

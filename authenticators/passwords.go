@@ -96,8 +96,10 @@ func (t Throttle) Validate() error {
 // password hashing is done.
 type Passwords struct {
 	users    *identity.Directory
-	store    store.Store
+	store    store.Counters
 	throttle Throttle
+	// now tells the time of a lockout's end.
+	now func() time.Time
 	// stripes serialise read → hash → count per user and per address in
 	// this process, so parallel guesses cannot all pass the lockout check
 	// before any of them is counted.
@@ -111,8 +113,8 @@ type Passwords struct {
 const maxNameBytes = 256
 
 // NewPasswords builds the password checker.
-func NewPasswords(users *identity.Directory, st store.Store, t Throttle) *Passwords {
-	return &Passwords{users: users, store: st, throttle: t.withDefaults()}
+func NewPasswords(users *identity.Directory, st store.Counters, t Throttle) *Passwords {
+	return &Passwords{users: users, store: st, throttle: t.withDefaults(), now: time.Now}
 }
 
 // Check verifies user's password. It returns a *Rejection with status 429
@@ -263,7 +265,7 @@ func (p *Passwords) lockedOut(ctx context.Context, c *counters) error {
 			return &Rejection{
 				Status:     http.StatusTooManyRequests,
 				Detail:     "Too many failed logins for " + k.who + "; try again later.",
-				RetryAfter: time.Until(got.Expires),
+				RetryAfter: got.Expires.Sub(p.now()),
 			}
 		}
 	}
@@ -280,7 +282,7 @@ func (p *Passwords) fail(ctx context.Context, k *counter) {
 		return
 	}
 	if c.Count >= k.limit {
-		c.Expires = time.Now().Add(time.Duration(p.throttle.Lockout))
+		c.Expires = p.now().Add(time.Duration(p.throttle.Lockout))
 		if err := p.store.SetFailures(ctx, k.key, c); err != nil {
 			p.storeFailed(fmt.Errorf("throttle: starting a lockout: %w", err))
 		}

@@ -1,6 +1,7 @@
 package authenticators
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -49,6 +50,16 @@ func Forbidden(detail string) *Rejection {
 	return &Rejection{Status: http.StatusForbidden, Detail: detail}
 }
 
+// BadRequest refuses a request whose content is wrong with 400.
+func BadRequest(detail string) *Rejection {
+	return &Rejection{Status: http.StatusBadRequest, Detail: detail}
+}
+
+// NotFound refuses a request for something that does not exist with 404.
+func NotFound(detail string) *Rejection {
+	return &Rejection{Status: http.StatusNotFound, Detail: detail}
+}
+
 // Write answers the request with the rejection as a problem. challenge is
 // the WWW-Authenticate value of a 401 whose rejection names none.
 func (r *Rejection) Write(w http.ResponseWriter, challenge string) {
@@ -66,4 +77,16 @@ func (r *Rejection) Write(w http.ResponseWriter, challenge string) {
 	default:
 		problem.Write(w, status, r.Detail)
 	}
+}
+
+// WriteError answers a request refused with err: a *Rejection as itself
+// (challenge as for Write), any other error as a store failure (503). It is
+// the one place a refusal is written.
+func WriteError(w http.ResponseWriter, err error, challenge string) {
+	var rej *Rejection
+	if errors.As(err, &rej) {
+		rej.Write(w, challenge)
+		return
+	}
+	problem.Write(w, http.StatusServiceUnavailable, problem.StoreUnavailable)
 }

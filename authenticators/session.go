@@ -1,6 +1,7 @@
 package authenticators
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -65,6 +66,7 @@ type Session struct {
 	TrustedOrigins []string `json:"trusted_origins,omitempty"`
 
 	env      Env
+	store    store.SessionStore
 	hasher   *storeSecret[sessionHasher]
 	extended *cache.Bounded[string, int64] // id hash → unix nanoseconds of the last extension
 	extend   chan store.Session
@@ -104,10 +106,10 @@ func (s *Session) Validate() error {
 // created in) the store on first need, so that Caddy loads while the
 // store is down.
 func (s *Session) Bind(env Env) error {
-	s.env = env
-	s.CookieName = defaultTo(s.CookieName, "sessionid")
-	s.CSRFCookieName = defaultTo(s.CSRFCookieName, "csrftoken")
-	s.CSRFHeader = defaultTo(s.CSRFHeader, "X-CSRFToken")
+	s.env, s.store = env, env.Store
+	s.CookieName = cmp.Or(s.CookieName, "sessionid")
+	s.CSRFCookieName = cmp.Or(s.CSRFCookieName, "csrftoken")
+	s.CSRFHeader = cmp.Or(s.CSRFHeader, "X-CSRFToken")
 	if s.IdleTimeout == 0 {
 		s.IdleTimeout = caddy.Duration(defaultIdleTimeout)
 	}
@@ -142,7 +144,7 @@ func (s *Session) extender() {
 	write := func(sess store.Session) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := s.env.Store.UpdateSession(ctx, sess); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := s.store.UpdateSession(ctx, sess); err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.env.Logger.Warn("session: extending idle expiry failed", zap.Error(err))
 		}
 	}
@@ -175,14 +177,14 @@ func (s *Session) Authenticate(r *http.Request) (*identity.Identity, error) {
 		return nil, fmt.Errorf("session: %w", err)
 	}
 	idHash := h.hash(sid)
-	sess, err := s.env.Store.Session(r.Context(), idHash)
+	sess, err := s.store.Session(r.Context(), idHash)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, s.dead("The session has expired or ended; log in again.", r)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("session: reading: %w", err)
 	}
-	now := time.Now()
+	now := s.env.Clock()()
 	if !now.Before(sess.Deadline()) {
 		return nil, s.dead("The session has expired or ended; log in again.", r)
 	}
@@ -260,7 +262,7 @@ func (s *Session) Start(w http.ResponseWriter, r *http.Request, acct *identity.A
 		return fmt.Errorf("session: %w", err)
 	}
 	if sid, ok := cookieValue(r, s.CookieName); ok {
-		if err := s.env.Store.DeleteSession(r.Context(), h.hash(sid)); err != nil {
+		if err := s.store.DeleteSession(r.Context(), h.hash(sid)); err != nil {
 			return fmt.Errorf("session: ending the previous session: %w", err)
 		}
 	}
@@ -272,7 +274,7 @@ func (s *Session) Start(w http.ResponseWriter, r *http.Request, acct *identity.A
 	if err != nil {
 		return err
 	}
-	now := time.Now().UTC()
+	now := s.env.Clock()().UTC()
 	sess := store.Session{
 		IDHash:      h.hash(id),
 		User:        acct.Name,
@@ -281,7 +283,7 @@ func (s *Session) Start(w http.ResponseWriter, r *http.Request, acct *identity.A
 		IdleExpires: now.Add(time.Duration(s.IdleTimeout)),
 		Expires:     now.Add(time.Duration(s.MaxAge)),
 	}
-	if err := s.env.Store.CreateSession(r.Context(), sess); err != nil {
+	if err := s.store.CreateSession(r.Context(), sess); err != nil {
 		return fmt.Errorf("session: storing: %w", err)
 	}
 	secure := ArrivedOverTLS(r)
@@ -299,7 +301,7 @@ func (s *Session) End(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return fmt.Errorf("session: %w", err)
 		}
-		if err := s.env.Store.DeleteSession(r.Context(), h.hash(sid)); err != nil {
+		if err := s.store.DeleteSession(r.Context(), h.hash(sid)); err != nil {
 			return fmt.Errorf("session: deleting: %w", err)
 		}
 	}
@@ -402,13 +404,6 @@ func (s *Session) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
-}
-
-func defaultTo(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // quoteForDetail quotes a client-sent value for a problem detail, cut short.

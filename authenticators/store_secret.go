@@ -27,7 +27,7 @@ const secretLoadTimeout = 10 * time.Second
 // a single atomic load: no lock and no I/O on the hot path.
 type storeSecret[T any] struct {
 	name     string
-	store    store.Store
+	store    store.Secrets
 	generate func() ([]byte, error)
 	derive   func(secret []byte) (*T, error)
 
@@ -45,7 +45,7 @@ type secretLoad[T any] struct {
 
 // newStoreSecret prepares loading the secret called name from st,
 // generating it there when it is missing, and deriving the value from it.
-func newStoreSecret[T any](st store.Store, name string, generate func() ([]byte, error), derive func([]byte) (*T, error)) *storeSecret[T] {
+func newStoreSecret[T any](st store.Secrets, name string, generate func() ([]byte, error), derive func([]byte) (*T, error)) *storeSecret[T] {
 	return &storeSecret[T]{name: name, store: st, generate: generate, derive: derive}
 }
 

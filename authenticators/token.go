@@ -69,7 +69,8 @@ type Token struct {
 	FlushInterval caddy.Duration `json:"flush_interval,omitempty"`
 
 	users     *identity.Directory
-	store     store.Store
+	store     store.TokenStore
+	now       func() time.Time
 	logger    *zap.Logger
 	hasher    *storeSecret[keyHasher]
 	challenge string // the Bearer challenge of a rejected prefixed Bearer key
@@ -133,7 +134,7 @@ func (t *Token) Bind(env Env) error {
 	if env.Users == nil || env.Store == nil {
 		return errors.New("token: needs the handler's users and store")
 	}
-	t.users, t.store, t.logger = env.Users, env.Store, env.Logger
+	t.users, t.store, t.logger, t.now = env.Users, env.Store, env.Logger, env.Clock()
 	if t.logger == nil {
 		t.logger = zap.NewNop()
 	}
@@ -167,7 +168,7 @@ func (t *Token) Authenticate(r *http.Request) (*identity.Identity, error) {
 		return nil, fmt.Errorf("token: %w", err)
 	}
 	sum := hasher.sum(key)
-	now := time.Now()
+	now := t.now()
 	e, stale := t.cache.get(sum, now)
 	if e == nil {
 		var err error
@@ -314,9 +315,9 @@ func (t *Token) flushEvery(interval time.Duration) {
 		select {
 		case <-t.stop:
 			return
-		case now := <-tick.C:
+		case <-tick.C:
 			t.flush()
-			t.cache.sweep(now)
+			t.cache.sweep(t.now())
 		}
 	}
 }
@@ -406,7 +407,7 @@ var (
 	_ Binder                = (*Token)(nil)
 	_ Challenger            = (*Token)(nil)
 	_ Scrubber              = (*Token)(nil)
-	_ TokenIssuer           = (*Token)(nil)
+	_ TokenOps              = (*Token)(nil)
 	_ caddy.Provisioner     = (*Token)(nil)
 	_ caddy.Validator       = (*Token)(nil)
 	_ caddy.CleanerUpper    = (*Token)(nil)

@@ -3,8 +3,8 @@ package handlers
 import (
 	"net/http"
 
+	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
-	"github.com/caddy-restauth/caddy-restauth/problem"
 )
 
 // accountData is what the account page is executed with.
@@ -20,19 +20,18 @@ type accountData struct {
 
 // account serves GET @account: who the caller is, and (through
 // account.js and the JSON endpoints) their API tokens and sign-out.
-func (e *Endpoints) account(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) {
+func (e *Endpoints) account(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) error {
 	if rest != "" {
-		problem.Write(w, http.StatusNotFound, "There is no such page.")
-		return
+		return authenticators.NotFound("There is no such page.")
 	}
-	if !allowMethods(w, r, http.MethodGet, http.MethodHead) {
-		return
+	if err := allowMethods(r, http.MethodGet, http.MethodHead); err != nil {
+		return err
 	}
 	if id == nil {
-		if !e.RedirectToSignIn(w, r) {
-			e.requireIdentity(w, id)
+		if e.RedirectToSignIn(w, r) {
+			return nil
 		}
-		return
+		return requireIdentity(id)
 	}
 	e.render(w, http.StatusOK, builtinPages.Lookup("account.html"), accountData{
 		Title:      e.pages.title,
@@ -43,4 +42,5 @@ func (e *Endpoints) account(w http.ResponseWriter, r *http.Request, id *identity
 		Stylesheet: e.pages.assetBase + "style.css",
 		Script:     e.pages.assetBase + "account.js",
 	})
+	return nil
 }

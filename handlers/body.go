@@ -7,60 +7,53 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/caddy-restauth/caddy-restauth/identity"
-	"github.com/caddy-restauth/caddy-restauth/problem"
+	"github.com/caddy-restauth/caddy-restauth/authenticators"
 )
 
 // maxBodyBytes bounds endpoint request bodies.
 const maxBodyBytes = 64 << 10
 
-// limitBody wraps an endpoint so that a request body over maxBodyBytes is
-// answered 413, whatever its content type and whether or not the endpoint
-// reads it. The body is read in full (it is small) and handed on as a
-// buffer, so no parser downstream can meet a cut-off body.
-func limitBody(route Route) Route {
-	return func(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) {
-		if r.Body != nil && r.Body != http.NoBody {
-			body, ok := readBody(w, r)
-			if !ok {
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-		}
-		route(w, r, id, rest)
+// limitBody reads the request body so that one over maxBodyBytes is
+// refused with 413, whatever its content type and whether or not the
+// endpoint reads it. The body is read in full (it is small) and handed on
+// as a buffer, so no parser downstream can meet a cut-off body.
+func limitBody(w http.ResponseWriter, r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
 	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return nil
 }
 
-// readBody reads the request body. On failure it answers the request itself
-// (413 when the body is too large, 400 when it cannot be read) and returns
-// false.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+// readBody reads the request body: 413 when it is too large, 400 when it
+// cannot be read.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			problem.Write(w, http.StatusRequestEntityTooLarge, "The request body is larger than 64 KiB.")
-			return nil, false
+			return nil, &authenticators.Rejection{Status: http.StatusRequestEntityTooLarge, Detail: "The request body is larger than 64 KiB."}
 		}
-		problem.Write(w, http.StatusBadRequest, "The request body could not be read.")
-		return nil, false
+		return nil, authenticators.BadRequest("The request body could not be read.")
 	}
-	return body, true
+	return body, nil
 }
 
-// readJSON decodes the request body into v. On failure it answers the
-// request itself (413 when the body is too large, 400 when it is not a JSON
-// object of the expected shape) and returns false.
-func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, ok := readBody(w, r)
-	if !ok {
-		return false
+// readJSON decodes the request body into v: 413 when the body is too
+// large, 400 when it is not a JSON object of the expected shape.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		problem.Write(w, http.StatusBadRequest, "The request body must be a JSON object: "+jsonErrorDetail(err))
-		return false
+		return authenticators.BadRequest("The request body must be a JSON object: " + jsonErrorDetail(err))
 	}
-	return true
+	return nil
 }
 
 // jsonErrorDetail describes a decoding error without echoing the input.

@@ -3,8 +3,12 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
+	"slices"
 	"strings"
+
+	"go.uber.org/zap"
 
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
@@ -13,7 +17,9 @@ import (
 
 // Route serves one endpoint. rest is what follows the endpoint's name in the
 // path (e.g. "/abc" for "@tokens/abc"); id is nil for an anonymous request.
-type Route func(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string)
+// A refusal is returned, not written: a *authenticators.Rejection, or any
+// other error for a store failure (503); Serve writes it.
+type Route func(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) error
 
 // Endpoints routes requests under a prefix to the credential endpoints.
 type Endpoints struct {
@@ -29,8 +35,8 @@ type Endpoints struct {
 	jwt *authenticators.JWT
 	// sessions starts and ends cookie sessions; nil without session.
 	sessions *authenticators.Session
-	// issuer is the token authenticator behind @tokens (nil: not enabled).
-	issuer authenticators.TokenIssuer
+	// tokenOps are the operations behind @tokens (nil: not enabled).
+	tokenOps authenticators.TokenOps
 	// pages is the sign-in and account pages (nil: login_page off).
 	pages *pages
 }
@@ -62,8 +68,8 @@ func New(prefix string, env authenticators.Env, challenge string, chain []authen
 			e.sessions = a
 			e.routes["session"] = e.session
 			e.routes["logout"] = e.logout
-		case authenticators.TokenIssuer:
-			e.issuer = a
+		case authenticators.TokenOps:
+			e.tokenOps = a
 		}
 	}
 	return e
@@ -75,47 +81,35 @@ func (e *Endpoints) JWT() *authenticators.JWT { return e.jwt }
 // Sessions is the chain's session authenticator, or nil.
 func (e *Endpoints) Sessions() *authenticators.Session { return e.sessions }
 
-// IsLogin reports whether r logs in with credentials in its body (POST
-// @login, @session, @tokens) or is the sign-in page: an outdated
-// credential the request also carries (an ended session's cookie) must
-// not stand in its way.
-func (e *Endpoints) IsLogin(r *http.Request) bool {
-	if e.pages != nil && r.URL.Path == e.pages.signinPath {
-		return true
-	}
-	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, e.base) {
-		return false
-	}
-	switch r.URL.Path[len(e.base):] {
-	case "login", "session", "tokens":
-		return true
-	}
-	return false
+// Match is an endpoint a request path names.
+type Match struct {
+	route Route
+	rest  string
+	// Public: anyone may read it whatever credential the request carries
+	// (the JWKS).
+	Public bool
+	// Login: the request logs in with credentials in its body (POST
+	// @login, @session, @tokens), so an outdated credential it also
+	// carries (an ended session's cookie) must not stand in its way.
+	Login bool
 }
 
-// IsPublic reports whether path is an endpoint anyone may read whatever
-// credential the request carries (the JWKS, the pages' stylesheet and
-// script).
-func (e *Endpoints) IsPublic(path string) bool {
-	return e.jwt != nil && (path == e.wellKnownJWKS || path == e.base+"jwks") || e.isAsset(path)
-}
-
-// Match returns the route for path, if path names an endpoint. Every route
-// answers 413 to a body over 64 KiB.
-func (e *Endpoints) Match(path string) (Route, string, bool) {
+// Match returns the endpoint r names, if any.
+func (e *Endpoints) Match(r *http.Request) (Match, bool) {
+	path := r.URL.Path
 	if e.pages != nil {
 		if path == e.pages.signinPath {
-			return limitBody(e.signin), "", true
+			return Match{route: e.signin, Login: true}, true
 		}
 		if e.isAsset(path) {
-			return e.asset, "", true
+			return Match{route: e.asset, Public: true}, true
 		}
 	}
 	if !strings.HasPrefix(path, e.base) {
 		if e.jwt != nil && path == e.wellKnownJWKS {
-			return limitBody(e.jwks), "", true
+			return Match{route: e.jwks, Public: true}, true
 		}
-		return nil, "", false
+		return Match{}, false
 	}
 	name, rest := path[len(e.base):], ""
 	if i := strings.IndexByte(name, '/'); i >= 0 {
@@ -123,29 +117,52 @@ func (e *Endpoints) Match(path string) (Route, string, bool) {
 	}
 	route, ok := e.routes[name]
 	if !ok {
-		return nil, "", false
+		return Match{}, false
 	}
-	return limitBody(route), rest, true
+	m := Match{route: route, rest: rest}
+	switch name {
+	case "jwks":
+		m.Public = rest == ""
+	case "login", "session", "tokens":
+		m.Login = rest == "" && r.Method == http.MethodPost
+	}
+	return m, true
 }
 
-// requireIdentity answers 401 to an anonymous caller and reports whether
-// the request may go on.
-func (e *Endpoints) requireIdentity(w http.ResponseWriter, id *identity.Identity) bool {
+// Serve answers r with the endpoint m for the caller id (nil: anonymous).
+// Every endpoint answers 413 to a body over 64 KiB. A refusal is written
+// here, and only here.
+func (e *Endpoints) Serve(w http.ResponseWriter, r *http.Request, m Match, id *identity.Identity) {
+	err := limitBody(w, r)
+	if err == nil {
+		err = m.route(w, r, id, m.rest)
+	}
+	if err == nil {
+		return
+	}
+	if !errors.As(err, new(*authenticators.Rejection)) {
+		e.env.Logger.Error("store operation failed", zap.Error(err))
+	}
+	authenticators.WriteError(w, err, e.challenge)
+}
+
+// requireIdentity refuses an anonymous caller with 401.
+func requireIdentity(id *identity.Identity) error {
 	if id == nil {
-		problem.Unauthorized(w, e.challenge, problem.NoCredentials)
-		return false
+		return authenticators.Invalid(problem.NoCredentials)
 	}
-	return true
+	return nil
 }
 
-// allowMethods answers 405 unless r uses one of methods.
-func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {
-	for _, m := range methods {
-		if r.Method == m {
-			return true
-		}
+// allowMethods refuses with 405 unless r uses one of methods.
+func allowMethods(r *http.Request, methods ...string) error {
+	if slices.Contains(methods, r.Method) {
+		return nil
 	}
-	w.Header().Set("Allow", strings.Join(methods, ", "))
-	problem.Write(w, http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed here.")
-	return false
+	rej := &authenticators.Rejection{
+		Status: http.StatusMethodNotAllowed,
+		Detail: "Method " + r.Method + " is not allowed here.",
+		Header: http.Header{"Allow": {strings.Join(methods, ", ")}},
+	}
+	return rej
 }

@@ -3,8 +3,8 @@ package handlers
 import (
 	"net/http"
 
+	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
-	"github.com/caddy-restauth/caddy-restauth/problem"
 )
 
 // meResponse is the body of GET @me.
@@ -16,17 +16,20 @@ type meResponse struct {
 }
 
 // me serves GET @me: who the caller is.
-func (e *Endpoints) me(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) {
-	if !allowMethods(w, r, http.MethodGet, http.MethodHead) || !e.requireIdentity(w, id) {
-		return
+func (e *Endpoints) me(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) error {
+	if err := allowMethods(r, http.MethodGet, http.MethodHead); err != nil {
+		return err
+	}
+	if err := requireIdentity(id); err != nil {
+		return err
 	}
 	if rest != "" {
-		problem.Write(w, http.StatusNotFound, "No such endpoint.")
-		return
+		return authenticators.NotFound("No such endpoint.")
 	}
 	roles := id.Roles
 	if roles == nil {
 		roles = []string{}
 	}
 	writeJSON(w, http.StatusOK, meResponse{User: id.User, Roles: roles, Method: id.Method, TokenID: id.TokenID})
+	return nil
 }

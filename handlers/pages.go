@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
 )
 
@@ -124,18 +125,18 @@ func (e *Endpoints) isAsset(path string) bool {
 }
 
 // asset serves a stylesheet or script of the pages.
-func (e *Endpoints) asset(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) {
-	if !allowMethods(w, r, http.MethodGet, http.MethodHead) {
-		return
+func (e *Endpoints) asset(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) error {
+	if err := allowMethods(r, http.MethodGet, http.MethodHead); err != nil {
+		return err
 	}
 	name := r.URL.Path[len(e.pages.assetBase):]
 	body, err := pageFiles.ReadFile("pages/" + name)
 	if err != nil {
-		http.NotFound(w, r)
-		return
+		return authenticators.NotFound("There is no such file.")
 	}
 	w.Header().Set("Content-Type", pageAssets[name])
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-cache")
 	_, _ = w.Write(body)
+	return nil
 }

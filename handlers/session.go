@@ -7,7 +7,6 @@ import (
 
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
-	"github.com/caddy-restauth/caddy-restauth/problem"
 )
 
 // sessionResponse is the body of a successful POST @session.
@@ -18,88 +17,75 @@ type sessionResponse struct {
 
 // session serves POST @session (log in: JSON or form credentials → session
 // and CSRF cookies) and DELETE @session (log out).
-func (e *Endpoints) session(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) {
-	if !allowMethods(w, r, http.MethodPost, http.MethodDelete) {
-		return
+func (e *Endpoints) session(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) error {
+	if err := allowMethods(r, http.MethodPost, http.MethodDelete); err != nil {
+		return err
 	}
 	if r.Method == http.MethodDelete {
-		e.endSession(w, r, id)
-		return
+		return e.endSession(w, r, id)
 	}
 	if err := e.sessions.CheckLoginOrigin(r); err != nil {
-		err.(*authenticators.Rejection).Write(w, e.challenge)
-		return
+		return err
 	}
-	acct, ok := e.checkCredentials(w, r)
-	if !ok {
-		return
+	acct, err := e.checkCredentials(w, r)
+	if err != nil {
+		return err
 	}
 	if err := e.sessions.Start(w, r, acct); err != nil {
-		e.storeFailed(w, err)
-		return
+		return err
 	}
 	roles := acct.Roles
 	if roles == nil {
 		roles = []string{}
 	}
 	writeJSON(w, http.StatusOK, sessionResponse{User: acct.Name, Roles: roles})
+	return nil
 }
 
 // endSession ends the caller's session: the store forgets it and both
 // cookies are expired (204).
-func (e *Endpoints) endSession(w http.ResponseWriter, r *http.Request, id *identity.Identity) {
-	if !e.requireIdentity(w, id) {
-		return
+func (e *Endpoints) endSession(w http.ResponseWriter, r *http.Request, id *identity.Identity) error {
+	if err := requireIdentity(id); err != nil {
+		return err
 	}
 	if id.Method != "session" {
-		problem.Write(w, http.StatusBadRequest, "There is no session cookie to end.")
-		return
+		return authenticators.BadRequest("There is no session cookie to end.")
 	}
 	if err := e.sessions.End(w, r); err != nil {
-		e.storeFailed(w, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // checkCredentials reads credentials from the body and checks them
-// (throttled). On failure it answers the request (400/413, 401, 429, 503)
-// and returns false.
-func (e *Endpoints) checkCredentials(w http.ResponseWriter, r *http.Request) (*identity.Account, bool) {
-	name, password, ok := readCredentials(w, r)
-	if !ok {
-		return nil, false
+// (throttled): 400/413, 401, 429 or 503 on failure.
+func (e *Endpoints) checkCredentials(w http.ResponseWriter, r *http.Request) (*identity.Account, error) {
+	name, password, err := readCredentials(w, r)
+	if err != nil {
+		return nil, err
 	}
-	return e.checkPassword(w, r, name, password)
+	return e.checkPassword(r, name, password)
 }
 
-// checkPassword checks a password through the throttled checker. On
-// failure it answers the request (401, 429, 503) and returns false.
-func (e *Endpoints) checkPassword(w http.ResponseWriter, r *http.Request, name, password string) (*identity.Account, bool) {
+// checkPassword checks a password through the throttled checker: 401, 429
+// or 503 on failure.
+func (e *Endpoints) checkPassword(r *http.Request, name, password string) (*identity.Account, error) {
 	acct, err := e.env.Passwords.Check(r, []byte(name), []byte(password))
-	var rej *authenticators.Rejection
-	switch {
-	case err == nil:
-		return acct, true
-	case errors.Is(err, identity.ErrBadCredentials):
-		problem.Unauthorized(w, e.challenge, "Invalid username or password.")
-	case errors.As(err, &rej):
-		rej.Write(w, e.challenge)
-	default:
-		e.storeFailed(w, err)
+	if errors.Is(err, identity.ErrBadCredentials) {
+		return nil, authenticators.Invalid("Invalid username or password.")
 	}
-	return nil, false
+	return acct, err
 }
 
 // readCredentials reads "username" (or "login") and "password" from a JSON
 // body or, as `requests.post(url, data=...)` sends them, a form.
-func readCredentials(w http.ResponseWriter, r *http.Request) (name, password string, ok bool) {
+func readCredentials(w http.ResponseWriter, r *http.Request) (name, password string, err error) {
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mediaType == "application/x-www-form-urlencoded" || mediaType == "multipart/form-data" {
 		// The body is at most maxBodyBytes already (limitBody).
 		if err := r.ParseMultipartForm(maxBodyBytes); err != nil && !errors.Is(err, http.ErrNotMultipart) {
-			problem.Write(w, http.StatusBadRequest, "The form could not be read.")
-			return "", "", false
+			return "", "", authenticators.BadRequest("The form could not be read.")
 		}
 		name = r.PostForm.Get("username")
 		if name == "" {
@@ -108,8 +94,8 @@ func readCredentials(w http.ResponseWriter, r *http.Request) (name, password str
 		password = r.PostForm.Get("password")
 	} else {
 		var req loginRequest
-		if !readJSON(w, r, &req) {
-			return "", "", false
+		if err := readJSON(w, r, &req); err != nil {
+			return "", "", err
 		}
 		name, password = req.Login, req.Password
 		if name == "" {
@@ -117,8 +103,7 @@ func readCredentials(w http.ResponseWriter, r *http.Request) (name, password str
 		}
 	}
 	if name == "" || password == "" {
-		problem.Write(w, http.StatusBadRequest, `Send "username" (or "login") and "password".`)
-		return "", "", false
+		return "", "", authenticators.BadRequest(`Send "username" (or "login") and "password".`)
 	}
-	return name, password, true
+	return name, password, nil
 }

@@ -60,24 +60,24 @@ const (
 
 // signin serves the sign-in page: GET shows the form, POST signs in
 // through the cookie session and goes to the checked `next`.
-func (e *Endpoints) signin(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) {
-	if !allowMethods(w, r, http.MethodGet, http.MethodHead, http.MethodPost) {
-		return
+func (e *Endpoints) signin(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) error {
+	if err := allowMethods(r, http.MethodGet, http.MethodHead, http.MethodPost); err != nil {
+		return err
 	}
 	next := safeNext(r.URL.Query().Get("next"))
 	if r.Method != http.MethodPost {
 		if id != nil && id.Method == "session" {
 			http.Redirect(w, r, next, http.StatusSeeOther)
-			return
+			return nil
 		}
 		e.renderSignin(w, http.StatusOK, signinData{Next: next})
-		return
+		return nil
 	}
 	// The form sends next as a field; the query is kept for a form
 	// without it.
 	if err := r.ParseForm(); err != nil {
 		e.renderSignin(w, http.StatusBadRequest, signinData{Next: next, Error: missingFields})
-		return
+		return nil
 	}
 	if v, ok := r.PostForm["next"]; ok {
 		next = safeNext(v[0])
@@ -86,18 +86,18 @@ func (e *Endpoints) signin(w http.ResponseWriter, r *http.Request, id *identity.
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
 		data.Error = missingFields
 		e.renderSignin(w, http.StatusUnsupportedMediaType, data)
-		return
+		return nil
 	}
 	if err := e.sessions.CheckLoginOrigin(r); err != nil {
 		data.Error = foreignForm
 		e.renderSignin(w, http.StatusForbidden, data)
-		return
+		return nil
 	}
 	password := r.PostForm.Get("password")
 	if data.Username == "" || password == "" {
 		data.Error = missingFields
 		e.renderSignin(w, http.StatusBadRequest, data)
-		return
+		return nil
 	}
 	acct, err := e.env.Passwords.Check(r, []byte(data.Username), []byte(password))
 	var rej *authenticators.Rejection
@@ -106,30 +106,31 @@ func (e *Endpoints) signin(w http.ResponseWriter, r *http.Request, id *identity.
 	case errors.Is(err, identity.ErrBadCredentials):
 		data.Error = badSignIn
 		e.renderSignin(w, http.StatusUnauthorized, data)
-		return
+		return nil
 	case errors.As(err, &rej) && rej.StatusCode() == http.StatusTooManyRequests:
 		secs := retrySeconds(rej.RetryAfter)
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 		data.Error = "Too many failed sign-ins. Try again in " + humanSeconds(secs) + "."
 		e.renderSignin(w, http.StatusTooManyRequests, data)
-		return
+		return nil
 	case errors.As(err, &rej):
 		data.Error = rej.Detail
 		e.renderSignin(w, rej.StatusCode(), data)
-		return
+		return nil
 	default:
 		e.env.Logger.Error("sign-in: checking the password failed", zap.Error(err))
 		data.Error = signInDown
 		e.renderSignin(w, http.StatusServiceUnavailable, data)
-		return
+		return nil
 	}
 	if err := e.sessions.Start(w, r, acct); err != nil {
 		e.env.Logger.Error("sign-in: starting the session failed", zap.Error(err))
 		data.Error = signInDown
 		e.renderSignin(w, http.StatusServiceUnavailable, data)
-		return
+		return nil
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
 }
 
 // retrySeconds rounds a wait up to whole seconds, at least one.

@@ -62,12 +62,12 @@ func newPageEndpoints(t *testing.T, cfg LoginPage) *Endpoints {
 // serve routes r as rest_auth would after authentication.
 func serve(t *testing.T, e *Endpoints, r *http.Request, id *identity.Identity) *httptest.ResponseRecorder {
 	t.Helper()
-	route, rest, ok := e.Match(r.URL.Path)
+	m, ok := e.Match(r)
 	if !ok {
 		t.Fatalf("no endpoint at %s", r.URL.Path)
 	}
 	w := httptest.NewRecorder()
-	route(w, r, id, rest)
+	e.Serve(w, r, m, id)
 	return w
 }
 
@@ -359,15 +359,16 @@ func TestAccountPage(t *testing.T) {
 func TestPageAssets(t *testing.T) {
 	e := newPageEndpoints(t, LoginPage{})
 	for path, ctype := range map[string]string{"/@account/style.css": "text/css; charset=utf-8", "/@account/account.js": "text/javascript; charset=utf-8"} {
-		if !e.IsPublic(path) {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		if m, _ := e.Match(r); !m.Public {
 			t.Errorf("%s is not public", path)
 		}
-		w := serve(t, e, httptest.NewRequest(http.MethodGet, path, nil), nil)
+		w := serve(t, e, r, nil)
 		if w.Code != http.StatusOK || w.Header().Get("Content-Type") != ctype || w.Body.Len() == 0 {
 			t.Errorf("%s: %d %q, %d bytes", path, w.Code, w.Header().Get("Content-Type"), w.Body.Len())
 		}
 	}
-	if e.IsPublic("/@account/other.js") {
+	if m, ok := e.Match(httptest.NewRequest(http.MethodGet, "/@account/other.js", nil)); ok && m.Public {
 		t.Error("an unknown asset is public")
 	}
 }

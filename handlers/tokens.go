@@ -3,27 +3,14 @@ package handlers
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
-	"github.com/caddy-restauth/caddy-restauth/problem"
-	"github.com/caddy-restauth/caddy-restauth/store"
 )
-
-// maxDescription bounds a token's description (NetBox: 200 characters).
-const maxDescription = 200
-
-// maxExpirationDays bounds expiration_days so the expiry stays a sane date.
-const maxExpirationDays = 100 * 365
 
 // tokenRequest is the body of POST @tokens.
 type tokenRequest struct {
@@ -76,12 +63,8 @@ type tokenList struct {
 	Results []tokenView `json:"results"`
 }
 
-// viewToken is a stored token as the endpoints show it, with a use this
-// instance recorded but has not written to the store yet.
-func (e *Endpoints) viewToken(t store.Token) tokenView {
-	if used, ok := e.issuer.TokenLastUsed(t.ID); ok && (t.LastUsed == nil || used.After(*t.LastUsed)) {
-		t.LastUsed = &used
-	}
+// viewToken is a token as the endpoints show it.
+func viewToken(t authenticators.TokenInfo) tokenView {
 	return tokenView{
 		ID:           t.ID,
 		User:         t.Owner,
@@ -112,302 +95,162 @@ func nonNil(s []string) []string {
 }
 
 // tokens serves @tokens and @tokens/{id}.
-func (e *Endpoints) tokens(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) {
-	if e.issuer == nil {
-		problem.Write(w, http.StatusNotFound, "API tokens are not enabled: the token authenticator is not in the chain.")
-		return
+func (e *Endpoints) tokens(w http.ResponseWriter, r *http.Request, id *identity.Identity, rest string) error {
+	if e.tokenOps == nil {
+		return authenticators.NotFound("API tokens are not enabled: the token authenticator is not in the chain.")
 	}
 	if rest == "" || rest == "/" {
-		if !allowMethods(w, r, http.MethodGet, http.MethodHead, http.MethodPost) {
-			return
+		if err := allowMethods(r, http.MethodGet, http.MethodHead, http.MethodPost); err != nil {
+			return err
 		}
 		if r.Method == http.MethodPost {
-			e.createToken(w, r, id)
-			return
+			return e.createToken(w, r, id)
 		}
-		e.listTokens(w, r, id)
-		return
+		return e.listTokens(w, r, id)
 	}
-	if !allowMethods(w, r, http.MethodGet, http.MethodHead, http.MethodDelete) || !e.requireIdentity(w, id) {
-		return
+	if err := allowMethods(r, http.MethodGet, http.MethodHead, http.MethodDelete); err != nil {
+		return err
+	}
+	if err := requireIdentity(id); err != nil {
+		return err
 	}
 	tokenID := strings.TrimPrefix(rest, "/")
 	if strings.Contains(tokenID, "/") {
-		problem.Write(w, http.StatusNotFound, "No such endpoint.")
-		return
+		return authenticators.NotFound("No such endpoint.")
 	}
 	if r.Method == http.MethodDelete {
-		e.revokeToken(w, r, id, tokenID)
-		return
+		if err := e.tokenOps.RevokeToken(r.Context(), id, tokenID); err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
-	tok, ok := e.ownedToken(w, r, id, tokenID)
-	if ok {
-		writeJSON(w, http.StatusOK, e.viewToken(tok))
+	tok, err := e.tokenOps.GetToken(r.Context(), id, tokenID)
+	if err != nil {
+		return err
 	}
-}
-
-// isTokenAdmin reports whether id manages every user's tokens.
-func (e *Endpoints) isTokenAdmin(id *identity.Identity) bool {
-	return id.HasAnyRole(e.issuer.TokenAdminRoles())
+	writeJSON(w, http.StatusOK, viewToken(tok))
+	return nil
 }
 
 // createToken serves POST @tokens.
-func (e *Endpoints) createToken(w http.ResponseWriter, r *http.Request, id *identity.Identity) {
+func (e *Endpoints) createToken(w http.ResponseWriter, r *http.Request, id *identity.Identity) error {
 	var req tokenRequest
 	// An empty body asks for a token with every default.
-	if r.ContentLength != 0 && !readJSON(w, r, &req) {
-		return
+	if r.ContentLength != 0 {
+		if err := readJSON(w, r, &req); err != nil {
+			return err
+		}
 	}
-	owner, available, ok := e.tokenOwner(w, r, id, &req)
-	if !ok {
-		return
+	owner, available, err := e.tokenOwner(r, id, &req)
+	if err != nil {
+		return err
 	}
-	now := time.Now().UTC()
-	roles, status, detail := tokenRoles(req.Roles, owner, available)
-	if status != 0 {
-		problem.Write(w, status, detail)
-		return
+	spec, err := req.spec(owner, available)
+	if err != nil {
+		return err
 	}
-	expires, status, detail := e.tokenExpiry(&req, now)
-	if status != 0 {
-		problem.Write(w, status, detail)
-		return
+	by := owner
+	if id != nil {
+		by = id.User
 	}
-	tok, status, detail := newTokenRecord(&req, owner, roles, expires, now)
-	if status != 0 {
-		problem.Write(w, status, detail)
-		return
+	tok, key, err := e.tokenOps.CreateToken(r.Context(), by, spec)
+	if err != nil {
+		return err
 	}
-	e.storeToken(w, r, id, tok)
+	view := viewToken(tok)
+	view.Key = key
+	w.Header().Set("Location", e.base+"tokens/"+tok.ID)
+	writeJSON(w, http.StatusCreated, view)
+	return nil
+}
+
+// spec is the request as the token authenticator takes it: the expiry
+// fields, which the clients of NetBox and dotCMS name differently, become
+// one.
+func (req *tokenRequest) spec(owner string, available []string) (authenticators.TokenSpec, error) {
+	spec := authenticators.TokenSpec{
+		Owner:          owner,
+		OwnerRoles:     available,
+		Roles:          req.Roles,
+		Description:    req.Description,
+		ExpirationDays: req.ExpirationDays,
+		WriteEnabled:   req.WriteEnabled == nil || *req.WriteEnabled,
+		AllowedIPs:     req.AllowedIPs,
+	}
+	if req.ExpirationDaysCamel != nil {
+		if spec.ExpirationDays != nil {
+			return spec, authenticators.BadRequest("Give expiration_days or expirationDays, not both.")
+		}
+		spec.ExpirationDays = req.ExpirationDaysCamel
+	}
+	if req.Expires != nil {
+		t, err := time.Parse(time.RFC3339, *req.Expires)
+		if err != nil {
+			return spec, authenticators.BadRequest("expires must be an RFC 3339 time such as 2030-01-31T12:00:00Z.")
+		}
+		spec.Expires = &t
+	}
+	return spec, nil
 }
 
 // tokenOwner decides whose token POST @tokens creates and which roles it
-// may carry. It answers the request itself when it may not go on.
-func (e *Endpoints) tokenOwner(w http.ResponseWriter, r *http.Request, id *identity.Identity, req *tokenRequest) (string, []string, bool) {
+// may carry.
+func (e *Endpoints) tokenOwner(r *http.Request, id *identity.Identity, req *tokenRequest) (string, []string, error) {
 	if req.Password != "" || req.Username != "" {
 		// NetBox provisioning: the password in the body is the credential.
 		if id != nil {
-			problem.Write(w, http.StatusBadRequest, "Send a username and password or an Authorization header, not both.")
-			return "", nil, false
+			return "", nil, authenticators.BadRequest("Send a username and password or an Authorization header, not both.")
 		}
 		login := req.Username
 		if login == "" {
 			login, req.User = req.User, "" // dotCMS names the login `user`
 		}
 		if req.User != "" && req.User != login {
-			problem.Write(w, http.StatusBadRequest, "With a username and password, a token is created for that user only; leave out user.")
-			return "", nil, false
+			return "", nil, authenticators.BadRequest("With a username and password, a token is created for that user only; leave out user.")
 		}
-		acct, ok := e.checkPassword(w, r, login, req.Password)
-		if !ok {
-			return "", nil, false
+		acct, err := e.checkPassword(r, login, req.Password)
+		if err != nil {
+			return "", nil, err
 		}
-		return acct.Name, acct.Roles, true
+		return acct.Name, acct.Roles, nil
 	}
-	if !e.requireIdentity(w, id) {
-		return "", nil, false
+	if err := requireIdentity(id); err != nil {
+		return "", nil, err
 	}
 	switch {
 	case id.Method == "token":
-		problem.Write(w, http.StatusForbidden, "An API token cannot create API tokens; authenticate with a password.")
-		return "", nil, false
+		return "", nil, authenticators.Forbidden("An API token cannot create API tokens; authenticate with a password.")
 	case id.ReadOnly:
-		problem.Write(w, http.StatusForbidden, "This credential is read-only.")
-		return "", nil, false
+		return "", nil, authenticators.Forbidden("This credential is read-only.")
 	case req.User == "" || req.User == id.User:
-		return id.User, id.Roles, true
-	case !e.isTokenAdmin(id):
-		problem.Write(w, http.StatusForbidden, "Only members of the token admin roles ("+
-			identity.JoinRoles(e.issuer.TokenAdminRoles())+") may create tokens for other users.")
-		return "", nil, false
+		return id.User, id.Roles, nil
+	case !e.tokenOps.IsTokenAdmin(id):
+		return "", nil, authenticators.Forbidden("Only members of the token admin roles (" +
+			identity.JoinRoles(e.tokenOps.TokenAdminRoles()) + ") may create tokens for other users.")
 	}
 	acct, ok := e.env.Users.Lookup(req.User)
 	if !ok {
-		problem.Write(w, http.StatusBadRequest, "User "+strconv.Quote(req.User)+" does not exist or is disabled.")
-		return "", nil, false
+		return "", nil, authenticators.BadRequest("User " + strconv.Quote(req.User) + " does not exist or is disabled.")
 	}
-	return acct.Name, acct.Roles, true
-}
-
-// tokenRoles checks the requested roles against those the owner has.
-// Without a request, the token gets all of them.
-func tokenRoles(requested []string, owner string, available []string) ([]string, int, string) {
-	if requested == nil {
-		return slices.Clone(available), 0, ""
-	}
-	roles := make([]string, 0, len(requested))
-	for _, role := range requested {
-		if !slices.Contains(available, role) {
-			return nil, http.StatusForbidden, "User " + strconv.Quote(owner) + " does not have the role " + strconv.Quote(role) +
-				"; a token can only carry roles its user has."
-		}
-		if !slices.Contains(roles, role) {
-			roles = append(roles, role)
-		}
-	}
-	return roles, 0, ""
-}
-
-// tokenExpiry computes the expiry from expires or expiration_days, the
-// default lifetime and max_ttl. nil means never.
-func (e *Endpoints) tokenExpiry(req *tokenRequest, now time.Time) (*time.Time, int, string) {
-	days := req.ExpirationDays
-	if req.ExpirationDaysCamel != nil {
-		if days != nil {
-			return nil, http.StatusBadRequest, "Give expiration_days or expirationDays, not both."
-		}
-		days = req.ExpirationDaysCamel
-	}
-	if req.Expires != nil && days != nil {
-		return nil, http.StatusBadRequest, "Give expires or expiration_days, not both."
-	}
-	defaultTTL, maxTTL := e.issuer.TokenLifetimes()
-	var exp time.Time
-	switch {
-	case req.Expires != nil:
-		t, err := time.Parse(time.RFC3339, *req.Expires)
-		if err != nil {
-			return nil, http.StatusBadRequest, "expires must be an RFC 3339 time such as 2030-01-31T12:00:00Z."
-		}
-		exp = t.UTC()
-	case days != nil:
-		if *days <= 0 || *days > maxExpirationDays {
-			return nil, http.StatusBadRequest, "expiration_days must be a whole number of days from 1 to 36500."
-		}
-		exp = now.AddDate(0, 0, *days)
-	case defaultTTL > 0:
-		exp = now.Add(defaultTTL)
-	default:
-		return nil, 0, "" // never
-	}
-	if !exp.After(now) {
-		return nil, http.StatusBadRequest, "The expiry is in the past."
-	}
-	if maxTTL > 0 && exp.After(now.Add(maxTTL)) {
-		return nil, http.StatusBadRequest, "The expiry is beyond the longest token lifetime allowed here (max_ttl): " +
-			"at most " + now.Add(maxTTL).Format(time.RFC3339) + "."
-	}
-	return &exp, 0, ""
-}
-
-// newTokenRecord checks the remaining fields and builds the record to store
-// (without its key).
-func newTokenRecord(req *tokenRequest, owner string, roles []string, expires *time.Time, now time.Time) (store.Token, int, string) {
-	if len([]rune(req.Description)) > maxDescription {
-		return store.Token{}, http.StatusBadRequest, "description is longer than 200 characters."
-	}
-	var networks []string
-	for _, s := range req.AllowedIPs {
-		p, err := authenticators.ParseNetwork(s)
-		if err != nil {
-			return store.Token{}, http.StatusBadRequest, "allowed_ips: " + err.Error() + "."
-		}
-		if n := p.String(); !slices.Contains(networks, n) {
-			networks = append(networks, n)
-		}
-	}
-	return store.Token{
-		Owner:        owner,
-		Roles:        roles,
-		Description:  req.Description,
-		Created:      now,
-		Expires:      expires,
-		WriteEnabled: req.WriteEnabled == nil || *req.WriteEnabled,
-		AllowedIPs:   networks,
-	}, 0, ""
-}
-
-// storeToken gives tok a new key, stores it and answers 201 with the key.
-func (e *Endpoints) storeToken(w http.ResponseWriter, r *http.Request, caller *identity.Identity, tok store.Token) {
-	key, err := e.issuer.NewTokenKey(r.Context())
-	if err == nil {
-		tok.ID, tok.KeyHash, tok.Display = key.ID, key.Hash, key.Display
-		err = e.env.Store.CreateToken(r.Context(), tok)
-	}
-	if err != nil {
-		e.storeFailed(w, fmt.Errorf("creating token: %w", err))
-		return
-	}
-	by := tok.Owner
-	if caller != nil {
-		by = caller.User
-	}
-	e.env.Logger.Info("API token created",
-		zap.String("token_id", tok.ID), zap.String("user", tok.Owner), zap.String("by", by))
-	view := e.viewToken(tok)
-	view.Key = key.Key
-	w.Header().Set("Location", e.base+"tokens/"+tok.ID)
-	writeJSON(w, http.StatusCreated, view)
+	return acct.Name, acct.Roles, nil
 }
 
 // listTokens serves GET @tokens: the caller's tokens, or for an admin
 // every token (or those of ?user=).
-func (e *Endpoints) listTokens(w http.ResponseWriter, r *http.Request, id *identity.Identity) {
-	if !e.requireIdentity(w, id) {
-		return
+func (e *Endpoints) listTokens(w http.ResponseWriter, r *http.Request, id *identity.Identity) error {
+	if err := requireIdentity(id); err != nil {
+		return err
 	}
-	owner := r.URL.Query().Get("user")
-	if !e.isTokenAdmin(id) {
-		if owner != "" && owner != id.User {
-			problem.Write(w, http.StatusForbidden, "Only members of the token admin roles may list other users' tokens.")
-			return
-		}
-		owner = id.User
-	}
-	toks, err := e.env.Store.Tokens(r.Context(), owner)
+	toks, err := e.tokenOps.ListTokens(r.Context(), id, r.URL.Query().Get("user"))
 	if err != nil {
-		e.storeFailed(w, fmt.Errorf("listing tokens: %w", err))
-		return
+		return err
 	}
 	list := tokenList{Count: len(toks), Results: make([]tokenView, 0, len(toks))}
 	for _, t := range toks {
-		list.Results = append(list.Results, e.viewToken(t))
+		list.Results = append(list.Results, viewToken(t))
 	}
 	writeJSON(w, http.StatusOK, list)
-}
-
-// ownedToken reads the token tokenID when id may manage it, and answers
-// the request itself otherwise: 404 when there is no such token, 403 when
-// it belongs to another user and id is not an admin.
-func (e *Endpoints) ownedToken(w http.ResponseWriter, r *http.Request, id *identity.Identity, tokenID string) (store.Token, bool) {
-	tok, err := e.env.Store.Token(r.Context(), tokenID)
-	if errors.Is(err, store.ErrNotFound) {
-		problem.Write(w, http.StatusNotFound, "No such token.")
-		return store.Token{}, false
-	}
-	if err != nil {
-		e.storeFailed(w, fmt.Errorf("reading token: %w", err))
-		return store.Token{}, false
-	}
-	if tok.Owner != id.User && !e.isTokenAdmin(id) {
-		problem.Write(w, http.StatusForbidden, "This token belongs to another user; only its owner or a token admin may manage it.")
-		return store.Token{}, false
-	}
-	return tok, true
-}
-
-// revokeToken serves DELETE @tokens/{id}.
-func (e *Endpoints) revokeToken(w http.ResponseWriter, r *http.Request, id *identity.Identity, tokenID string) {
-	if id.ReadOnly {
-		problem.Write(w, http.StatusForbidden, "This credential is read-only.")
-		return
-	}
-	tok, ok := e.ownedToken(w, r, id, tokenID)
-	if !ok {
-		return
-	}
-	err := e.env.Store.DeleteToken(r.Context(), tok.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		problem.Write(w, http.StatusNotFound, "No such token.")
-		return
-	}
-	if err != nil {
-		e.storeFailed(w, fmt.Errorf("deleting token: %w", err))
-		return
-	}
-	e.issuer.TokenRevoked(tok.ID)
-	e.env.Logger.Info("API token revoked",
-		zap.String("token_id", tok.ID), zap.String("user", tok.Owner), zap.String("by", id.User))
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

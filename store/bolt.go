@@ -8,7 +8,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"go.uber.org/zap"
 )
 
 func init() {
@@ -34,20 +33,22 @@ type Bolt struct {
 	Path string `json:"path,omitempty"`
 
 	*boltBackend
-	ref         *poolRef
+	*poolRef
 	openTimeout time.Duration // boltOpenTimeout unless a test shortens it
 }
 
 // CaddyModule returns the Caddy module information.
 func (*Bolt) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  "http.handlers.rest_auth.stores.bolt",
+		ID:  Namespace + ".bolt",
 		New: func() caddy.Module { return new(Bolt) },
 	}
 }
 
-// Provision opens the database file, or attaches to it when another module
-// (or the previous config) already has it open.
+// Provision attaches to the database file, which its first operation
+// opens, or to the one another module (or the previous config) already
+// uses. So provisioning alone (`caddy validate`) never takes the file's
+// lock away from a running Caddy.
 func (b *Bolt) Provision(ctx caddy.Context) error {
 	if b.Path == "" {
 		b.Path = filepath.Join(caddy.AppDataDir(), "restauth", "restauth.db")
@@ -64,7 +65,6 @@ func (b *Bolt) Provision(ctx caddy.Context) error {
 	if timeout <= 0 {
 		timeout = boltOpenTimeout
 	}
-	logger := ctx.Logger()
 	backend, ref, err := acquire(boltPool, path, func() (*boltBackend, func() error, error) {
 		// The sweeper outlives this config when a reload keeps the file
 		// open, so it logs through the process-wide logger.
@@ -72,13 +72,12 @@ func (b *Bolt) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return nil, nil, err
 		}
-		logger.Info("opened token store", zap.String("path", path))
 		return bb, bb.destroy, nil
 	})
 	if err != nil {
 		return err
 	}
-	b.boltBackend, b.ref = backend, ref
+	b.boltBackend, b.poolRef = backend, ref
 	return nil
 }
 
@@ -117,18 +116,6 @@ func (b *Bolt) Validate() error {
 		return fmt.Errorf("bolt store path %s is not a regular file", b.Path)
 	}
 	return nil
-}
-
-// Cleanup releases this module's use of the file; the last user's Cleanup
-// closes it.
-func (b *Bolt) Cleanup() error {
-	return b.ref.release()
-}
-
-// Close implements Store. It is the same as Cleanup and, like it, may be
-// called more than once.
-func (b *Bolt) Close() error {
-	return b.ref.release()
 }
 
 // UnmarshalCaddyfile sets up the store from Caddyfile tokens. The dispenser

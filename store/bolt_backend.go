@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -44,19 +46,65 @@ var (
 	keySchema = []byte("schema")
 )
 
-// boltBackend is one open bbolt file. Reads are View transactions only;
-// expired records are skipped on read and deleted by a periodic sweep.
+// boltBackend is one bbolt file, opened on its first operation: a
+// process that provisions a config but never serves it (`caddy validate`)
+// never takes the file's lock. Reads are View transactions only; expired
+// records are skipped on read and deleted by a periodic sweep.
 type boltBackend struct {
-	db     *bolt.DB
-	logger *zap.Logger
-	stop   chan struct{}
-	done   chan struct{}
+	path    string
+	timeout time.Duration
+	logger  *zap.Logger
+	// openMu serialises opening; db is set once the file is open.
+	openMu sync.Mutex
+	db     atomic.Pointer[bolt.DB]
+	// now tells the time that decides expiries (time.Now unless a test
+	// moves it).
+	now     func() time.Time
+	sweeper *sweeper
 }
 
-// openBolt opens (creating if needed) the store file at path, waiting at
-// most timeout for another process to release its lock, and starts a sweep
-// every interval.
+// openBolt returns the store of the file at path, which its first
+// operation opens (creating it if needed), waiting at most timeout for
+// another process to release its lock. A sweep runs every interval once
+// the file is open.
 func openBolt(path string, timeout, interval time.Duration, logger *zap.Logger) (*boltBackend, error) {
+	b := &boltBackend{path: path, timeout: timeout, logger: logger, now: time.Now}
+	b.sweeper = startSweeper(interval, func() time.Time { return b.now() }, func(now time.Time) {
+		if b.db.Load() == nil {
+			return // not opened yet: nothing to sweep
+		}
+		if err := b.sweep(now); err != nil {
+			b.logger.Error("deleting expired records", zap.String("path", b.path), zap.Error(err))
+		}
+	})
+	return b, nil
+}
+
+// database returns the open file, opening it on first use. A failure (a
+// lock another process holds, a file that is not a store) wraps
+// ErrUnavailable, is logged and is tried again by the next operation.
+func (b *boltBackend) database() (*bolt.DB, error) {
+	if db := b.db.Load(); db != nil {
+		return db, nil
+	}
+	b.openMu.Lock()
+	defer b.openMu.Unlock()
+	if db := b.db.Load(); db != nil {
+		return db, nil
+	}
+	db, err := openBoltFile(b.path, b.timeout)
+	if err != nil {
+		b.logger.Error("cannot open token store; retrying on the next request", zap.String("path", b.path), zap.Error(err))
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	b.logger.Info("opened token store", zap.String("path", b.path))
+	b.db.Store(db)
+	return db, nil
+}
+
+// openBoltFile opens (creating if needed) the store file at path and
+// prepares its buckets.
+func openBoltFile(path string, timeout time.Duration) (*bolt.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("opening token store %s: %w", path, err)
 	}
@@ -68,14 +116,33 @@ func openBolt(path string, timeout, interval time.Duration, logger *zap.Logger) 
 		_ = db.Close()
 		return nil, fmt.Errorf("opening token store %s: %w", path, err)
 	}
-	b := &boltBackend{
-		db:     db,
-		logger: logger,
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+	return db, nil
+}
+
+// ready returns the open file for an operation, unless ctx is done.
+func (b *boltBackend) ready(ctx context.Context) (*bolt.DB, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	go b.sweepEvery(interval)
-	return b, nil
+	return b.database()
+}
+
+// update runs fn in a read-write transaction, unless ctx is done.
+func (b *boltBackend) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	db, err := b.ready(ctx)
+	if err != nil {
+		return err
+	}
+	return db.Update(fn)
+}
+
+// view runs fn in a read-only transaction, unless ctx is done.
+func (b *boltBackend) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	db, err := b.ready(ctx)
+	if err != nil {
+		return err
+	}
+	return db.View(fn)
 }
 
 // initBuckets creates the buckets and checks the layout version.
@@ -99,30 +166,19 @@ func initBuckets(tx *bolt.Tx) error {
 	return meta.Put(keySchema, []byte(strconv.Itoa(boltSchema)))
 }
 
-// destroy stops the sweeper and closes the file.
+// destroy stops the sweeper and closes the file if it was opened.
 func (b *boltBackend) destroy() error {
-	close(b.stop)
-	<-b.done
-	if err := b.db.Close(); err != nil {
-		return fmt.Errorf("closing token store %s: %w", b.db.Path(), err)
+	b.sweeper.halt()
+	b.openMu.Lock()
+	defer b.openMu.Unlock()
+	db := b.db.Swap(nil)
+	if db == nil {
+		return nil
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("closing token store %s: %w", b.path, err)
 	}
 	return nil
-}
-
-func (b *boltBackend) sweepEvery(interval time.Duration) {
-	defer close(b.done)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-b.stop:
-			return
-		case now := <-tick.C:
-			if err := b.sweep(now); err != nil {
-				b.logger.Error("deleting expired records", zap.String("path", b.db.Path()), zap.Error(err))
-			}
-		}
-	}
 }
 
 // expiredFunc reports whether a stored value is expired at now.
@@ -161,7 +217,8 @@ func (b *boltBackend) sweep(now time.Time) error {
 	expired := make([][][]byte, len(sweepTargets))
 	var tokenIDs [][]byte
 	found := false
-	err := b.db.View(func(tx *bolt.Tx) error {
+	db := b.db.Load()
+	err := db.View(func(tx *bolt.Tx) error {
 		for i, target := range sweepTargets {
 			err := tx.Bucket(target.bucket).ForEach(func(k, v []byte) error {
 				if target.expired(v, now) {
@@ -185,7 +242,7 @@ func (b *boltBackend) sweep(now time.Time) error {
 	if err != nil || !found {
 		return err
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return db.Update(func(tx *bolt.Tx) error {
 		for i, target := range sweepTargets {
 			bk := tx.Bucket(target.bucket)
 			for _, k := range expired[i] {
@@ -302,14 +359,11 @@ func deleteTokenTx(tx *bolt.Tx, t Token) error {
 
 // CreateToken implements Store.
 func (b *boltBackend) CreateToken(ctx context.Context, t Token) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if err := checkToken(t); err != nil {
 		return fmt.Errorf("creating token: %w", err)
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
-		now := time.Now()
+	return b.update(ctx, func(tx *bolt.Tx) error {
+		now := b.now()
 		old, err := getToken(tx, []byte(t.ID))
 		switch {
 		case err == nil && !old.Expired(now):
@@ -349,11 +403,8 @@ func (b *boltBackend) CreateToken(ctx context.Context, t Token) error {
 
 // Token implements Store.
 func (b *boltBackend) Token(ctx context.Context, id string) (Token, error) {
-	if err := ctx.Err(); err != nil {
-		return Token{}, err
-	}
 	var t Token
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		var err error
 		t, err = getToken(tx, []byte(id))
 		return err
@@ -361,7 +412,7 @@ func (b *boltBackend) Token(ctx context.Context, id string) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	if t.Expired(time.Now()) {
+	if t.Expired(b.now()) {
 		return Token{}, ErrNotFound
 	}
 	return t, nil
@@ -369,14 +420,11 @@ func (b *boltBackend) Token(ctx context.Context, id string) (Token, error) {
 
 // TokenByKeyHash implements Store.
 func (b *boltBackend) TokenByKeyHash(ctx context.Context, keyHash []byte) (Token, error) {
-	if err := ctx.Err(); err != nil {
-		return Token{}, err
-	}
 	if len(keyHash) == 0 {
 		return Token{}, ErrNotFound
 	}
 	var t Token
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketTokenHashes).Get(keyHash)
 		if id == nil {
 			return ErrNotFound
@@ -388,7 +436,7 @@ func (b *boltBackend) TokenByKeyHash(ctx context.Context, keyHash []byte) (Token
 	if err != nil {
 		return Token{}, err
 	}
-	if t.Expired(time.Now()) {
+	if t.Expired(b.now()) {
 		return Token{}, ErrNotFound
 	}
 	return t, nil
@@ -396,17 +444,14 @@ func (b *boltBackend) TokenByKeyHash(ctx context.Context, keyHash []byte) (Token
 
 // Tokens implements Store.
 func (b *boltBackend) Tokens(ctx context.Context, owner string) ([]Token, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	now := time.Now()
+	now := b.now()
 	var out []Token
 	add := func(t Token) {
 		if !t.Expired(now) {
 			out = append(out, t)
 		}
 	}
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		if owner == "" {
 			return tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
 				var t Token
@@ -442,10 +487,7 @@ func (b *boltBackend) Tokens(ctx context.Context, owner string) ([]Token, error)
 
 // DeleteToken implements Store.
 func (b *boltBackend) DeleteToken(ctx context.Context, id string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return b.update(ctx, func(tx *bolt.Tx) error {
 		t, err := getToken(tx, []byte(id))
 		if err != nil {
 			return err
@@ -453,7 +495,7 @@ func (b *boltBackend) DeleteToken(ctx context.Context, id string) error {
 		if err := deleteTokenTx(tx, t); err != nil {
 			return err
 		}
-		if t.Expired(time.Now()) {
+		if t.Expired(b.now()) {
 			return ErrNotFound
 		}
 		return nil
@@ -462,14 +504,11 @@ func (b *boltBackend) DeleteToken(ctx context.Context, id string) error {
 
 // TouchTokens implements Store.
 func (b *boltBackend) TouchTokens(ctx context.Context, lastUsed map[string]time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if len(lastUsed) == 0 {
 		return nil
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
-		now := time.Now()
+	return b.update(ctx, func(tx *bolt.Tx) error {
+		now := b.now()
 		for id, used := range lastUsed {
 			t, err := getToken(tx, []byte(id))
 			if errors.Is(err, ErrNotFound) {
@@ -493,18 +532,15 @@ func (b *boltBackend) TouchTokens(ctx context.Context, lastUsed map[string]time.
 // Revoke implements Store: the check and the write happen in one
 // transaction.
 func (b *boltBackend) Revoke(ctx context.Context, jti string, until time.Time) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, err
-	}
 	if err := checkKey("jti", jti); err != nil {
 		return false, fmt.Errorf("revoking: %w", err)
 	}
-	now := time.Now()
+	now := b.now()
 	if !now.Before(until) {
 		return false, nil // already expired: nothing left to revoke
 	}
 	var revoked bool
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.update(ctx, func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketRevoked)
 		old, ok := decodeTime(bk.Get([]byte(jti)))
 		revoked = !ok || !now.Before(old) // no live record was there
@@ -524,14 +560,11 @@ func (b *boltBackend) Revoke(ctx context.Context, jti string, until time.Time) (
 
 // IsRevoked implements Store.
 func (b *boltBackend) IsRevoked(ctx context.Context, jti string) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, err
-	}
 	if jti == "" {
 		return false, nil
 	}
 	var until time.Time
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketRevoked).Get([]byte(jti))
 		if v == nil {
 			return nil
@@ -545,7 +578,7 @@ func (b *boltBackend) IsRevoked(ctx context.Context, jti string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("reading revocation %s: %w", jti, err)
 	}
-	return time.Now().Before(until), nil
+	return b.now().Before(until), nil
 }
 
 // getSession reads the live session under idHash in tx.
@@ -575,14 +608,11 @@ func putSession(tx *bolt.Tx, s Session) error {
 
 // CreateSession implements Store.
 func (b *boltBackend) CreateSession(ctx context.Context, s Session) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if err := checkSession(s); err != nil {
 		return fmt.Errorf("creating session: %w", err)
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
-		_, err := getSession(tx, s.IDHash, time.Now())
+	return b.update(ctx, func(tx *bolt.Tx) error {
+		_, err := getSession(tx, s.IDHash, b.now())
 		switch {
 		case err == nil:
 			return fmt.Errorf("creating session: %w", ErrExists)
@@ -595,16 +625,13 @@ func (b *boltBackend) CreateSession(ctx context.Context, s Session) error {
 
 // Session implements Store.
 func (b *boltBackend) Session(ctx context.Context, idHash []byte) (Session, error) {
-	if err := ctx.Err(); err != nil {
-		return Session{}, err
-	}
 	if len(idHash) == 0 {
 		return Session{}, ErrNotFound
 	}
 	var s Session
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		var err error
-		s, err = getSession(tx, idHash, time.Now())
+		s, err = getSession(tx, idHash, b.now())
 		return err
 	})
 	if err != nil {
@@ -615,14 +642,11 @@ func (b *boltBackend) Session(ctx context.Context, idHash []byte) (Session, erro
 
 // UpdateSession implements Store.
 func (b *boltBackend) UpdateSession(ctx context.Context, s Session) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if len(s.IDHash) == 0 {
 		return ErrNotFound
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
-		if _, err := getSession(tx, s.IDHash, time.Now()); err != nil {
+	return b.update(ctx, func(tx *bolt.Tx) error {
+		if _, err := getSession(tx, s.IDHash, b.now()); err != nil {
 			return err
 		}
 		return putSession(tx, s)
@@ -631,13 +655,10 @@ func (b *boltBackend) UpdateSession(ctx context.Context, s Session) error {
 
 // DeleteSession implements Store.
 func (b *boltBackend) DeleteSession(ctx context.Context, idHash []byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if len(idHash) == 0 {
 		return nil
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return b.update(ctx, func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketSessions).Delete(idHash); err != nil {
 			return fmt.Errorf("deleting session: %w", err)
 		}
@@ -647,9 +668,6 @@ func (b *boltBackend) DeleteSession(ctx context.Context, idHash []byte) error {
 
 // AddFailure implements Store.
 func (b *boltBackend) AddFailure(ctx context.Context, key string, window time.Duration) (Counter, error) {
-	if err := ctx.Err(); err != nil {
-		return Counter{}, err
-	}
 	if err := checkKey("failure key", key); err != nil {
 		return Counter{}, fmt.Errorf("adding failure: %w", err)
 	}
@@ -657,8 +675,8 @@ func (b *boltBackend) AddFailure(ctx context.Context, key string, window time.Du
 		return Counter{}, fmt.Errorf("adding failure: %w", err)
 	}
 	var c Counter
-	err := b.db.Update(func(tx *bolt.Tx) error {
-		now := time.Now()
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		now := b.now()
 		bk := tx.Bucket(bucketFailures)
 		old, ok := decodeCounter(bk.Get([]byte(key)))
 		if ok && !counterExpired(old, now) {
@@ -676,21 +694,18 @@ func (b *boltBackend) AddFailure(ctx context.Context, key string, window time.Du
 
 // Failures implements Store.
 func (b *boltBackend) Failures(ctx context.Context, key string) (Counter, error) {
-	if err := ctx.Err(); err != nil {
-		return Counter{}, err
-	}
 	if key == "" {
 		return Counter{}, nil
 	}
 	var c Counter
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		c, _ = decodeCounter(tx.Bucket(bucketFailures).Get([]byte(key)))
 		return nil
 	})
 	if err != nil {
 		return Counter{}, fmt.Errorf("reading failures: %w", err)
 	}
-	if counterExpired(c, time.Now()) {
+	if counterExpired(c, b.now()) {
 		return Counter{}, nil
 	}
 	return c, nil
@@ -699,15 +714,12 @@ func (b *boltBackend) Failures(ctx context.Context, key string) (Counter, error)
 // SetFailures implements Store. A counter with no count or an expiry that
 // is not in the future is deleted instead.
 func (b *boltBackend) SetFailures(ctx context.Context, key string, c Counter) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if err := checkKey("failure key", key); err != nil {
 		return fmt.Errorf("setting failures: %w", err)
 	}
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.update(ctx, func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketFailures)
-		if c.Count <= 0 || counterExpired(c, time.Now()) {
+		if c.Count <= 0 || counterExpired(c, b.now()) {
 			return bk.Delete([]byte(key))
 		}
 		return bk.Put([]byte(key), encodeCounter(c))
@@ -720,13 +732,10 @@ func (b *boltBackend) SetFailures(ctx context.Context, key string, c Counter) er
 
 // ResetFailures implements Store.
 func (b *boltBackend) ResetFailures(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if key == "" {
 		return nil
 	}
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.update(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketFailures).Delete([]byte(key))
 	})
 	if err != nil {
@@ -738,14 +747,11 @@ func (b *boltBackend) ResetFailures(ctx context.Context, key string) error {
 // Secret implements Store. The check and the write share one write
 // transaction, which bbolt serialises, so generate runs at most once.
 func (b *boltBackend) Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	if err := checkKey("secret name", name); err != nil {
 		return nil, fmt.Errorf("loading secret: %w", err)
 	}
 	var s []byte
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(ctx, func(tx *bolt.Tx) error {
 		s = bytes.Clone(tx.Bucket(bucketSecrets).Get([]byte(name)))
 		return nil
 	})
@@ -755,7 +761,7 @@ func (b *boltBackend) Secret(ctx context.Context, name string, generate func() (
 	if s != nil {
 		return s, nil
 	}
-	err = b.db.Update(func(tx *bolt.Tx) error {
+	err = b.update(ctx, func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketSecrets)
 		if v := bk.Get([]byte(name)); v != nil {
 			s = bytes.Clone(v)

@@ -126,6 +126,10 @@ func TestBoltDefaultPath(t *testing.T) {
 	if b.Path != want {
 		t.Errorf("Path = %s, want %s", b.Path, want)
 	}
+	// The first operation creates the file.
+	if _, err := b.IsRevoked(t.Context(), "jti"); err != nil {
+		t.Fatal(err)
+	}
 	for path, mode := range map[string]os.FileMode{filepath.Dir(want): 0o700, want: 0o600} {
 		info, err := os.Stat(path)
 		if err != nil {
@@ -162,13 +166,16 @@ func TestBoltNotADatabase(t *testing.T) {
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
 	b := &store.Bolt{Path: path}
-	err := b.Provision(ctx)
-	if err == nil {
-		_ = b.Cleanup()
-		t.Fatal("Provision of a file that is not a database: no error")
+	if err := b.Provision(ctx); err != nil {
+		t.Fatalf("Provision (which does not open the file): %v", err)
 	}
-	if !strings.Contains(err.Error(), "opening token store "+path) {
-		t.Errorf("error = %q, want it to name the file", err)
+	defer func() { _ = b.Cleanup() }()
+	_, err := b.Token(t.Context(), "t1")
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("first operation on a file that is not a database: %v, want ErrUnavailable", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "opening token store "+path) {
+		t.Errorf("error = %v, want it to name the file", err)
 	}
 }
 

@@ -28,13 +28,13 @@ type Memory struct {
 	Name string `json:"name,omitempty"`
 
 	*memoryBackend
-	ref *poolRef
+	*poolRef
 }
 
 // CaddyModule returns the Caddy module information.
 func (*Memory) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  "http.handlers.rest_auth.stores.memory",
+		ID:  Namespace + ".memory",
 		New: func() caddy.Module { return new(Memory) },
 	}
 }
@@ -54,20 +54,8 @@ func (m *Memory) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("opening memory store %s: %w", m.Name, err)
 	}
-	m.memoryBackend, m.ref = b, ref
+	m.memoryBackend, m.poolRef = b, ref
 	return nil
-}
-
-// Cleanup releases this module's use of the data set; the last user's
-// Cleanup drops the data.
-func (m *Memory) Cleanup() error {
-	return m.ref.release()
-}
-
-// Close implements Store. It is the same as Cleanup and, like it, may be
-// called more than once.
-func (m *Memory) Close() error {
-	return m.ref.release()
 }
 
 // UnmarshalCaddyfile sets up the store from Caddyfile tokens. The dispenser

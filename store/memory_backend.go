@@ -24,8 +24,10 @@ type memoryBackend struct {
 	secretMu sync.Mutex
 	secrets  map[string][]byte
 
-	stop chan struct{}
-	done chan struct{}
+	// now tells the time that decides expiries (time.Now unless a test
+	// moves it).
+	now     func() time.Time
+	sweeper *sweeper
 }
 
 // newMemoryBackend returns an empty backend whose sweeper deletes expired
@@ -38,25 +40,10 @@ func newMemoryBackend(interval time.Duration) *memoryBackend {
 		sessions: make(map[string]Session),
 		counters: make(map[string]Counter),
 		secrets:  make(map[string][]byte),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+		now:      time.Now,
 	}
-	go m.sweepEvery(interval)
+	m.sweeper = startSweeper(interval, func() time.Time { return m.now() }, m.sweep)
 	return m
-}
-
-func (m *memoryBackend) sweepEvery(interval time.Duration) {
-	defer close(m.done)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-m.stop:
-			return
-		case now := <-tick.C:
-			m.sweep(now)
-		}
-	}
 }
 
 // sweep deletes every record expired at now.
@@ -88,8 +75,7 @@ func (m *memoryBackend) sweep(now time.Time) {
 
 // destroy stops the sweeper and drops every record.
 func (m *memoryBackend) destroy() error {
-	close(m.stop)
-	<-m.done
+	m.sweeper.halt()
 	m.mu.Lock()
 	clear(m.tokens)
 	clear(m.byHash)
@@ -116,7 +102,7 @@ func (m *memoryBackend) CreateToken(_ context.Context, t Token) error {
 	if err := checkToken(t); err != nil {
 		return fmt.Errorf("creating token: %w", err)
 	}
-	now := time.Now()
+	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if old, ok := m.tokens[t.ID]; ok {
@@ -142,7 +128,7 @@ func (m *memoryBackend) Token(_ context.Context, id string) (Token, error) {
 	m.mu.RLock()
 	t, ok := m.tokens[id]
 	m.mu.RUnlock()
-	if !ok || t.Expired(time.Now()) {
+	if !ok || t.Expired(m.now()) {
 		return Token{}, ErrNotFound
 	}
 	return cloneToken(t), nil
@@ -153,7 +139,7 @@ func (m *memoryBackend) TokenByKeyHash(_ context.Context, keyHash []byte) (Token
 	m.mu.RLock()
 	t, ok := m.tokens[m.byHash[string(keyHash)]]
 	m.mu.RUnlock()
-	if !ok || t.Expired(time.Now()) {
+	if !ok || t.Expired(m.now()) {
 		return Token{}, ErrNotFound
 	}
 	return cloneToken(t), nil
@@ -161,7 +147,7 @@ func (m *memoryBackend) TokenByKeyHash(_ context.Context, keyHash []byte) (Token
 
 // Tokens implements Store.
 func (m *memoryBackend) Tokens(_ context.Context, owner string) ([]Token, error) {
-	now := time.Now()
+	now := m.now()
 	var out []Token
 	m.mu.RLock()
 	for _, t := range m.tokens {
@@ -183,7 +169,7 @@ func (m *memoryBackend) DeleteToken(_ context.Context, id string) error {
 		return ErrNotFound
 	}
 	m.deleteToken(t)
-	if t.Expired(time.Now()) {
+	if t.Expired(m.now()) {
 		return ErrNotFound
 	}
 	return nil
@@ -194,7 +180,7 @@ func (m *memoryBackend) TouchTokens(_ context.Context, lastUsed map[string]time.
 	if len(lastUsed) == 0 {
 		return nil
 	}
-	now := time.Now()
+	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for id, used := range lastUsed {
@@ -213,7 +199,7 @@ func (m *memoryBackend) Revoke(_ context.Context, jti string, until time.Time) (
 	if err := checkKey("jti", jti); err != nil {
 		return false, fmt.Errorf("revoking: %w", err)
 	}
-	now := time.Now()
+	now := m.now()
 	if !now.Before(until) {
 		return false, nil // already expired: nothing left to revoke
 	}
@@ -231,7 +217,7 @@ func (m *memoryBackend) IsRevoked(_ context.Context, jti string) (bool, error) {
 	m.mu.RLock()
 	until, ok := m.revoked[jti]
 	m.mu.RUnlock()
-	return ok && time.Now().Before(until), nil
+	return ok && m.now().Before(until), nil
 }
 
 // CreateSession implements Store.
@@ -241,7 +227,7 @@ func (m *memoryBackend) CreateSession(_ context.Context, s Session) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if old, ok := m.sessions[string(s.IDHash)]; ok && !sessionExpired(old, time.Now()) {
+	if old, ok := m.sessions[string(s.IDHash)]; ok && !sessionExpired(old, m.now()) {
 		return fmt.Errorf("creating session: %w", ErrExists)
 	}
 	m.sessions[string(s.IDHash)] = cloneSession(s)
@@ -253,7 +239,7 @@ func (m *memoryBackend) Session(_ context.Context, idHash []byte) (Session, erro
 	m.mu.RLock()
 	s, ok := m.sessions[string(idHash)]
 	m.mu.RUnlock()
-	if !ok || sessionExpired(s, time.Now()) {
+	if !ok || sessionExpired(s, m.now()) {
 		return Session{}, ErrNotFound
 	}
 	return cloneSession(s), nil
@@ -264,7 +250,7 @@ func (m *memoryBackend) UpdateSession(_ context.Context, s Session) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old, ok := m.sessions[string(s.IDHash)]
-	if !ok || sessionExpired(old, time.Now()) {
+	if !ok || sessionExpired(old, m.now()) {
 		return ErrNotFound
 	}
 	m.sessions[string(s.IDHash)] = cloneSession(s)
@@ -287,7 +273,7 @@ func (m *memoryBackend) AddFailure(_ context.Context, key string, window time.Du
 	if err := checkWindow(window); err != nil {
 		return Counter{}, fmt.Errorf("adding failure: %w", err)
 	}
-	now := time.Now()
+	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c, ok := m.counters[key]
@@ -305,7 +291,7 @@ func (m *memoryBackend) Failures(_ context.Context, key string) (Counter, error)
 	m.mu.RLock()
 	c, ok := m.counters[key]
 	m.mu.RUnlock()
-	if !ok || counterExpired(c, time.Now()) {
+	if !ok || counterExpired(c, m.now()) {
 		return Counter{}, nil
 	}
 	return c, nil
@@ -319,7 +305,7 @@ func (m *memoryBackend) SetFailures(_ context.Context, key string, c Counter) er
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if c.Count <= 0 || counterExpired(c, time.Now()) {
+	if c.Count <= 0 || counterExpired(c, m.now()) {
 		delete(m.counters, key)
 		return nil
 	}

@@ -56,3 +56,11 @@ func (r *poolRef) release() error {
 	})
 	return r.err
 }
+
+// Cleanup releases the module's claim on its pooled backend; the last
+// claim's release closes the backend.
+func (r *poolRef) Cleanup() error { return r.release() }
+
+// Close implements Store. It is the same as Cleanup and, like it, may be
+// called more than once.
+func (r *poolRef) Close() error { return r.release() }

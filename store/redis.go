@@ -64,13 +64,13 @@ type Redis struct {
 	URL string `json:"url,omitempty"`
 
 	*redisBackend
-	ref *poolRef
+	*poolRef
 }
 
 // CaddyModule returns the Caddy module information.
 func (*Redis) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  "http.handlers.rest_auth.stores.redis",
+		ID:  Namespace + ".redis",
 		New: func() caddy.Module { return new(Redis) },
 	}
 }
@@ -105,7 +105,7 @@ func (r *Redis) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("redis store %s: %w", opts.Addr, err)
 	}
-	r.redisBackend, r.ref = &redisBackend{conn: conn, prefix: r.KeyPrefix}, ref
+	r.redisBackend, r.poolRef = &redisBackend{conn: conn, prefix: r.KeyPrefix, now: time.Now}, ref
 	return nil
 }
 
@@ -172,18 +172,6 @@ func (r *Redis) Validate() error {
 		return fmt.Errorf("redis store: db must not be negative, got %d", r.DB)
 	}
 	return nil
-}
-
-// Cleanup releases this module's use of the client; the last user's
-// Cleanup closes it.
-func (r *Redis) Cleanup() error {
-	return r.ref.release()
-}
-
-// Close implements Store. It is the same as Cleanup and, like it, may be
-// called more than once.
-func (r *Redis) Close() error {
-	return r.ref.release()
 }
 
 // UnmarshalCaddyfile sets up the store from Caddyfile tokens. The dispenser

@@ -91,6 +91,9 @@ func (c *redisConn) observe(err error) (failed bool) {
 type redisBackend struct {
 	conn   *redisConn
 	prefix string
+	// now tells the time that decides expiries on this side (Redis drops
+	// expired keys by its own clock); time.Now unless a test moves it.
+	now func() time.Time
 }
 
 func (b *redisBackend) key(kind, id string) string { return b.prefix + kind + ":" + id }
@@ -224,7 +227,7 @@ func (b *redisBackend) Token(ctx context.Context, id string) (Token, error) {
 	if err := b.do("reading token "+id, err); err != nil {
 		return Token{}, err
 	}
-	return decodeTokenFields(id, vals[0], vals[1], time.Now())
+	return decodeTokenFields(id, vals[0], vals[1], b.now())
 }
 
 var scriptTokenByHash = redis.NewScript(`
@@ -253,7 +256,7 @@ func (b *redisBackend) TokenByKeyHash(ctx context.Context, keyHash []byte) (Toke
 		return Token{}, err
 	}
 	id, _ := res[0].(string)
-	t, err := decodeTokenFields(id, res[1], res[2], time.Now())
+	t, err := decodeTokenFields(id, res[1], res[2], b.now())
 	if err != nil {
 		return Token{}, err
 	}
@@ -287,7 +290,7 @@ func (b *redisBackend) Tokens(ctx context.Context, owner string) ([]Token, error
 	if err := b.do("listing tokens", err); err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	now := b.now()
 	var list []Token
 	var stale []any
 	for i, cmd := range cmds {
@@ -389,7 +392,7 @@ func (b *redisBackend) Revoke(ctx context.Context, jti string, until time.Time) 
 	if err := checkKey("jti", jti); err != nil {
 		return false, err
 	}
-	if !until.After(time.Now()) {
+	if !until.After(b.now()) {
 		return false, nil
 	}
 	key := b.key("r", jti)
@@ -409,7 +412,7 @@ func (b *redisBackend) IsRevoked(ctx context.Context, jti string) (bool, error) 
 		return false, nil
 	}
 	key := b.key("r", jti)
-	now := time.Now()
+	now := b.now()
 	if until, ok := b.conn.cachedRevoked(key); ok {
 		return now.Before(until), nil
 	}
@@ -444,7 +447,7 @@ func (b *redisBackend) CreateSession(ctx context.Context, s Session) error {
 	if err := checkSession(s); err != nil {
 		return err
 	}
-	if sessionExpired(s, time.Now()) {
+	if sessionExpired(s, b.now()) {
 		return nil // stored and gone at once
 	}
 	key := b.sessionKey(s.IDHash)
@@ -481,7 +484,7 @@ func (b *redisBackend) Session(ctx context.Context, idHash []byte) (Session, err
 	if err != nil {
 		return Session{}, fmt.Errorf("redis store: reading session: %w", err)
 	}
-	if sessionExpired(s, time.Now()) {
+	if sessionExpired(s, b.now()) {
 		return Session{}, ErrNotFound
 	}
 	b.conn.cacheSession(key, gen, s)
@@ -495,7 +498,7 @@ func (b *redisBackend) UpdateSession(ctx context.Context, s Session) error {
 	}
 	key := b.sessionKey(s.IDHash)
 	var err error
-	if sessionExpired(s, time.Now()) {
+	if sessionExpired(s, b.now()) {
 		// Updated to a deadline already past: the session is gone.
 		err = b.conn.client.Del(ctx, key).Err()
 		if err == nil {
@@ -573,7 +576,7 @@ func (b *redisBackend) AddFailure(ctx context.Context, key string, window time.D
 	if err := checkWindow(window); err != nil {
 		return Counter{}, err
 	}
-	now := time.Now()
+	now := b.now()
 	exp := now.Add(window)
 	res, err := scriptAddFailure.Run(ctx, b.conn.client, []string{b.key("f", key)},
 		nanos(exp), pxat(exp), nanos(now)).Slice()
@@ -600,7 +603,7 @@ func (b *redisBackend) Failures(ctx context.Context, key string) (Counter, error
 	if err != nil {
 		return Counter{}, fmt.Errorf("redis store: reading failed logins: %w", err)
 	}
-	if c.Count == 0 || counterExpired(c, time.Now()) {
+	if c.Count == 0 || counterExpired(c, b.now()) {
 		return Counter{}, nil
 	}
 	return c, nil
@@ -614,7 +617,7 @@ func (b *redisBackend) SetFailures(ctx context.Context, key string, c Counter) e
 	k := b.key("f", key)
 	_, err := b.conn.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, k)
-		if c.Count > 0 && !counterExpired(c, time.Now()) {
+		if c.Count > 0 && !counterExpired(c, b.now()) {
 			p.HSet(ctx, k, "n", c.Count, "e", nanos(c.Expires))
 			p.PExpireAt(ctx, k, time.UnixMilli(pxat(c.Expires)))
 		}

@@ -21,7 +21,7 @@ func newTestRedis(t *testing.T, addr string) (*redisBackend, *observer.ObservedL
 	}
 	conn := newRedisConn(opts, zap.New(core))
 	t.Cleanup(func() { _ = conn.destroy() })
-	return &redisBackend{conn: conn, prefix: "t:"}, logs
+	return &redisBackend{conn: conn, prefix: "t:", now: time.Now}, logs
 }
 
 // pollUntil calls cond until it is true, failing after timeout.

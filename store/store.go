@@ -9,18 +9,35 @@ import (
 	"time"
 )
 
+// Namespace is the Caddy module namespace of store backends.
+const Namespace = "http.handlers.rest_auth.stores"
+
 // ErrNotFound is returned when a record does not exist or has expired.
 var ErrNotFound = errors.New("not found")
 
 // ErrExists is returned by Create methods when the key is already taken.
 var ErrExists = errors.New("already exists")
 
-// Store is the persistence contract shared by every backend.
+// Store is the persistence contract shared by every backend: the role
+// interfaces below, which consumers take one by one (the throttle needs
+// Counters only), and Close.
 //
 // Records with an expiry are invisible once expired (Get returns
 // ErrNotFound) and are removed by the backend itself, through native TTLs or
 // a periodic sweep. All methods are safe for concurrent use.
 type Store interface {
+	TokenStore
+	SessionStore
+	Revocations
+	Counters
+	Secrets
+
+	// Close releases the backend's resources.
+	Close() error
+}
+
+// TokenStore keeps API tokens.
+type TokenStore interface {
 	// CreateToken stores a new API token. It fails with ErrExists when a
 	// token with the same ID or KeyHash is already stored.
 	CreateToken(ctx context.Context, t Token) error
@@ -36,7 +53,10 @@ type Store interface {
 	// TouchTokens records last-used times in one batch. Ids that no longer
 	// exist are skipped; a time older than the stored one is ignored.
 	TouchTokens(ctx context.Context, lastUsed map[string]time.Time) error
+}
 
+// Revocations keeps revoked JWT ids.
+type Revocations interface {
 	// Revoke marks a JWT id as revoked until the token would have expired
 	// anyway; after that the record vanishes. It is one atomic "revoke
 	// unless already revoked": of any number of concurrent calls for one
@@ -47,7 +67,10 @@ type Store interface {
 	Revoke(ctx context.Context, jti string, until time.Time) (revoked bool, err error)
 	// IsRevoked reports whether jti is revoked (and not yet past its expiry).
 	IsRevoked(ctx context.Context, jti string) (bool, error)
+}
 
+// SessionStore keeps cookie sessions.
+type SessionStore interface {
 	// CreateSession stores a new session; ErrExists if the id hash is taken.
 	CreateSession(ctx context.Context, s Session) error
 	// Session returns the session whose id hashes to idHash.
@@ -57,7 +80,10 @@ type Store interface {
 	UpdateSession(ctx context.Context, s Session) error
 	// DeleteSession removes a session; deleting a missing one is not an error.
 	DeleteSession(ctx context.Context, idHash []byte) error
+}
 
+// Counters keeps failed-login counters.
+type Counters interface {
 	// AddFailure increments the failure counter under key. A new counter
 	// starts at 1 and expires after window; an existing one keeps its expiry.
 	AddFailure(ctx context.Context, key string, window time.Duration) (Counter, error)
@@ -67,14 +93,14 @@ type Store interface {
 	SetFailures(ctx context.Context, key string, c Counter) error
 	// ResetFailures deletes the counter under key.
 	ResetFailures(ctx context.Context, key string) error
+}
 
+// Secrets keeps generated server secrets.
+type Secrets interface {
 	// Secret returns the secret stored under name, or, when there is none,
 	// stores the result of generate and returns it. Concurrent callers (even
 	// in other processes sharing the store) all get the same value.
 	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
-
-	// Close releases the backend's resources.
-	Close() error
 }
 
 // Token is an API token as stored: never the key itself, only its hash.
