@@ -86,11 +86,12 @@ type Match struct {
 	route Route
 	rest  string
 	// Public: anyone may read it whatever credential the request carries
-	// (the JWKS).
+	// (the JWKS, the login_page stylesheet and script).
 	Public bool
 	// Login: the request logs in with credentials in its body (POST
-	// @login, @session, @tokens), so an outdated credential it also
-	// carries (an ended session's cookie) must not stand in its way.
+	// @login, @session, @tokens) or is the sign-in page, so an outdated
+	// credential it also carries (an ended session's cookie) must not
+	// stand in its way.
 	Login bool
 }
 
