@@ -14,3 +14,11 @@ func TestLoginPageConfigErrors(t *testing.T) {
 		{"endpoints off", "endpoints off\n\t\tlogin_page", "login_page needs the endpoints"},
 	})
 }
+
+// TestLoginPageLoadErrors: what only loading can find stops the config.
+func TestLoginPageLoadErrors(t *testing.T) {
+	assertLoadErrors(t, []configCase{
+		{"no session", "order basic\n\t\tlogin_page", "add the session authenticator to the chain"},
+		{"missing template", "login_page {\n\t\t\ttemplate /nonexistent/signin.html\n\t\t}", "login_page: reading template"},
+	})
+}
