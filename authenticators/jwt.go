@@ -73,7 +73,14 @@ type JWT struct {
 	// comes before the cookie.
 	Cookie string `json:"cookie,omitempty"`
 
+	// Identity providers whose tokens are accepted too (jwt_trust.go): a
+	// token whose `iss` is a trust block's issuer is checked with that
+	// provider's keys only.
+	Trust []JWTTrust `json:"trust,omitempty"`
+
 	env Env
+	// issuers are the trust blocks at work, by issuer.
+	issuers map[string]*trustedIssuer
 	// revocations is nil until Bind.
 	revocations store.Revocations
 	keys        *storeSecret[jwtKeySet]
@@ -106,7 +113,7 @@ func (j *JWT) Validate() error {
 	if j.Cookie != "" && strings.ContainsAny(j.Cookie, " ;=,\t") {
 		return fmt.Errorf("jwt: cookie name %q is not a valid cookie name", j.Cookie)
 	}
-	return nil
+	return validateTrust(j.Trust, j.Issuer)
 }
 
 // Bind builds the keyring of the configured keys. With no key configured,
@@ -147,6 +154,9 @@ func (j *JWT) Bind(env Env) error {
 		j.jwks = []map[string]string{} // a shared secret is never published
 	}
 	j.verified = cache.New[string, *identity.Identity](maxVerifiedTokens)
+	if err := j.bindTrust(env); err != nil {
+		return err
+	}
 	j.challenge = fmt.Sprintf(`Bearer realm=%q`, env.Realm)
 	j.invalid = fmt.Sprintf(`Bearer realm=%q, error="invalid_token"`, env.Realm)
 	return nil
@@ -178,7 +188,13 @@ func (j *JWT) Authenticate(r *http.Request) (*identity.Identity, error) {
 	if !ok {
 		return nil, nil
 	}
-	id, err := j.verify(r.Context(), raw)
+	var id *identity.Identity
+	var err error
+	if t := j.trusted(raw); t != nil {
+		id, err = t.verifyExternal(r.Context(), j, raw)
+	} else {
+		id, err = j.verify(r.Context(), raw)
+	}
 	if err == nil && fromCookie && !IsSafeMethod(r.Method) {
 		// A browser sends the cookie with cross-site requests too: a write
 		// must come from this site's own pages.
@@ -329,7 +345,7 @@ func (j *JWT) issueFailed(err error) *Rejection {
 // @login-renew or @logout of the same token got there first) it returns a
 // rejection, so that one token is exchanged or ended once only.
 func (j *JWT) Revoke(ctx context.Context, id *identity.Identity) error {
-	if id.Method != "jwt" || id.TokenID == "" {
+	if id.Method != "jwt" || id.TokenID == "" || id.Issuer != "" {
 		return errors.New("jwt: not a JWT identity")
 	}
 	revoked, err := j.revocations.Revoke(ctx, id.TokenID, time.Unix(id.Expires, 0).Add(time.Duration(j.Leeway)))
@@ -367,6 +383,7 @@ func (j *JWT) Scrub(r *http.Request) {
 //		leeway <duration>
 //		revocation on|off
 //		cookie <name>
+//		trust <name> { ... }
 //	}
 func (j *JWT) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
@@ -427,6 +444,15 @@ func (j *JWT) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			on := args[0] == "on"
 			j.Revocation = &on
+		case "trust":
+			if len(args) != 1 {
+				return d.Err("jwt: want `trust <name> { issuer <url> ... }`")
+			}
+			t, err := unmarshalTrust(d, args[0])
+			if err != nil {
+				return err
+			}
+			j.Trust = append(j.Trust, t)
 		default:
 			return d.Errf("jwt: unknown option %q", opt)
 		}
@@ -441,5 +467,6 @@ var (
 	_ Challenger            = (*JWT)(nil)
 	_ Scrubber              = (*JWT)(nil)
 	_ caddy.Validator       = (*JWT)(nil)
+	_ caddy.CleanerUpper    = (*JWT)(nil)
 	_ caddyfile.Unmarshaler = (*JWT)(nil)
 )

@@ -2,9 +2,11 @@ package authenticators
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/hmac"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -34,13 +36,21 @@ import (
 // what golang-jwt lets through silently: a `crit` header (RFC 7515
 // §4.1.11: we understand no extension), a key given twice in the header or
 // the claims (golang-jwt keeps the last), a claim name that only matches
-// ours when case is ignored, and invalid UTF-8.
+// ours when case is ignored, and invalid UTF-8. For a trust block
+// (jwt_trust.go, jwks.go) the same verifier holds the provider's keys,
+// RS256 and PS256 among them, and also reads the user and roles from the
+// claims the block names.
 type jwtVerifier struct {
-	byKid    map[string]*jwtVerifyKey
-	issuer   string
-	audience string
-	leeway   time.Duration
-	now      func() time.Time
+	byKid  map[string]*jwtVerifyKey
+	issuer string
+	// audiences: the token's aud must name one of them (none: no check).
+	audiences []string
+	leeway    time.Duration
+	now       func() time.Time
+	// external is set for the keys of a trusted identity provider: the
+	// roles claim is not ours, and the user and roles come from the claims
+	// the trust block names (jwt_trust.go).
+	external *externalClaims
 	// fullClaims also collects aud and roles, which the request path does
 	// not use (the differential fuzz target compares them).
 	fullClaims bool
@@ -52,6 +62,8 @@ type jwtVerifyKey struct {
 	macs *sync.Pool // of *jwtMAC, for HS256
 	ed   ed25519.PublicKey
 	ec   *ecdsa.PublicKey
+	rsa  *rsa.PublicKey // RS256, or PS256 when pss
+	pss  bool
 }
 
 // jwtMAC is a reusable HMAC-SHA256 with the key already absorbed, and a
@@ -67,16 +79,21 @@ type jwtClaimsSeen struct {
 	Audience, Roles                []string // only with fullClaims
 	ExpiresAt, NotBefore, IssuedAt time.Time
 	HasExp, HasNbf, HasIat         bool
-	// audienceMatched: the configured audience is among aud.
+	// audienceMatched: a configured audience is among aud.
 	audienceMatched bool
+	// User and ExternalRoles are read from the claims a trust block names.
+	User          string
+	ExternalRoles []string
 }
 
 var (
 	errJWTMalformed = errors.New("jwt: malformed token")
 	errJWTKey       = errors.New("jwt: unknown key id or algorithm")
-	errJWTSignature = errors.New("jwt: signature does not verify")
-	errJWTClaims    = errors.New("jwt: claims do not validate")
-	errJWTExpired   = errors.New("jwt: token has expired")
+	// errJWTUnknownKid: the header is sound but names a kid we do not have.
+	errJWTUnknownKid = errors.New("jwt: unknown key id")
+	errJWTSignature  = errors.New("jwt: signature does not verify")
+	errJWTClaims     = errors.New("jwt: claims do not validate")
+	errJWTExpired    = errors.New("jwt: token has expired")
 )
 
 // jwtB64 is base64url without padding, canonical only.
@@ -87,11 +104,13 @@ var jwtBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return 
 
 func newJWTVerifier(kr *keyring, issuer, audience string, leeway time.Duration, now func() time.Time) *jwtVerifier {
 	v := &jwtVerifier{
-		byKid:    make(map[string]*jwtVerifyKey, len(kr.keys)),
-		issuer:   issuer,
-		audience: audience,
-		leeway:   leeway,
-		now:      now,
+		byKid:  make(map[string]*jwtVerifyKey, len(kr.keys)),
+		issuer: issuer,
+		leeway: leeway,
+		now:    now,
+	}
+	if audience != "" {
+		v.audiences = []string{audience}
 	}
 	for _, k := range kr.keys {
 		vk := &jwtVerifyKey{alg: k.method.Alg()}
@@ -162,6 +181,11 @@ func (v *jwtVerifier) verify(raw string) (jwtClaimsSeen, error) {
 	if err := v.decodeClaims(claims, &c); err != nil {
 		return c, err
 	}
+	if v.external != nil {
+		if err := v.external.decode(claims, &c); err != nil {
+			return c, err
+		}
+	}
 	return c, v.validate(&c)
 }
 
@@ -227,7 +251,10 @@ func (v *jwtVerifier) keyFor(header []byte) (*jwtVerifyKey, error) {
 		return nil, errJWTKey
 	}
 	k, ok := v.byKid[string(kid)]
-	if !ok || string(alg) != k.alg {
+	if !ok {
+		return nil, errJWTUnknownKid
+	}
+	if string(alg) != k.alg {
 		return nil, errJWTKey
 	}
 	return k, nil
@@ -254,6 +281,12 @@ func (k *jwtVerifyKey) verify(input, sig []byte) bool {
 		r := new(big.Int).SetBytes(sig[:32])
 		s := new(big.Int).SetBytes(sig[32:])
 		return ecdsa.Verify(k.ec, sum[:], r, s)
+	case k.rsa != nil:
+		sum := sha256.Sum256(input)
+		if k.pss {
+			return rsa.VerifyPSS(k.rsa, crypto.SHA256, sum[:], sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}) == nil
+		}
+		return rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, sum[:], sig) == nil
 	}
 	return false
 }
@@ -297,9 +330,13 @@ func (v *jwtVerifier) decodeClaims(b []byte, c *jwtClaimsSeen) error {
 		case "jti":
 			c.ID, err = s.claimString()
 		case "aud":
-			err = s.audience(c, v.audience, v.fullClaims)
+			err = s.audience(c, v.audiences, v.fullClaims)
 		case "roles":
-			err = s.roles(c, v.fullClaims)
+			if v.external != nil {
+				err = s.skip(1) // the provider's, not ours
+			} else {
+				err = s.roles(c, v.fullClaims)
+			}
 		default:
 			for _, name := range jwtClaimNames {
 				if bytes.EqualFold(key, []byte(name)) {
@@ -337,7 +374,7 @@ func (v *jwtVerifier) validate(c *jwtClaimsSeen) error {
 	if v.issuer != "" && c.Issuer != v.issuer {
 		return errJWTClaims
 	}
-	if v.audience != "" && !c.audienceMatched {
+	if len(v.audiences) > 0 && !c.audienceMatched {
 		return errJWTClaims
 	}
 	return nil
@@ -731,11 +768,13 @@ func smallInteger(text []byte) (float64, bool) {
 }
 
 // audience reads aud as golang-jwt's ClaimStrings: a string, an array of
-// strings, or null. It notes whether want is among them.
-func (s *jsonScanner) audience(c *jwtClaimsSeen, want string, keep bool) error {
+// strings, or null. It notes whether one of want is among them.
+func (s *jsonScanner) audience(c *jwtClaimsSeen, want []string, keep bool) error {
 	match := func(v []byte) {
-		if want != "" && string(v) == want {
-			c.audienceMatched = true
+		for _, w := range want {
+			if string(v) == w {
+				c.audienceMatched = true
+			}
 		}
 		if keep {
 			c.Audience = append(c.Audience, string(v))

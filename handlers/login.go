@@ -44,6 +44,9 @@ func (e *Endpoints) loginRenew(w http.ResponseWriter, r *http.Request, id *ident
 	if err := requireJWT(id); err != nil {
 		return err
 	}
+	if err := ownToken(id); err != nil {
+		return err
+	}
 	acct, ok := e.env.Users.Lookup(id.User)
 	if !ok {
 		return authenticators.Invalid("The token's user no longer exists or is disabled.")
@@ -66,6 +69,9 @@ func (e *Endpoints) logout(w http.ResponseWriter, r *http.Request, id *identity.
 	if err := requireIdentity(id); err != nil {
 		return err
 	}
+	if err := ownToken(id); err != nil {
+		return err
+	}
 	switch {
 	case id.Method == "session" && e.sessions != nil:
 		return e.endSession(w, r, id)
@@ -81,6 +87,15 @@ func (e *Endpoints) logout(w http.ResponseWriter, r *http.Request, id *identity.
 		return nil
 	}
 	return authenticators.BadRequest("@logout ends a session (cookie) or revokes a JWT (Authorization: Bearer).")
+}
+
+// ownToken refuses with 400 a token from an identity provider: such
+// tokens are verified here, never renewed or revoked.
+func ownToken(id *identity.Identity) error {
+	if id.Issuer == "" {
+		return nil
+	}
+	return authenticators.BadRequest("This token comes from the identity provider " + id.Issuer + ": it is verified here, never renewed or revoked; renew it or log out at the provider.")
 }
 
 // requireJWT refuses an anonymous caller with 401 and a caller that did

@@ -13,6 +13,8 @@ type meResponse struct {
 	Roles   []string `json:"roles"`
 	Method  string   `json:"method"`
 	TokenID string   `json:"token_id,omitempty"`
+	// Issuer is the identity provider of an external JWT.
+	Issuer string `json:"issuer,omitempty"`
 }
 
 // me serves GET @me: who the caller is.
@@ -30,6 +32,6 @@ func (e *Endpoints) me(w http.ResponseWriter, r *http.Request, id *identity.Iden
 	if roles == nil {
 		roles = []string{}
 	}
-	writeJSON(w, http.StatusOK, meResponse{User: id.User, Roles: roles, Method: id.Method, TokenID: id.TokenID})
+	writeJSON(w, http.StatusOK, meResponse{User: id.User, Roles: roles, Method: id.Method, TokenID: id.TokenID, Issuer: id.Issuer})
 	return nil
 }

@@ -24,6 +24,9 @@ type Identity struct {
 	ReadOnly bool
 	// Expires is when the credential stops working (zero: unknown or never).
 	Expires int64
+	// Issuer is the `iss` of a token from a trusted identity provider
+	// ("" for every credential of our own).
+	Issuer string
 
 	// placeholders holds User, RolesJoined, Method and TokenID converted to
 	// `any` once, so publishing them per request allocates nothing.

@@ -1,0 +1,441 @@
+package authenticators
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-restauth/caddy-restauth/identity"
+)
+
+// JWTTrust accepts the tokens of one identity provider (Keycloak, Auth0,
+// Entra ID, Google...): their signatures are checked with the keys the
+// provider publishes (its JWKS, found by OIDC discovery), and the user and
+// roles are read from their claims. A token is checked by the trust block
+// whose issuer is exactly its `iss`, with that provider's keys only.
+// External tokens are verified here, never issued, renewed or revoked.
+type JWTTrust struct {
+	// A name for the provider, used in logs.
+	Name string `json:"name"`
+
+	// The provider's issuer URL: tokens must carry it as `iss`, and
+	// discovery reads <issuer>/.well-known/openid-configuration. HTTPS
+	// (plain HTTP only for a loopback address).
+	Issuer string `json:"issuer"`
+
+	// The JWKS URL, to skip discovery. HTTPS (plain HTTP only for a
+	// loopback address).
+	JWKSURL string `json:"jwks_url,omitempty"`
+
+	// Tokens must name one of these in `aud`. Required unless
+	// AllowAnyAudience.
+	Audiences []string `json:"audiences,omitempty"`
+
+	// Accept a token whatever its `aud` (only if the provider issues
+	// tokens for this API alone).
+	AllowAnyAudience bool `json:"allow_any_audience,omitempty"`
+
+	// The accepted algorithms among RS256, PS256, ES256 and EdDSA.
+	// Default: those the keys of the JWKS declare (an RSA key that
+	// declares none is used with RS256). Never none nor HS*.
+	Algorithms []string `json:"algorithms,omitempty"`
+
+	// The claim that names the user (a dotted path for a nested one).
+	// Default: sub.
+	UserClaim string `json:"user_claim,omitempty"`
+
+	// The claim that holds the roles: a dotted path (e.g.
+	// realm_access.roles) to a string or a list of strings. Default: none
+	// (no roles).
+	RolesClaim string `json:"roles_claim,omitempty"`
+
+	// `optional` (default): anyone the provider vouches for, with the roles
+	// of RolesClaim. `required`: the user must be one of our users (not
+	// disabled), and the roles are that user's.
+	Users string `json:"users,omitempty"`
+
+	// How long the fetched keys are used before they are fetched again in
+	// the background. Default: 1h.
+	Refresh caddy.Duration `json:"refresh,omitempty"`
+
+	// A PEM file of extra CA certificates to trust for the provider.
+	CAFile string `json:"ca_file,omitempty"`
+}
+
+// trustAlgorithms are the algorithms a trust block may accept.
+var trustAlgorithms = []string{"RS256", "PS256", "ES256", "EdDSA"}
+
+const (
+	defaultJWKSRefresh = time.Hour
+	// kidRefetchInterval: a token with an unknown kid fetches the JWKS
+	// again at most this often, so a flood of bogus kids costs nothing.
+	kidRefetchInterval = 30 * time.Second
+)
+
+// validate checks one trust block.
+func (t *JWTTrust) validate() error {
+	if t.Name == "" {
+		return errors.New("jwt: a trust block needs a name: `trust <name> { ... }`")
+	}
+	if t.Issuer == "" {
+		return fmt.Errorf("jwt: trust %s: `issuer <url>` is required", t.Name)
+	}
+	if err := checkProviderURL(t.Issuer); err != nil {
+		return fmt.Errorf("jwt: trust %s: issuer: %w", t.Name, err)
+	}
+	if t.JWKSURL != "" {
+		if err := checkProviderURL(t.JWKSURL); err != nil {
+			return fmt.Errorf("jwt: trust %s: jwks_url: %w", t.Name, err)
+		}
+	}
+	if len(t.Audiences) == 0 && !t.AllowAnyAudience {
+		return fmt.Errorf("jwt: trust %s: name the audience of this API (`audience <aud>`), or `allow_any_audience` if the provider issues tokens for it alone", t.Name)
+	}
+	for _, a := range t.Algorithms {
+		if !slices.Contains(trustAlgorithms, a) {
+			return fmt.Errorf("jwt: trust %s: algorithm %q is not accepted (want %s)", t.Name, a, strings.Join(trustAlgorithms, ", "))
+		}
+	}
+	if t.Users != "" && t.Users != "optional" && t.Users != "required" {
+		return fmt.Errorf("jwt: trust %s: want `users optional` or `users required`", t.Name)
+	}
+	if t.Refresh < 0 {
+		return fmt.Errorf("jwt: trust %s: refresh must not be negative", t.Name)
+	}
+	for _, path := range []string{t.UserClaim, t.RolesClaim} {
+		if path != "" && slices.Contains(strings.Split(path, "."), "") {
+			return fmt.Errorf("jwt: trust %s: claim path %q has an empty part", t.Name, path)
+		}
+	}
+	return nil
+}
+
+// validateTrust checks the trust blocks together: each issuer once, and
+// none that is our own.
+func validateTrust(trust []JWTTrust, ownIssuer string) error {
+	seen := map[string]bool{}
+	for i := range trust {
+		t := &trust[i]
+		if err := t.validate(); err != nil {
+			return err
+		}
+		if seen[t.Issuer] {
+			return fmt.Errorf("jwt: issuer %s is trusted twice; one trust block per issuer", t.Issuer)
+		}
+		if t.Issuer == ownIssuer {
+			return fmt.Errorf("jwt: trust %s: issuer %s is the issuer of our own tokens", t.Name, t.Issuer)
+		}
+		seen[t.Issuer] = true
+	}
+	return nil
+}
+
+// externalClaims reads the user and roles of an external token.
+type externalClaims struct {
+	userPath  []string
+	rolesPath []string
+}
+
+// decode reads the claims at userPath and rolesPath.
+func (e *externalClaims) decode(b []byte, c *jwtClaimsSeen) error {
+	s := jsonScanner{b: b}
+	found, err := s.path(e.userPath)
+	if err != nil {
+		return err
+	}
+	if !found || s.peek() != '"' {
+		return errJWTClaims
+	}
+	user, err := s.str()
+	if err != nil {
+		return err
+	}
+	if len(user) == 0 {
+		return errJWTClaims
+	}
+	c.User = string(user)
+	if e.rolesPath == nil {
+		return nil
+	}
+	s = jsonScanner{b: b}
+	if found, err = s.path(e.rolesPath); err != nil || !found {
+		return err
+	}
+	return s.stringOrList(&c.ExternalRoles)
+}
+
+// path moves to the value at a dotted path of member names, reporting
+// whether it is there.
+func (s *jsonScanner) path(names []string) (bool, error) {
+	for _, name := range names {
+		if s.peek() != '{' {
+			return false, nil
+		}
+		found, err := s.member(name)
+		if err != nil || !found {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// member moves to the value of member name of the object at hand.
+func (s *jsonScanner) member(name string) (bool, error) {
+	more, err := s.openObject()
+	for err == nil && more {
+		var key []byte
+		if key, err = s.key(); err != nil {
+			break
+		}
+		if string(key) == name {
+			return true, nil
+		}
+		if err = s.skip(1); err != nil {
+			break
+		}
+		more, err = s.next()
+	}
+	return false, err
+}
+
+// stringOrList reads a string, a list of strings, or null.
+func (s *jsonScanner) stringOrList(out *[]string) error {
+	switch s.peek() {
+	case 'n':
+		return s.literal("null")
+	case '"':
+		v, err := s.str()
+		*out = append(*out, string(v))
+		return err
+	case '[':
+		s.i++
+		if s.peek() == ']' {
+			return nil
+		}
+		for {
+			if s.peek() != '"' {
+				return errJWTClaims
+			}
+			v, err := s.str()
+			if err != nil {
+				return err
+			}
+			*out = append(*out, string(v))
+			switch s.peek() {
+			case ',':
+				s.i++
+			case ']':
+				return nil
+			default:
+				return errJWTMalformed
+			}
+		}
+	}
+	return errJWTClaims
+}
+
+// peekIssuer returns the `iss` of a token without checking it, to choose
+// the keys that check it. "" when it has none or is malformed.
+func peekIssuer(raw string) string {
+	dot1 := strings.IndexByte(raw, '.')
+	if dot1 < 0 {
+		return ""
+	}
+	dot2 := strings.IndexByte(raw[dot1+1:], '.')
+	if dot2 < 0 {
+		return ""
+	}
+	bufp := jwtBuffers.Get().(*[]byte)
+	defer jwtBuffers.Put(bufp)
+	// One buffer: the claims' text, then the decoded claims.
+	encoded := raw[dot1+1 : dot1+1+dot2]
+	need := len(encoded) + jwtB64.DecodedLen(len(encoded))
+	if cap(*bufp) < need {
+		*bufp = make([]byte, 0, need)
+	}
+	buf := append((*bufp)[:0], encoded...)
+	claims, err := jwtDecode(buf[len(encoded):need], buf)
+	if err != nil {
+		return ""
+	}
+	s := jsonScanner{b: claims}
+	if found, err := s.member("iss"); err != nil || !found || s.peek() != '"' {
+		return ""
+	}
+	iss, err := s.str()
+	if err != nil {
+		return ""
+	}
+	return string(iss)
+}
+
+// trusted returns the trust block of the token's issuer, if any: the one
+// that verified it before, else the one its `iss` names.
+func (j *JWT) trusted(raw string) *trustedIssuer {
+	if len(j.issuers) == 0 {
+		return nil
+	}
+	for _, t := range j.issuers {
+		if keys := t.keys.Load(); keys != nil {
+			if _, ok := keys.verified.Get(raw); ok {
+				return t
+			}
+		}
+	}
+	return j.issuers[peekIssuer(raw)]
+}
+
+// verifyExternal checks a token of a trusted provider (or finds it
+// verified before), then its expiry and, with `users required`, its user.
+func (t *trustedIssuer) verifyExternal(ctx context.Context, j *JWT, raw string) (*identity.Identity, error) {
+	keys, err := t.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, cached := keys.verified.Get(raw)
+	if !cached {
+		if len(raw) > maxJWTBytes {
+			return nil, j.reject("The token is too large.")
+		}
+		claims, err := keys.verifier.verify(raw)
+		if errors.Is(err, errJWTUnknownKid) {
+			// The provider may have rotated its keys.
+			if keys, err = t.refetchForKid(ctx, keys); err != nil {
+				return nil, err
+			}
+			claims, err = keys.verifier.verify(raw)
+		}
+		if err != nil {
+			if errors.Is(err, errJWTExpired) {
+				return nil, j.reject("The token has expired.")
+			}
+			return nil, j.reject("The token is invalid.")
+		}
+		id = identity.New(claims.User, claims.ExternalRoles, "jwt", claims.ID)
+		id.Issuer = claims.Issuer
+		id.Expires = claims.ExpiresAt.Unix()
+	}
+	if j.env.Clock()().Unix() >= id.Expires+int64(time.Duration(j.Leeway)/time.Second) {
+		keys.verified.Delete(raw)
+		return nil, j.reject("The token has expired.")
+	}
+	if t.usersRequired {
+		acct, ok := j.env.Users.Lookup(id.User)
+		if !ok {
+			return nil, j.reject("The token's user is not a user here, or is disabled.")
+		}
+		if acct.RolesJoined != id.RolesJoined {
+			fresh := identity.New(acct.Name, acct.Roles, "jwt", id.TokenID)
+			fresh.Issuer, fresh.Expires = id.Issuer, id.Expires
+			id, cached = fresh, false
+		}
+	}
+	if !cached {
+		keys.verified.Put(raw, id)
+	}
+	return id, nil
+}
+
+// keysUnavailable answers the tokens of a provider whose keys could not be
+// fetched yet.
+func keysUnavailable(name string) *Rejection {
+	return &Rejection{
+		Status: http.StatusServiceUnavailable,
+		Detail: fmt.Sprintf("The keys of identity provider %q could not be fetched yet; try again later.", name),
+	}
+}
+
+// unmarshalTrust parses
+//
+//	trust <name> {
+//		issuer <url>
+//		jwks_url <url>
+//		audience <aud>...
+//		allow_any_audience
+//		algorithms <alg>...
+//		user_claim <path>
+//		roles_claim <path>
+//		users optional|required
+//		refresh <duration>
+//		ca_file <file>
+//	}
+func unmarshalTrust(d *caddyfile.Dispenser, name string) (JWTTrust, error) {
+	t := JWTTrust{Name: name}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		args := d.RemainingArgs()
+		switch opt {
+		case "audience", "algorithms":
+			if len(args) == 0 {
+				return t, d.ArgErr()
+			}
+			if opt == "audience" {
+				t.Audiences = append(t.Audiences, args...)
+			} else {
+				t.Algorithms = append(t.Algorithms, args...)
+			}
+		case "allow_any_audience":
+			if len(args) != 0 {
+				return t, d.ArgErr()
+			}
+			t.AllowAnyAudience = true
+		case "refresh":
+			if len(args) != 1 {
+				return t, d.ArgErr()
+			}
+			dur, err := durationArg(d, "jwt trust", opt, args[0])
+			if err != nil {
+				return t, err
+			}
+			t.Refresh = dur
+		case "issuer", "jwks_url", "user_claim", "roles_claim", "users", "ca_file":
+			if len(args) != 1 {
+				return t, d.ArgErr()
+			}
+			*map[string]*string{
+				"issuer": &t.Issuer, "jwks_url": &t.JWKSURL, "user_claim": &t.UserClaim,
+				"roles_claim": &t.RolesClaim, "users": &t.Users, "ca_file": &t.CAFile,
+			}[opt] = args[0]
+		default:
+			return t, d.Errf("jwt: trust %s: unknown option %q", name, opt)
+		}
+	}
+	if err := t.validate(); err != nil {
+		return t, d.WrapErr(err)
+	}
+	return t, nil
+}
+
+// bindTrust starts fetching the keys of every trust block.
+func (j *JWT) bindTrust(env Env) error {
+	j.issuers = make(map[string]*trustedIssuer, len(j.Trust))
+	for _, cfg := range j.Trust {
+		t, err := newTrustedIssuer(cfg, time.Duration(j.Leeway), env.Clock(), env.Logger)
+		if err != nil {
+			j.closeTrust()
+			return err
+		}
+		j.issuers[cfg.Issuer] = t
+	}
+	return nil
+}
+
+// Cleanup stops the background refresh of the providers' keys.
+func (j *JWT) Cleanup() error {
+	j.closeTrust()
+	return nil
+}
+
+func (j *JWT) closeTrust() {
+	for _, t := range j.issuers {
+		t.close()
+	}
+	j.issuers = nil
+}
