@@ -165,8 +165,10 @@ func (p *caddyProcess) Log() string {
 func (p *caddyProcess) waitReady() {
 	p.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
+	// Any answer will do, a redirect to HTTPS included.
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for {
-		resp, err := http.Get(p.BaseURL + "/")
+		resp, err := client.Get(p.BaseURL + "/")
 		if err == nil {
 			resp.Body.Close()
 			return
