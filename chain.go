@@ -21,21 +21,22 @@ var legacyMethods = []string{"url_params", "dotauth"}
 // kind of credential decides. An Authorization header that no
 // authenticator claims (an unknown scheme, or a malformed one) is an
 // invalid credential, never a reason to treat the request as anonymous;
-// so is an empty or repeated one.
-func (h *Handler) authenticate(r *http.Request) (*identity.Identity, error) {
+// so is an empty or repeated one. The int is the index in the chain of
+// the authenticator that decided, -1 when none did.
+func (h *Handler) authenticate(r *http.Request) (*identity.Identity, int, error) {
 	if err := authenticators.SingleCredentialHeader(r.Header, "Authorization"); err != nil {
-		return nil, err
+		return nil, -1, err
 	}
-	for _, a := range h.chain {
+	for i, a := range h.chain {
 		id, err := a.Authenticate(r)
 		if err != nil || id != nil {
-			return id, err
+			return id, i, err
 		}
 	}
 	if r.Header.Get("Authorization") != "" {
-		return nil, authenticators.Invalid("The Authorization header is malformed or uses a scheme this API does not accept.")
+		return nil, -1, authenticators.Invalid("The Authorization header is malformed or uses a scheme this API does not accept.")
 	}
-	return nil, nil
+	return nil, -1, nil
 }
 
 // isAuthenticator reports whether an authenticator module of that name is

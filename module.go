@@ -123,6 +123,13 @@ type Handler struct {
 	userHeader  string
 	rolesHeader string
 	logger      *zap.Logger
+	audit       *authenticators.Audit
+	// published is what the admin API and the store gauges see of the
+	// handler.
+	published *handlers.Published
+	// counters count requests per chain entry; the last entry counts
+	// requests without a credential.
+	counters []*authenticators.RequestCounters
 	// unload undoes what Provision did (the modules it loaded, the header
 	// names it registered), in reverse order.
 	unload []context.CancelFunc
@@ -145,6 +152,9 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision loads users, the store and the authenticator chain.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	if err := h.provisionOperations(ctx); err != nil {
+		return err
+	}
 	if h.Realm == "" {
 		h.Realm = "restauth"
 	}
@@ -156,7 +166,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	users := h.Users
 	var file *usersFile
 	if h.UsersFile != "" {
-		file = &usersFile{path: h.UsersFile, inline: h.Users, logger: h.logger}
+		file = &usersFile{path: h.UsersFile, inline: h.Users, logger: h.logger, audit: h.audit}
 		var err error
 		if users, err = file.load(); err != nil {
 			return err
@@ -167,6 +177,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("users: %w", err)
 	}
 	h.users = dir
+	h.auditUsers(len(users))
 	if len(users) == 0 {
 		// Every credential (password, token, JWT, session) names a
 		// configured user: with none, no request can authenticate.
@@ -193,7 +204,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading store: %w", err)
 	}
-	h.store = mod.(store.Store)
+	h.store = h.measure(mod)
 
 	if len(h.AuthenticatorsRaw) == 0 {
 		h.AuthenticatorsRaw = defaultChain()
@@ -210,10 +221,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	env := authenticators.Env{
 		Users:     h.users,
-		Passwords: authenticators.NewPasswords(h.users, h.store, throttle),
+		Passwords: authenticators.NewPasswords(h.users, h.store, throttle).Audited(h.audit),
 		Store:     h.store,
 		Logger:    h.logger,
 		Realm:     h.Realm,
+		Audit:     h.audit,
 	}
 	var challenges []string
 	var methods []string
@@ -244,7 +256,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			h.missingURLParamsLogged = new(atomic.Bool)
 		}
 		h.chain = append(h.chain, a)
+		h.counters = append(h.counters, authenticators.NewRequestCounters(method))
 	}
+	h.counters = append(h.counters, authenticators.NewRequestCounters(authenticators.MethodAnonymous))
 	h.challenge = strings.Join(challenges, ", ")
 	h.warnLegacyMethods(methods)
 
@@ -256,6 +270,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			}
 		}
 	}
+	h.publish(env)
 	return nil
 }
 
@@ -356,22 +371,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	var id *identity.Identity
+	decided := -1 // the chain entry that found the credential; -1: none
 	if seen {
 		if prior != anonymous {
 			id = prior
 		}
 	} else {
 		var err error
-		if id, err = h.authenticate(r); err != nil {
+		if id, decided, err = h.authenticate(r); err != nil {
 			var rej *authenticators.Rejection
 			if !errors.As(err, &rej) || !rej.Stale || !isEndpoint || !endpoint.Login {
+				h.rejected(r, decided, err)
 				if rej != nil && rej.Stale && h.redirectToSignIn(w, r, rej.Header) {
 					return nil
 				}
 				h.refuse(w, r, err)
 				return nil
 			}
-			id = nil // an ended session's cookie does not block a new login
+			id, decided = nil, -1 // an ended session's cookie does not block a new login
 		}
 		if id == nil {
 			caddyhttp.SetVar(r.Context(), identityVar, anonymous)
@@ -385,21 +402,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			// The access log names who used the endpoint.
 			publishIdentity(r, id)
 			if !h.roleAllowed(id) {
+				h.countOnce(seen, decided, authenticators.OutcomeForbidden)
 				h.refuse(w, r, authenticators.Forbidden(noAllowedRole))
 				return nil
 			}
 		}
+		h.countOnce(seen, decided, authenticators.OutcomeOK)
 		h.endpoints.Serve(w, r, endpoint, id)
 		return nil
 	}
 
 	if err := h.authorize(r, id); err != nil {
+		h.countOnce(seen, decided, authenticators.OutcomeForbidden)
 		if id == nil && h.redirectToSignIn(w, r, nil) {
 			return nil
 		}
 		h.refuse(w, r, err)
 		return nil
 	}
+	h.countOnce(seen, decided, authenticators.OutcomeOK)
 
 	if id != nil {
 		h.setIdentity(r, id)

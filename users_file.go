@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
 )
 
@@ -27,6 +28,7 @@ type usersFile struct {
 	inline []identity.User
 	users  *identity.Directory
 	logger *zap.Logger
+	audit  *authenticators.Audit
 	// seen is the hash of the contents last read; failed is the last read
 	// or parse error logged (so one broken state is logged once).
 	seen   [sha256.Size]byte
@@ -93,6 +95,7 @@ func (f *usersFile) poll() {
 	}
 	f.failed = ""
 	f.logger.Info("users_file changed: users reloaded", zap.String("path", f.path), zap.Int("users", len(users)))
+	f.audit.Event(authenticators.EventUsersLoaded, nil, "", zap.String("users_file", f.path), zap.Int("users", len(users)))
 }
 
 // fail logs err once per distinct failure; the users stay as they were.

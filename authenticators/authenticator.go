@@ -45,6 +45,8 @@ type Env struct {
 	Logger *zap.Logger
 	// Realm names the protected space in challenges.
 	Realm string
+	// Audit is the audit trail (nil: none).
+	Audit *Audit
 	// Now tells the time that decides expiries (sessions, tokens, JWTs,
 	// lockouts). Nil means time.Now; tests set it to move time instead of
 	// waiting for it.

@@ -92,6 +92,8 @@ type JWT struct {
 	// revocation and the user are still checked on every request. The cache
 	// lives as long as this config: a reload (new keys, users) starts anew.
 	verified *cache.Bounded[string, *identity.Identity]
+	// logouts are the users' "not before" times (LogOutUser).
+	logouts *notBefore
 }
 
 // maxVerifiedTokens bounds the verified-token cache.
@@ -157,6 +159,7 @@ func (j *JWT) Bind(env Env) error {
 	if err := j.bindTrust(env); err != nil {
 		return err
 	}
+	j.startNotBefore()
 	j.challenge = fmt.Sprintf(`Bearer realm=%q`, env.Realm)
 	j.invalid = fmt.Sprintf(`Bearer realm=%q, error="invalid_token"`, env.Realm)
 	return nil
@@ -235,6 +238,9 @@ func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error
 		j.verified.Delete(raw)
 		return nil, j.reject("The token has expired.")
 	}
+	if j.loggedOut(id) {
+		return nil, j.reject("The token has been revoked.")
+	}
 	if j.RevocationEnabled() {
 		revoked, err := j.revocations.IsRevoked(ctx, id.TokenID)
 		if err != nil {
@@ -253,7 +259,7 @@ func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error
 		// The user's roles changed (users_file) since the token was
 		// verified: the token carries the roles the user has now.
 		fresh := identity.New(acct.Name, acct.Roles, "jwt", id.TokenID)
-		fresh.Expires = id.Expires
+		fresh.Expires, fresh.IssuedAt = id.Expires, id.IssuedAt
 		id, cached = fresh, false
 	}
 	if !cached {
@@ -288,6 +294,9 @@ func (j *JWT) parse(ctx context.Context, raw string) (*identity.Identity, error)
 	}
 	id := identity.New(acct.Name, acct.Roles, "jwt", claims.ID)
 	id.Expires = claims.ExpiresAt.Unix()
+	if claims.HasIat {
+		id.IssuedAt = claims.IssuedAt.Unix()
+	}
 	return id, nil
 }
 

@@ -427,9 +427,11 @@ func (j *JWT) bindTrust(env Env) error {
 	return nil
 }
 
-// Cleanup stops the background refresh of the providers' keys.
+// Cleanup stops the background refresh of the providers' keys and of the
+// users' "not before" times.
 func (j *JWT) Cleanup() error {
 	j.closeTrust()
+	j.stopNotBefore()
 	return nil
 }
 

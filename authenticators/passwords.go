@@ -106,6 +106,8 @@ type Passwords struct {
 	stripes [256]sync.Mutex
 	// degraded is true while throttling is off because the store fails.
 	degraded atomic.Bool
+	// audit records lockouts (nil: not recorded).
+	audit *Audit
 }
 
 // maxNameBytes bounds user names: longer ones are refused before any
@@ -153,6 +155,7 @@ func (p *Passwords) Check(r *http.Request, user, password []byte) (*identity.Acc
 		for i := range c {
 			p.fail(ctx, &c[i])
 		}
+		p.audit.lockouts(r, string(user), c)
 		return nil, err
 	}
 	p.reset(ctx, c)
@@ -262,6 +265,7 @@ func (p *Passwords) lockedOut(ctx context.Context, c *counters) error {
 		p.storeWorks()
 		k.count = got.Count
 		if got.Count >= k.limit {
+			countThrottled(k.key)
 			return &Rejection{
 				Status:     http.StatusTooManyRequests,
 				Detail:     "Too many failed logins for " + k.who + "; try again later.",
@@ -281,6 +285,7 @@ func (p *Passwords) fail(ctx context.Context, k *counter) {
 		p.storeFailed(fmt.Errorf("throttle: counting a failure: %w", err))
 		return
 	}
+	k.count = c.Count
 	if c.Count >= k.limit {
 		c.Expires = p.now().Add(time.Duration(p.throttle.Lockout))
 		if err := p.store.SetFailures(ctx, k.key, c); err != nil {
@@ -299,5 +304,6 @@ func checkPassword(r *http.Request, p *Passwords, user, password []byte, method 
 	if err != nil {
 		return nil, err
 	}
+	p.audit.PasswordAccepted(r, method, acct.Name)
 	return acct.Identity(method), nil
 }

@@ -282,6 +282,7 @@ func (s *Session) Start(w http.ResponseWriter, r *http.Request, acct *identity.A
 		Created:     now,
 		IdleExpires: now.Add(time.Duration(s.IdleTimeout)),
 		Expires:     now.Add(time.Duration(s.MaxAge)),
+		ClientAddr:  ClientIP(r),
 	}
 	if err := s.store.CreateSession(r.Context(), sess); err != nil {
 		return fmt.Errorf("session: storing: %w", err)

@@ -68,10 +68,12 @@ type Token struct {
 	// Default: 10s.
 	FlushInterval caddy.Duration `json:"flush_interval,omitempty"`
 
-	users     *identity.Directory
-	store     store.TokenStore
-	now       func() time.Time
-	logger    *zap.Logger
+	users  *identity.Directory
+	store  store.TokenStore
+	now    func() time.Time
+	logger *zap.Logger
+	// audit records created and revoked tokens (nil: not recorded).
+	audit     *Audit
 	hasher    *storeSecret[keyHasher]
 	challenge string // the Bearer challenge of a rejected prefixed Bearer key
 	bearer    string // the Bearer challenge announced on every 401
@@ -135,6 +137,7 @@ func (t *Token) Bind(env Env) error {
 		return errors.New("token: needs the handler's users and store")
 	}
 	t.users, t.store, t.logger, t.now = env.Users, env.Store, env.Logger, env.Clock()
+	t.audit = env.Audit
 	if t.logger == nil {
 		t.logger = zap.NewNop()
 	}

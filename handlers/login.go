@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
 )
@@ -56,6 +58,7 @@ func (e *Endpoints) loginRenew(w http.ResponseWriter, r *http.Request, id *ident
 			return err
 		}
 	}
+	e.env.Audit.Event(authenticators.EventJWTRenewed, r, id.User, zap.String("token_id", id.TokenID))
 	return e.issue(w, r, acct)
 }
 
@@ -83,6 +86,7 @@ func (e *Endpoints) logout(w http.ResponseWriter, r *http.Request, id *identity.
 		if err := e.jwt.Revoke(r.Context(), id); err != nil {
 			return err
 		}
+		e.env.Audit.Event(authenticators.EventJWTRevoked, r, id.User, zap.String("token_id", id.TokenID), zap.String("by", id.User))
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}

@@ -34,6 +34,7 @@ func (e *Endpoints) session(w http.ResponseWriter, r *http.Request, id *identity
 	if err := e.sessions.Start(w, r, acct); err != nil {
 		return err
 	}
+	e.env.Audit.Event(authenticators.EventSessionStarted, r, acct.Name)
 	roles := acct.Roles
 	if roles == nil {
 		roles = []string{}
@@ -54,6 +55,7 @@ func (e *Endpoints) endSession(w http.ResponseWriter, r *http.Request, id *ident
 	if err := e.sessions.End(w, r); err != nil {
 		return err
 	}
+	e.env.Audit.Event(authenticators.EventSessionEnded, r, id.User)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -72,6 +74,7 @@ func (e *Endpoints) checkCredentials(w http.ResponseWriter, r *http.Request) (*i
 // or 503 on failure.
 func (e *Endpoints) checkPassword(r *http.Request, name, password string) (*identity.Account, error) {
 	acct, err := e.env.Passwords.Check(r, []byte(name), []byte(password))
+	e.loginChecked(r, name, err)
 	if errors.Is(err, identity.ErrBadCredentials) {
 		return nil, authenticators.Invalid("Invalid username or password.")
 	}

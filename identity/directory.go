@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"sync/atomic"
@@ -117,6 +118,11 @@ func (d *Directory) Replace(users []User) error {
 	set.decoy = chooseDecoy(users, set.accounts)
 	d.set.Store(set)
 	return nil
+}
+
+// Names lists every configured account's name, sorted.
+func (d *Directory) Names() []string {
+	return slices.Sorted(maps.Keys(d.set.Load().accounts))
 }
 
 // Lookup returns the enabled account named name.

@@ -24,6 +24,8 @@ type Identity struct {
 	ReadOnly bool
 	// Expires is when the credential stops working (zero: unknown or never).
 	Expires int64
+	// IssuedAt is when a JWT was issued, Unix seconds (zero: unknown).
+	IssuedAt int64
 	// Issuer is the `iss` of a token from a trusted identity provider
 	// ("" for every credential of our own).
 	Issuer string

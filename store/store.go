@@ -133,6 +133,8 @@ type Session struct {
 	IdleExpires time.Time `json:"idle_expires"`
 	// Expires is the absolute end of the session, however much it is used.
 	Expires time.Time `json:"expires"`
+	// ClientAddr is the client address the session was started from.
+	ClientAddr string `json:"client_addr,omitempty"`
 }
 
 // Deadline is the earlier of the idle and the absolute expiry.

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sessions", testSessions},
 		{"SessionExpiry", testSessionExpiry},
 		{"SessionNoAliasing", testSessionNoAliasing},
+		{"UserSessions", testUserSessions},
 		{"Failures", testFailures},
 		{"FailuresExpiry", testFailuresExpiry},
 		{"SecretGetOrCreate", testSecretGetOrCreate},
@@ -891,6 +892,7 @@ func newSession(name string, now time.Time) store.Session {
 		Created:     now,
 		IdleExpires: now.Add(30 * time.Minute),
 		Expires:     now.Add(time.Hour),
+		ClientAddr:  "2001:db8::" + name,
 	}
 }
 
@@ -989,7 +991,8 @@ func checkSession(t *testing.T, got, want store.Session) {
 		bytes.Equal(got.CSRFHash, want.CSRFHash) &&
 		got.Created.Equal(want.Created) &&
 		got.IdleExpires.Equal(want.IdleExpires) &&
-		got.Expires.Equal(want.Expires)
+		got.Expires.Equal(want.Expires) &&
+		got.ClientAddr == want.ClientAddr
 	if !same {
 		t.Errorf("session = %+v\nwant      %+v", got, want)
 	}
