@@ -8,12 +8,16 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
+	"github.com/caddy-restauth/caddy-restauth/internal/redistest"
+	"github.com/caddy-restauth/caddy-restauth/internal/testusers"
+	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
 // noopNext is the next handler of the benchmarks: it does nothing.
@@ -95,9 +99,9 @@ func serveLoop(b *testing.B, h *Handler, name string, value []string) {
 // BenchmarkBasicCached is a request with Basic credentials whose password
 // was verified before (no hashing), through ServeHTTP with a no-op next.
 func BenchmarkBasicCached(b *testing.B) {
-	h := &Handler{Users: []identity.User{{Name: "alice", PasswordHash: aliceHash, Roles: []string{"editor", "member"}}}}
+	h := &Handler{Users: []identity.User{{Name: "alice", PasswordHash: testusers.AliceHash, Roles: []string{"editor", "member"}}}}
 	provisionHandler(b, h)
-	serveLoop(b, h, "Authorization", []string{basicHeader("alice", alicePassword)})
+	serveLoop(b, h, "Authorization", []string{testusers.BasicHeader("alice", testusers.AlicePassword)})
 }
 
 // BenchmarkAnonymousRead is an anonymous GET allowed by `anonymous read`:
@@ -114,7 +118,7 @@ func BenchmarkAnonymousRead(b *testing.B) {
 func BenchmarkJWTValid(b *testing.B) {
 	dbPath := filepath.Join(b.TempDir(), "bench.db")
 	h := &Handler{
-		Users:             []identity.User{{Name: "alice", PasswordHash: aliceHash, Roles: []string{"editor", "member"}}},
+		Users:             []identity.User{{Name: "alice", PasswordHash: testusers.AliceHash, Roles: []string{"editor", "member"}}},
 		AuthenticatorsRaw: []json.RawMessage{json.RawMessage(`{"method":"jwt","keys":[{"algorithm":"hs256","secret":"0123456789abcdef0123456789abcdef-bench"}]}`)},
 		StoreRaw:          json.RawMessage(`{"backend":"bolt","path":"` + dbPath + `"}`),
 	}
@@ -132,7 +136,7 @@ func BenchmarkJWTValid(b *testing.B) {
 func BenchmarkSessionValid(b *testing.B) {
 	dbPath := filepath.Join(b.TempDir(), "bench.db")
 	h := &Handler{
-		Users:             []identity.User{{Name: "alice", PasswordHash: aliceHash, Roles: []string{"editor", "member"}}},
+		Users:             []identity.User{{Name: "alice", PasswordHash: testusers.AliceHash, Roles: []string{"editor", "member"}}},
 		AuthenticatorsRaw: []json.RawMessage{json.RawMessage(`{"method":"session"}`)},
 		StoreRaw:          json.RawMessage(`{"backend":"bolt","path":"` + dbPath + `"}`),
 	}
@@ -164,7 +168,7 @@ func benchSession(b *testing.B, h *Handler) string {
 func wrongPasswordLoop(b *testing.B, h *Handler, status int) {
 	r := benchRequest(nil)
 	vars := r.Context().Value(caddyhttp.VarsCtxKey).(map[string]any)
-	wrong := []string{basicHeader("alice", "wrong")}
+	wrong := []string{testusers.BasicHeader("alice", "wrong")}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -181,7 +185,7 @@ func wrongPasswordLoop(b *testing.B, h *Handler, status int) {
 // password (bcrypt cost 10): what every throttled attempt saves.
 func BenchmarkWrongPasswordUnthrottled(b *testing.B) {
 	h := &Handler{
-		Users:    []identity.User{{Name: "alice", PasswordHash: aliceHash}},
+		Users:    []identity.User{{Name: "alice", PasswordHash: testusers.AliceHash}},
 		Throttle: &authenticators.Throttle{Off: true},
 	}
 	provisionHandler(b, h)
@@ -191,10 +195,10 @@ func BenchmarkWrongPasswordUnthrottled(b *testing.B) {
 // BenchmarkThrottledAttempt is a wrong password for a locked-out user: 429
 // without any password hashing.
 func BenchmarkThrottledAttempt(b *testing.B) {
-	h := &Handler{Users: []identity.User{{Name: "alice", PasswordHash: aliceHash}}}
+	h := &Handler{Users: []identity.User{{Name: "alice", PasswordHash: testusers.AliceHash}}}
 	provisionHandler(b, h)
 	for i := 0; i < 5; i++ { // reach the limit
-		r := benchRequest(http.Header{"Authorization": {basicHeader("alice", "wrong")}})
+		r := benchRequest(http.Header{"Authorization": {testusers.BasicHeader("alice", "wrong")}})
 		h.ServeHTTP(httptest.NewRecorder(), r, noopNext)
 	}
 	wrongPasswordLoop(b, h, http.StatusTooManyRequests)
@@ -214,4 +218,82 @@ func BenchmarkTokenValid(b *testing.B) {
 	if s, m := fileState(b, path); s != size || !m.Equal(mtime) {
 		b.Fatal("the database file was written on the request path")
 	}
+}
+
+// redisStoreRaw is the JSON of a redis store on srv.
+func redisStoreRaw(srv *redistest.Server) json.RawMessage {
+	return json.RawMessage(`{"backend":"redis","address":"` + srv.Addr() + `"}`)
+}
+
+// warmRedisCache gives the redis store's invalidation subscription time to
+// come up, so that the measured loop sees the steady state.
+func warmRedisCache(b *testing.B, fn func()) {
+	b.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		fn()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// BenchmarkTokenValidRedis is BenchmarkTokenValid with the redis store:
+// the token record comes from the authenticator's cache, re-read every
+// 800 ms from the redis store's local cache.
+func BenchmarkTokenValidRedis(b *testing.B) {
+	srv := redistest.Start(b)
+	h := &Handler{
+		Users:    []identity.User{{Name: "alice", PasswordHash: testusers.AliceHash, Roles: []string{"editor", "member"}}},
+		StoreRaw: redisStoreRaw(srv),
+		AuthenticatorsRaw: []json.RawMessage{
+			json.RawMessage(`{"method":"token","flush_interval":"1h"}`),
+		},
+	}
+	provisionHandler(b, h)
+	key, err := h.chain[0].(*authenticators.Token).NewTokenKey(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = h.store.CreateToken(context.Background(), store.Token{
+		ID: key.ID, KeyHash: key.Hash, Display: key.Display, Owner: "alice",
+		Roles: []string{"editor", "member"}, Created: time.Now().UTC(), WriteEnabled: true,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	warmRedisCache(b, func() { _, _ = h.store.TokenByKeyHash(context.Background(), key.Hash) })
+	serveLoop(b, h, "Authorization", []string{"Token " + key.Key})
+}
+
+// BenchmarkJWTValidRedis is BenchmarkJWTValid with the redis store: the
+// revocation check is answered by the store's local cache.
+func BenchmarkJWTValidRedis(b *testing.B) {
+	srv := redistest.Start(b)
+	h := &Handler{
+		Users:             []identity.User{{Name: "alice", PasswordHash: testusers.AliceHash, Roles: []string{"editor", "member"}}},
+		AuthenticatorsRaw: []json.RawMessage{json.RawMessage(`{"method":"jwt","keys":[{"algorithm":"hs256","secret":"0123456789abcdef0123456789abcdef-bench"}]}`)},
+		StoreRaw:          redisStoreRaw(srv),
+	}
+	provisionHandler(b, h)
+	acct, _ := h.users.Lookup("alice")
+	token, _, err := h.endpoints.JWT().Issue(context.Background(), acct)
+	if err != nil {
+		b.Fatal(err)
+	}
+	warmRedisCache(b, func() {})
+	serveLoop(b, h, "Authorization", []string{"Bearer " + token})
+}
+
+// BenchmarkSessionValidRedis is BenchmarkSessionValid with the redis
+// store: the session comes from the store's local cache.
+func BenchmarkSessionValidRedis(b *testing.B) {
+	srv := redistest.Start(b)
+	h := &Handler{
+		Users:             []identity.User{{Name: "alice", PasswordHash: testusers.AliceHash, Roles: []string{"editor", "member"}}},
+		AuthenticatorsRaw: []json.RawMessage{json.RawMessage(`{"method":"session"}`)},
+		StoreRaw:          redisStoreRaw(srv),
+	}
+	provisionHandler(b, h)
+	sid := benchSession(b, h)
+	warmRedisCache(b, func() {})
+	serveLoop(b, h, "Cookie", []string{"sessionid=" + sid})
 }

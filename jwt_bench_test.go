@@ -2,10 +2,13 @@ package restauth
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"net/http"
 	"path/filepath"
@@ -19,6 +22,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-restauth/caddy-restauth/identity"
+	"github.com/caddy-restauth/caddy-restauth/internal/jwttest"
+	"github.com/caddy-restauth/caddy-restauth/internal/testusers"
 )
 
 // statusWriter is a reusable ResponseWriter that keeps the status.
@@ -50,7 +55,7 @@ func reportCPU(b *testing.B) func() {
 // jwtConfig, the bolt store and revocation on, as BenchmarkJWTValid.
 func jwtBenchHandler(b *testing.B, jwtConfig string) *Handler {
 	h := &Handler{
-		Users:             []identity.User{{Name: "alice", PasswordHash: aliceHash, Roles: []string{"editor", "member"}}},
+		Users:             []identity.User{{Name: "alice", PasswordHash: testusers.AliceHash, Roles: []string{"editor", "member"}}},
 		AuthenticatorsRaw: []json.RawMessage{json.RawMessage(`{"method":"jwt",` + jwtConfig + `}`)},
 		StoreRaw:          json.RawMessage(`{"backend":"bolt","path":"` + filepath.Join(b.TempDir(), "bench.db") + `"}`),
 	}
@@ -117,14 +122,14 @@ func BenchmarkJWTForged(b *testing.B) {
 // BenchmarkJWTNeverSeen with an asymmetric key: compare with
 // BenchmarkEd25519VerifyFloor and BenchmarkECDSAVerifyFloor.
 func BenchmarkJWTNeverSeenEdDSA(b *testing.B) {
-	keys := writeJWTKeys(b)
-	h := jwtBenchHandler(b, `"keys":[{"algorithm":"ed25519","file":"`+keys.edPath+`"}]`)
+	keys := jwttest.WriteKeys(b)
+	h := jwtBenchHandler(b, `"keys":[{"algorithm":"ed25519","file":"`+keys.EdPath+`"}]`)
 	jwtLoop(b, h, benchTokens(b, h, b.N), 200)
 }
 
 func BenchmarkJWTNeverSeenES256(b *testing.B) {
-	keys := writeJWTKeys(b)
-	h := jwtBenchHandler(b, `"keys":[{"algorithm":"es256","file":"`+keys.ecPath+`"}]`)
+	keys := jwttest.WriteKeys(b)
+	h := jwtBenchHandler(b, `"keys":[{"algorithm":"es256","file":"`+keys.ECPath+`"}]`)
 	jwtLoop(b, h, benchTokens(b, h, b.N), 200)
 }
 
@@ -145,9 +150,9 @@ func signingInput(b *testing.B, method jwt.SigningMethod, key any) (string, []by
 // BenchmarkEd25519VerifyFloor is ed25519.Verify alone, over a token's
 // signing input: the floor of a never-seen EdDSA token.
 func BenchmarkEd25519VerifyFloor(b *testing.B) {
-	keys := writeJWTKeys(b)
-	input, sig := signingInput(b, jwt.SigningMethodEdDSA, keys.ed)
-	pub := keys.ed.Public().(ed25519.PublicKey)
+	keys := jwttest.WriteKeys(b)
+	input, sig := signingInput(b, jwt.SigningMethodEdDSA, keys.Ed)
+	pub := keys.Ed.Public().(ed25519.PublicKey)
 	msg := []byte(input)
 	b.ReportAllocs()
 	defer reportCPU(b)()
@@ -162,17 +167,70 @@ func BenchmarkEd25519VerifyFloor(b *testing.B) {
 // BenchmarkECDSAVerifyFloor is ecdsa.Verify alone, the hash and r, s
 // prepared: the floor of a never-seen ES256 token.
 func BenchmarkECDSAVerifyFloor(b *testing.B) {
-	keys := writeJWTKeys(b)
-	input, sig := signingInput(b, jwt.SigningMethodES256, keys.ec)
+	keys := jwttest.WriteKeys(b)
+	input, sig := signingInput(b, jwt.SigningMethodES256, keys.EC)
 	sum := sha256.Sum256([]byte(input))
 	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-	pub := &keys.ec.PublicKey
+	pub := &keys.EC.PublicKey
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if !ecdsa.Verify(pub, sum[:], r, s) {
 			b.Fatal("does not verify")
+		}
+	}
+}
+
+// idpBenchHandler is a handler whose jwt authenticator trusts a local
+// provider publishing one 2048-bit RS256 key (Keycloak's claims).
+func idpBenchHandler(b *testing.B) (*oidcProvider, *providerKey, *Handler) {
+	key := newProviderKey(b, "rs", "RS256")
+	p := newOIDCProvider(b, key)
+	h := jwtBenchHandler(b, fmt.Sprintf(`"trust":[{"name":"acme","issuer":%q,"audiences":["api://orders"],`+
+		`"user_claim":"preferred_username","roles_claim":"realm_access.roles","ca_file":%q}]`, p.issuer(), p.caFile))
+	return p, key, h
+}
+
+// idpTokens mints n distinct tokens of the provider for zoe.
+func idpTokens(b *testing.B, p *oidcProvider, key *providerKey, n int) [][]string {
+	tokens := make([][]string, n)
+	for i := range tokens {
+		tokens[i] = []string{"Bearer " + key.mint(b, p.idpClaims(jwt.MapClaims{"jti": fmt.Sprint("bench-", i)}))}
+	}
+	return tokens
+}
+
+// BenchmarkExternalJWTCached is a request with a token of a trusted
+// provider verified before: verified-token cache hit, expiry checked,
+// identity headers set.
+func BenchmarkExternalJWTCached(b *testing.B) {
+	p, key, h := idpBenchHandler(b)
+	jwtLoop(b, h, idpTokens(b, p, key, 1), 200)
+}
+
+// BenchmarkExternalJWTNeverSeenRS256 is a request with an RS256 token of
+// a trusted provider this Caddy has never seen (each request a new token):
+// issuer peeked, signature, claims, user and roles, cache put. Compare
+// with BenchmarkRSAVerifyFloor.
+func BenchmarkExternalJWTNeverSeenRS256(b *testing.B) {
+	p, key, h := idpBenchHandler(b)
+	jwtLoop(b, h, idpTokens(b, p, key, b.N), 200)
+}
+
+// BenchmarkRSAVerifyFloor is rsa.VerifyPKCS1v15 alone, the hash and the
+// signature prepared: the floor of a never-seen RS256 token.
+func BenchmarkRSAVerifyFloor(b *testing.B) {
+	key := newProviderKey(b, "rs", "RS256")
+	input, sig := signingInput(b, jwt.SigningMethodRS256, key.priv)
+	sum := sha256.Sum256([]byte(input))
+	pub := key.priv.Public().(*rsa.PublicKey)
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
+	"github.com/caddy-restauth/caddy-restauth/internal/testusers"
 	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
@@ -27,7 +28,7 @@ func boltTokenHandler(tb testing.TB, path string) (*Handler, string, string) {
 func boltTokenHandlerFlushing(tb testing.TB, path, flushInterval string) (*Handler, string, string) {
 	tb.Helper()
 	h := &Handler{
-		Users:    []identity.User{{Name: "alice", PasswordHash: aliceHash, Roles: []string{"editor", "member"}}},
+		Users:    []identity.User{{Name: "alice", PasswordHash: testusers.AliceHash, Roles: []string{"editor", "member"}}},
 		StoreRaw: json.RawMessage(`{"backend":"bolt","path":"` + path + `"}`),
 		AuthenticatorsRaw: []json.RawMessage{
 			json.RawMessage(`{"method":"token","flush_interval":"` + flushInterval + `"}`),

@@ -94,6 +94,7 @@ func (f *usersFile) poll() {
 		return
 	}
 	f.failed = ""
+	authenticators.ForgetCachedTokens()
 	f.logger.Info("users_file changed: users reloaded", zap.String("path", f.path), zap.Int("users", len(users)))
 	f.audit.Event(authenticators.EventUsersLoaded, nil, "", zap.String("users_file", f.path), zap.Int("users", len(users)))
 }

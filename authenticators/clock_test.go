@@ -34,9 +34,9 @@ func (c *testClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// clockEnv is fuzzEnv whose time is clock.
+// clockEnv is testEnv whose time is clock.
 func clockEnv(t *testing.T, clock *testClock) Env {
-	env := fuzzEnv(t)
+	env := testEnv(t)
 	env.Now = clock.Now
 	return env
 }
@@ -170,7 +170,7 @@ func TestTokenExpiryClock(t *testing.T) {
 func TestJWTExpiryClock(t *testing.T) {
 	clock := newTestClock()
 	env := clockEnv(t, clock)
-	j := fuzzJWT(t, env)
+	j := testJWT(t, env)
 	acct, _ := env.Users.Lookup(fuzzUser)
 	token, expires, err := j.Issue(context.Background(), acct)
 	if err != nil {

@@ -1,129 +1,18 @@
 package authenticators
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"go.uber.org/zap"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/caddy-restauth/caddy-restauth/identity"
-	"github.com/caddy-restauth/caddy-restauth/store"
 )
-
-// The one user of the fuzz targets and its real credentials. Everything
-// fixed, so that the seed corpora in testdata/fuzz/ carry valid
-// credentials the fuzzer can mutate.
-const (
-	fuzzUser     = "alice"
-	fuzzPassword = "fuzz-Pa55word"
-	// fuzzTokenKey is the API token key stored for alice.
-	fuzzTokenKey = TokenPrefix + "FuzzTokenId0.fuzz-token-secret-0123456789abcdefghijklmno"
-	// fuzzHS256Secret is the shared secret of the keyring's HS256 key.
-	fuzzHS256Secret = "fuzz-hs256-secret-0123456789abcdef"
-)
-
-// fuzzEnv (also used by the clock tests) is a bound environment: alice with a cheap bcrypt hash, a memory
-// store, throttling off (every guess is hashed, none is refused with 429,
-// so the fuzzer can reach the success path at any time).
-func fuzzEnv(f testing.TB) Env {
-	f.Helper()
-	hash, err := bcrypt.GenerateFromPassword([]byte(fuzzPassword), bcrypt.MinCost)
-	if err != nil {
-		f.Fatal(err)
-	}
-	dir, err := identity.NewDirectory([]identity.User{
-		{Name: fuzzUser, PasswordHash: string(hash), Roles: []string{"editor"}},
-		{Name: "carol", PasswordHash: string(hash), Disabled: true},
-	})
-	if err != nil {
-		f.Fatal(err)
-	}
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	f.Cleanup(cancel)
-	st := &store.Memory{Name: f.Name()}
-	if err := st.Provision(ctx); err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = st.Cleanup() })
-	return Env{
-		Users:     dir,
-		Passwords: NewPasswords(dir, st, Throttle{Off: true}),
-		Store:     st,
-		Logger:    zap.NewNop(),
-		Realm:     "fuzz",
-	}
-}
-
-// bind binds a to env and registers its cleanup.
-func bind(f testing.TB, env Env, a Binder) {
-	f.Helper()
-	if err := a.Bind(env); err != nil {
-		f.Fatal(err)
-	}
-	if c, ok := a.(caddy.CleanerUpper); ok {
-		f.Cleanup(func() { _ = c.Cleanup() })
-	}
-}
-
-// storeFuzzToken stores alice's API token under fuzzTokenKey.
-func storeFuzzToken(f *testing.F, env Env, t *Token) {
-	f.Helper()
-	id, ok := parseKey(fuzzTokenKey)
-	if !ok {
-		f.Fatal("fuzzTokenKey is not a well-formed key")
-	}
-	hasher, err := t.hasher.get(context.Background())
-	if err != nil {
-		f.Fatal(err)
-	}
-	sum := hasher.sum(fuzzTokenKey)
-	err = env.Store.CreateToken(context.Background(), store.Token{
-		ID: id, KeyHash: sum[:], Owner: fuzzUser, Roles: []string{"editor"},
-		Created: time.Now(), WriteEnabled: true,
-	})
-	if err != nil {
-		f.Fatal(err)
-	}
-}
-
-// fuzzJWT is a jwt authenticator whose keyring has a real HS256, EdDSA and
-// ES256 key (testdata/jwt/), as configured by an operator.
-func fuzzJWT(f testing.TB, env Env) *JWT {
-	f.Helper()
-	j := &JWT{Keys: []JWTKey{
-		{Algorithm: "hs256", Secret: fuzzHS256Secret},
-		{Algorithm: "ed25519", File: filepath.Join("testdata", "jwt", "ed25519.pem")},
-		{Algorithm: "es256", File: filepath.Join("testdata", "jwt", "es256.pem")},
-	}}
-	if err := j.Validate(); err != nil {
-		f.Fatal(err)
-	}
-	bind(f, env, j)
-	return j
-}
-
-// validJWTs are the tokens of testdata/jwt/valid_tokens.txt: alice's,
-// signed by each key of the keyring, expiring in 2100. No other text may
-// ever authenticate as a JWT.
-func validJWTs(f *testing.F) []string {
-	f.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "jwt", "valid_tokens.txt"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	return strings.Fields(string(data))
-}
 
 // checkOutcome fails unless (id, err) is one of the three answers of the
 // Authenticator contract, and err is a rejection (the memory store never
@@ -161,16 +50,16 @@ func basicValue(user, password string) string {
 // scheme is matched case-insensitively and spaces after it are skipped
 // (RFC 9110 §11.1). Anything else is absent or a rejection.
 func FuzzAuthorization(f *testing.F) {
-	env := fuzzEnv(f)
+	env := testEnv(f)
 	basic := &Basic{Challenge: true}
 	bind(f, env, basic)
-	jwtAuth := fuzzJWT(f, env)
+	jwtAuth := testJWT(f, env)
 	tok := &Token{}
 	if err := tok.Provision(caddy.Context{}); err != nil {
 		f.Fatal(err)
 	}
 	bind(f, env, tok)
-	storeFuzzToken(f, env, tok)
+	storeTestToken(f, env, tok)
 	jwts := validJWTs(f)
 	chain := []Authenticator{basic, jwtAuth, tok}
 
@@ -228,7 +117,7 @@ func FuzzAuthorization(f *testing.F) {
 // base64 of exactly alice's name and password; a header that is not that
 // is absent (empty) or a rejection.
 func FuzzDotAuth(f *testing.F) {
-	env := fuzzEnv(f)
+	env := testEnv(f)
 	a := &DotAuth{}
 	bind(f, env, a)
 	for _, seed := range []string{

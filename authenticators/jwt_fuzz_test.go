@@ -16,8 +16,8 @@ import (
 // the real tokens; anything else is a 401, never an identity, whichever
 // verifier the authenticator uses.
 func FuzzJWT(f *testing.F) {
-	env := fuzzEnv(f)
-	j := fuzzJWT(f, env)
+	env := testEnv(f)
+	j := testJWT(f, env)
 	j.Cookie = "auth_token"
 	jwts := validJWTs(f)
 	for _, tok := range jwts {

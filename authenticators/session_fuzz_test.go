@@ -27,7 +27,7 @@ const (
 // token and, over TLS, this site's Origin; anything else is absent or a
 // rejection.
 func FuzzSessionCookie(f *testing.F) {
-	env := fuzzEnv(f)
+	env := testEnv(f)
 	s := &Session{}
 	if err := s.Validate(); err != nil {
 		f.Fatal(err)

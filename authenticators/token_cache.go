@@ -28,6 +28,11 @@ const touchInterval = 60 * time.Second
 // Revocations are rare; re-reading a few records after one is cheap.
 var revocationEpoch atomic.Uint64
 
+// ForgetCachedTokens makes every token authenticator in the process read
+// its tokens from the store again, so that a change of the users (a user
+// disabled, a role taken away) applies to API tokens at once.
+func ForgetCachedTokens() { revocationEpoch.Add(1) }
+
 // tokenEntry is a token record prepared for the request path.
 type tokenEntry struct {
 	tokenID string

@@ -261,7 +261,7 @@ func (t *Token) RevokeToken(ctx context.Context, caller *identity.Identity, id s
 	if err != nil {
 		return fmt.Errorf("deleting token: %w", err)
 	}
-	revocationEpoch.Add(1)
+	ForgetCachedTokens()
 	t.logger.Info("API token revoked",
 		zap.String("token_id", rec.ID), zap.String("user", rec.Owner), zap.String("by", caller.User))
 	t.audit.Event(EventTokenRevoked, nil, rec.Owner, zap.String("token_id", rec.ID), zap.String("by", caller.User))

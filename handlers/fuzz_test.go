@@ -10,215 +10,34 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-	"go.uber.org/zap"
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
-	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
-// fuzzPassword is the password of every user of the endpoint fuzz targets.
-const fuzzPassword = "fuzz-Pa55word"
-
-// fuzzMaxTTL is the token authenticator's max_ttl in the fuzz targets.
-const fuzzMaxTTL = 365 * 24 * time.Hour
-
-// countingStore is a store that counts the calls that change it, so a
-// target can tell that a request left the store as it was.
-type countingStore struct {
-	store.Store
-	writes atomic.Int64
-}
-
-func (s *countingStore) CreateToken(ctx context.Context, t store.Token) error {
-	s.writes.Add(1)
-	return s.Store.CreateToken(ctx, t)
-}
-
-func (s *countingStore) DeleteToken(ctx context.Context, id string) error {
-	s.writes.Add(1)
-	return s.Store.DeleteToken(ctx, id)
-}
-
-func (s *countingStore) TouchTokens(ctx context.Context, used map[string]time.Time) error {
-	s.writes.Add(1)
-	return s.Store.TouchTokens(ctx, used)
-}
-
-func (s *countingStore) Revoke(ctx context.Context, jti string, until time.Time) (bool, error) {
-	s.writes.Add(1)
-	return s.Store.Revoke(ctx, jti, until)
-}
-
-func (s *countingStore) CreateSession(ctx context.Context, sess store.Session) error {
-	s.writes.Add(1)
-	return s.Store.CreateSession(ctx, sess)
-}
-
-func (s *countingStore) UpdateSession(ctx context.Context, sess store.Session) error {
-	s.writes.Add(1)
-	return s.Store.UpdateSession(ctx, sess)
-}
-
-func (s *countingStore) DeleteSession(ctx context.Context, idHash []byte) error {
-	s.writes.Add(1)
-	return s.Store.DeleteSession(ctx, idHash)
-}
-
-func (s *countingStore) AddFailure(ctx context.Context, key string, window time.Duration) (store.Counter, error) {
-	s.writes.Add(1)
-	return s.Store.AddFailure(ctx, key, window)
-}
-
-func (s *countingStore) SetFailures(ctx context.Context, key string, c store.Counter) error {
-	s.writes.Add(1)
-	return s.Store.SetFailures(ctx, key, c)
-}
-
-func (s *countingStore) ResetFailures(ctx context.Context, key string) error {
-	s.writes.Add(1)
-	return s.Store.ResetFailures(ctx, key)
-}
-
-// fuzzEndpoints are the endpoints of a chain of jwt, session and token
-// authenticators over a counting memory store, with users alice (editor,
-// member), admin (admin) and the disabled carol, all with fuzzPassword.
-// Throttling is off, so every guess is checked.
-type fuzzEndpoints struct {
-	*Endpoints
-	store *countingStore
-	jwt   *authenticators.JWT
-}
-
-func newFuzzEndpoints(f *testing.F) *fuzzEndpoints {
-	f.Helper()
-	hash, err := bcrypt.GenerateFromPassword([]byte(fuzzPassword), bcrypt.MinCost)
-	if err != nil {
-		f.Fatal(err)
-	}
-	users, err := identity.NewDirectory([]identity.User{
-		{Name: "alice", PasswordHash: string(hash), Roles: []string{"editor", "member"}},
-		{Name: "admin", PasswordHash: string(hash), Roles: []string{"admin"}},
-		{Name: "carol", PasswordHash: string(hash), Roles: []string{"editor"}, Disabled: true},
-	})
-	if err != nil {
-		f.Fatal(err)
-	}
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	f.Cleanup(cancel)
-	mem := &store.Memory{Name: f.Name()}
-	if err := mem.Provision(ctx); err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = mem.Cleanup() })
-	st := &countingStore{Store: mem}
-	env := authenticators.Env{
-		Users:     users,
-		Passwords: authenticators.NewPasswords(users, st, authenticators.Throttle{Off: true}),
-		Store:     st,
-		Logger:    zap.NewNop(),
-		Realm:     "fuzz",
-	}
-	jwtAuth := &authenticators.JWT{Keys: []authenticators.JWTKey{
-		{Algorithm: "hs256", Secret: "fuzz-hs256-secret-0123456789abcdef"},
-	}}
-	tok := &authenticators.Token{MaxTTL: caddy.Duration(fuzzMaxTTL)}
-	if err := tok.Provision(caddy.Context{}); err != nil {
-		f.Fatal(err)
-	}
-	chain := []authenticators.Authenticator{jwtAuth, &authenticators.Session{}, tok}
-	for _, a := range chain {
-		if v, ok := a.(caddy.Validator); ok {
-			if err := v.Validate(); err != nil {
-				f.Fatal(err)
-			}
-		}
-		if err := a.(authenticators.Binder).Bind(env); err != nil {
-			f.Fatal(err)
-		}
-		if c, ok := a.(caddy.CleanerUpper); ok {
-			f.Cleanup(func() { _ = c.Cleanup() })
-		}
-	}
-	return &fuzzEndpoints{Endpoints: New("/", env, `Bearer realm="fuzz"`, chain), store: st, jwt: jwtAuth}
-}
-
-// post sends body to the endpoint at path as caller (nil: anonymous) and
-// checks the invariant every endpoint shares: its status is one of
-// allowed, and a 400 or 413 leaves the store unchanged (no write at all,
-// the same tokens).
-func (e *fuzzEndpoints) post(t *testing.T, path, contentType string, body []byte, caller *identity.Identity, allowed ...int) *httptest.ResponseRecorder {
-	t.Helper()
-	r := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
-	if contentType != "" {
-		r.Header.Set("Content-Type", contentType)
-	}
-	m, ok := e.Match(r)
-	if !ok {
-		t.Fatalf("no endpoint at %s", path)
-	}
-	writes := e.store.writes.Load()
-	before := e.tokens(t)
-	w := httptest.NewRecorder()
-	e.Serve(w, r, m, caller)
-	if !slices.Contains(allowed, w.Code) {
-		t.Fatalf("POST %s (%s): status %d, want one of %v; body %s", path, contentType, w.Code, allowed, w.Body)
-	}
-	if w.Code == http.StatusBadRequest || w.Code == http.StatusRequestEntityTooLarge {
-		if n := e.store.writes.Load() - writes; n != 0 {
-			t.Fatalf("POST %s answered %d but wrote to the store %d times", path, w.Code, n)
-		}
-		if after := e.tokens(t); after != before {
-			t.Fatalf("POST %s answered %d but the tokens changed:\n%s\n%s", path, w.Code, before, after)
-		}
-	}
-	if ct := w.Header().Get("Content-Type"); w.Code != http.StatusNoContent && !strings.Contains(ct, "json") {
-		t.Fatalf("POST %s: status %d with Content-Type %q", path, w.Code, ct)
-	}
-	return w
-}
-
-// tokens is every stored token, as JSON.
-func (e *fuzzEndpoints) tokens(t *testing.T) string {
-	t.Helper()
-	toks, err := e.store.Tokens(context.Background(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.Marshal(toks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // carriesPassword reports whether body, read as raw bytes, as a form, as
-// multipart or as JSON, contains fuzzPassword: the oracle for "a login
+// multipart or as JSON, contains password: the oracle for "a login
 // succeeded only with the real password".
 func carriesPassword(contentType string, body []byte) bool {
-	if bytes.Contains(body, []byte(fuzzPassword)) {
+	if bytes.Contains(body, []byte(password)) {
 		return true
 	}
-	if s, err := url.QueryUnescape(string(body)); err == nil && strings.Contains(s, fuzzPassword) {
+	if s, err := url.QueryUnescape(string(body)); err == nil && strings.Contains(s, password) {
 		return true
 	}
 	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 	r.Header.Set("Content-Type", contentType)
 	if err := r.ParseMultipartForm(maxBodyBytes); err == nil || r.PostForm != nil {
 		for _, vs := range r.PostForm {
-			if slices.Contains(vs, fuzzPassword) {
+			if slices.Contains(vs, password) {
 				return true
 			}
 		}
 	}
 	var doc any
-	return json.Unmarshal(body, &doc) == nil && strings.Contains(fmt.Sprint(doc), fuzzPassword)
+	return json.Unmarshal(body, &doc) == nil && strings.Contains(fmt.Sprint(doc), password)
 }
 
 // credentialBodies are seeds for the endpoints that take a name and
@@ -226,18 +45,18 @@ func carriesPassword(contentType string, body []byte) bool {
 func credentialBodies(f *testing.F) {
 	big := bytes.Repeat([]byte("a"), maxBodyBytes+1)
 	for _, s := range []struct{ contentType, body string }{
-		{"application/json", `{"login": "alice", "password": "` + fuzzPassword + `"}`},
-		{"application/json", `{"username": "alice", "password": "` + fuzzPassword + `"}`},
+		{"application/json", `{"login": "alice", "password": "` + password + `"}`},
+		{"application/json", `{"username": "alice", "password": "` + password + `"}`},
 		{"application/json; charset=utf-8", `{"username": "admin", "password": "wrong"}`},
-		{"application/json", `{"username": "carol", "password": "` + fuzzPassword + `"}`},
+		{"application/json", `{"username": "carol", "password": "` + password + `"}`},
 		{"application/json", `{"username": "alice"}`},
 		{"application/json", `{"username": 1}`},
 		{"application/json", `[`},
-		{"", `{"login": "alice", "password": "` + fuzzPassword + `"}`},
-		{"application/x-www-form-urlencoded", "username=alice&password=" + url.QueryEscape(fuzzPassword)},
+		{"", `{"login": "alice", "password": "` + password + `"}`},
+		{"application/x-www-form-urlencoded", "username=alice&password=" + url.QueryEscape(password)},
 		{"application/x-www-form-urlencoded", "login=alice&password=wrong"},
 		{"application/x-www-form-urlencoded", "username=%zz"},
-		{"multipart/form-data; boundary=X", "--X\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nalice\r\n--X\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n" + fuzzPassword + "\r\n--X--\r\n"},
+		{"multipart/form-data; boundary=X", "--X\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nalice\r\n--X\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n" + password + "\r\n--X--\r\n"},
 		{"multipart/form-data", "--X\r\n"},
 		{"application/x-www-form-urlencoded", "password=" + string(big)},
 		{"application/json", string(big)},
@@ -252,7 +71,7 @@ func credentialBodies(f *testing.F) {
 // authenticates through the jwt authenticator as the user it was issued
 // to.
 func FuzzLoginBody(f *testing.F) {
-	e := newFuzzEndpoints(f)
+	e := newTestEndpoints(f)
 	credentialBodies(f)
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
 		w := e.post(t, "/@login", contentType, body, nil, 200, 400, 401, 413)
@@ -280,7 +99,7 @@ func FuzzLoginBody(f *testing.F) {
 // only for a body that carries the real password, and it sets both
 // cookies.
 func FuzzSessionBody(f *testing.F) {
-	e := newFuzzEndpoints(f)
+	e := newTestEndpoints(f)
 	credentialBodies(f)
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
 		w := e.post(t, "/@session", contentType, body, nil, 200, 400, 401, 413)
@@ -304,7 +123,7 @@ func FuzzSessionBody(f *testing.F) {
 // the real password), with a subset of the owner's roles, an expiry within
 // max_ttl and a description of at most 200 characters.
 func FuzzTokensBody(f *testing.F) {
-	e := newFuzzEndpoints(f)
+	e := newTestEndpoints(f)
 	callers := []*identity.Identity{
 		nil,
 		identity.New("alice", []string{"editor", "member"}, "basic", ""),
@@ -314,8 +133,8 @@ func FuzzTokensBody(f *testing.F) {
 		caller uint8
 		body   string
 	}{
-		{0, `{"username": "alice", "password": "` + fuzzPassword + `", "description": "ci"}`},
-		{0, `{"user": "alice", "password": "` + fuzzPassword + `", "expirationDays": 30}`},
+		{0, `{"username": "alice", "password": "` + password + `", "description": "ci"}`},
+		{0, `{"user": "alice", "password": "` + password + `", "expirationDays": 30}`},
 		{0, `{"username": "alice", "password": "wrong"}`},
 		{1, ``},
 		{1, `{"description": "x", "expires": "2030-01-31T12:00:00Z", "write_enabled": false, "allowed_ips": ["192.0.2.0/24", "2001:db8::1"]}`},
@@ -367,7 +186,7 @@ func FuzzTokensBody(f *testing.F) {
 				t.Fatalf("token of %s carries role %q", stored.Owner, r)
 			}
 		}
-		if stored.Expires == nil || !stored.Expires.After(now) || stored.Expires.After(time.Now().Add(fuzzMaxTTL)) {
+		if stored.Expires == nil || !stored.Expires.After(now) || stored.Expires.After(time.Now().Add(maxTTL)) {
 			t.Fatalf("token expiry %v is not within max_ttl", stored.Expires)
 		}
 		if len([]rune(stored.Description)) > 200 { // the documented limit

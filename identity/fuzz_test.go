@@ -26,7 +26,7 @@ func FuzzUsersFile(f *testing.F) {
 	}
 	bcrypt4 := string(hash)
 	for _, name := range []string{"users.json", "users_bob_disabled.json", "users_invalid.json"} {
-		data, err := os.ReadFile(filepath.Join("..", "testdata", name))
+		data, err := os.ReadFile(filepath.Join("..", "integration", "testdata", name))
 		if err != nil {
 			f.Fatal(err)
 		}

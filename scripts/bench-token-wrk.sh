@@ -45,7 +45,7 @@ start_caddy() {
 }
 http://127.0.0.1:$port {
 	rest_auth {
-		users_file $PWD/testdata/users.json
+		users_file $PWD/integration/testdata/users.json
 		token
 		$store
 	}
@@ -69,7 +69,7 @@ new_token() {
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])'
 }
 
-ALICE_PASSWORD=$(grep -o 'alicePassword *= *"[^"]*"' ./*_test.go | head -1 | sed 's/.*"\(.*\)"/\1/')
+ALICE_PASSWORD=$(grep -o 'alicePassword *= *"[^"]*"' integration/harness_test.go | head -1 | sed 's/.*"\(.*\)"/\1/')
 bolt_port=$(start_caddy bolt "store bolt $work/bolt/restauth.db")
 redis_port=$(start_caddy redis "store redis {
 			address 127.0.0.1:$rport
