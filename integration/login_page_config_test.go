@@ -1,4 +1,4 @@
-package restauth
+package integration
 
 import "testing"
 
