@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
+	"github.com/caddy-restauth/caddy-restauth/handlers"
 	"github.com/caddy-restauth/caddy-restauth/identity"
 	"github.com/caddy-restauth/caddy-restauth/store"
 )
@@ -45,6 +46,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		keep_credentials
 //		endpoints <prefix>|off
 //		realm <name>
+//		login_page [<path>] [{ path <path>; template <file>; title <text> }]
 //		throttle [off] { per_user_address <n>; per_user <n>; per_address <n>; window <d>; lockout <d> }
 //		store <backend> [<args...>] [{ ... }]
 //	}
@@ -143,6 +145,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			if err := checkEndpoints(h.Endpoints); err != nil {
+				return d.WrapErr(err)
+			}
+			if err := h.checkLoginPageEndpoints(); err != nil {
+				return d.WrapErr(err)
+			}
+		case "login_page":
+			p, err := unmarshalLoginPage(d)
+			if err != nil {
+				return err
+			}
+			h.LoginPage = p
+			if err := h.checkLoginPageEndpoints(); err != nil {
 				return d.WrapErr(err)
 			}
 		case "realm":
@@ -268,6 +282,47 @@ func unmarshalThrottle(d *caddyfile.Dispenser) (*authenticators.Throttle, error)
 		return nil, d.Err(err.Error())
 	}
 	return t, nil
+}
+
+// unmarshalLoginPage parses
+//
+//	login_page [<path>] {
+//		path <path>
+//		template <file>
+//		title <text>
+//	}
+func unmarshalLoginPage(d *caddyfile.Dispenser) (*handlers.LoginPage, error) {
+	p := new(handlers.LoginPage)
+	if d.NextArg() {
+		p.Path = d.Val()
+		if d.NextArg() {
+			return nil, d.Err("login_page: the only argument is the page's path")
+		}
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		var dst *string
+		switch opt {
+		case "path":
+			dst = &p.Path
+		case "template":
+			dst = &p.Template
+		case "title":
+			dst = &p.Title
+		default:
+			return nil, d.Errf("login_page: unknown option %q (path, template, title)", opt)
+		}
+		if *dst != "" {
+			return nil, d.Errf("login_page: %s given twice", opt)
+		}
+		if err := oneArg(d, dst); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.Validate(); err != nil {
+		return nil, d.WrapErr(err)
+	}
+	return p, nil
 }
 
 // methodAliases are other spellings of authenticator blocks: the issue

@@ -93,6 +93,12 @@ type Handler struct {
 	// prefix such as `/api`, or `off`. Default: the site root.
 	Endpoints string `json:"endpoints,omitempty"`
 
+	// A sign-in page for browsers and an @account page where users manage
+	// their API tokens (opt-in). A browser navigation without a credential
+	// to a page this block protects gets 303 to the sign-in page instead of
+	// the 401. Needs the session authenticator and the endpoints.
+	LoginPage *handlers.LoginPage `json:"login_page,omitempty"`
+
 	// The realm named in WWW-Authenticate challenges. Default: restauth.
 	Realm string `json:"realm,omitempty"`
 
@@ -258,6 +264,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 	if h.Endpoints != "off" {
 		h.endpoints = handlers.New(cmp.Or(h.Endpoints, "/"), env, h.challenge, h.chain)
+		if h.LoginPage != nil {
+			if err := h.endpoints.EnableLoginPage(*h.LoginPage); err != nil {
+				return err
+			}
+		}
 	}
 	h.publish(env)
 	return nil
@@ -286,6 +297,14 @@ func (h *Handler) Validate() error {
 	if err := checkEndpoints(h.Endpoints); err != nil {
 		return err
 	}
+	if err := h.checkLoginPageEndpoints(); err != nil {
+		return err
+	}
+	if h.LoginPage != nil {
+		if err := h.LoginPage.Validate(); err != nil {
+			return err
+		}
+	}
 	for _, name := range []string{h.UserHeader, h.RolesHeader} {
 		if err := checkIdentityHeader(name); err != nil {
 			return err
@@ -308,6 +327,14 @@ func (h *Handler) Validate() error {
 func checkEndpoints(prefix string) error {
 	if prefix != "" && prefix != "off" && !strings.HasPrefix(prefix, "/") {
 		return fmt.Errorf("endpoints: %q must be a path starting with / (or off)", prefix)
+	}
+	return nil
+}
+
+// checkLoginPageEndpoints refuses login_page with `endpoints off`.
+func (h *Handler) checkLoginPageEndpoints() error {
+	if h.LoginPage != nil && h.Endpoints == "off" {
+		return fmt.Errorf("login_page needs the endpoints (it signs in through them): remove `endpoints off`")
 	}
 	return nil
 }
@@ -355,6 +382,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			var rej *authenticators.Rejection
 			if !errors.As(err, &rej) || !rej.Stale || !isEndpoint || !endpoint.Login {
 				h.rejected(r, decided, err)
+				if rej != nil && rej.Stale && h.redirectToSignIn(w, r, rej.Header) {
+					return nil
+				}
 				h.refuse(w, r, err)
 				return nil
 			}
@@ -384,6 +414,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	if err := h.authorize(r, id); err != nil {
 		h.countOnce(seen, decided, authenticators.OutcomeForbidden)
+		if id == nil && h.redirectToSignIn(w, r, nil) {
+			return nil
+		}
 		h.refuse(w, r, err)
 		return nil
 	}

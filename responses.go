@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
+	"github.com/caddy-restauth/caddy-restauth/handlers"
 	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
@@ -26,4 +27,21 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
 		h.logger.Error("credential check failed", zap.String("remote_ip", authenticators.ClientIP(r)), zap.Error(err))
 	}
 	authenticators.WriteError(w, err, h.challenge)
+}
+
+// redirectToSignIn sends a browser navigation without a usable credential
+// to the login_page (303) and reports whether it did. What anonymous users
+// may read is not redirected. header holds extra response headers (the
+// Set-Cookie that expires an ended session).
+func (h *Handler) redirectToSignIn(w http.ResponseWriter, r *http.Request, header http.Header) bool {
+	if h.LoginPage == nil || h.endpoints == nil || !handlers.IsNavigation(r) {
+		return false
+	}
+	if h.authorize(r, nil) == nil {
+		return false
+	}
+	for k, v := range header {
+		w.Header()[k] = v
+	}
+	return h.endpoints.RedirectToSignIn(w, r)
 }

@@ -37,6 +37,8 @@ type Endpoints struct {
 	sessions *authenticators.Session
 	// tokenOps are the operations behind @tokens (nil: not enabled).
 	tokenOps authenticators.TokenOps
+	// pages is the sign-in and account pages (nil: login_page off).
+	pages *pages
 }
 
 // New builds the endpoints served under prefix ("/" for the site root) for
@@ -84,17 +86,26 @@ type Match struct {
 	route Route
 	rest  string
 	// Public: anyone may read it whatever credential the request carries
-	// (the JWKS).
+	// (the JWKS, the login_page stylesheet and script).
 	Public bool
 	// Login: the request logs in with credentials in its body (POST
-	// @login, @session, @tokens), so an outdated credential it also
-	// carries (an ended session's cookie) must not stand in its way.
+	// @login, @session, @tokens) or is the sign-in page, so an outdated
+	// credential it also carries (an ended session's cookie) must not
+	// stand in its way.
 	Login bool
 }
 
 // Match returns the endpoint r names, if any.
 func (e *Endpoints) Match(r *http.Request) (Match, bool) {
 	path := r.URL.Path
+	if e.pages != nil {
+		if path == e.pages.signinPath {
+			return Match{route: e.signin, Login: true}, true
+		}
+		if e.isAsset(path) {
+			return Match{route: e.asset, Public: true}, true
+		}
+	}
 	if !strings.HasPrefix(path, e.base) {
 		if e.jwt != nil && path == e.wellKnownJWKS {
 			return Match{route: e.jwks, Public: true}, true

@@ -28,11 +28,34 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
+// startBrowser starts headless Chromium (skipping the test without it,
+// outside CI) and returns the context of its first tab; the browser stops
+// when the test ends. The first action on it starts the browser: give it
+// no timeout.
+func startBrowser(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // TestBrowserSessionWithCSRF drives headless Chromium through a page served
 // by Caddy: the page logs in with fetch, writes with the CSRF header (200)
 // and without it (403).
 func TestBrowserSessionWithCSRF(t *testing.T) {
-	chrome := chromiumPath(t)
 	root := testdataPath(t, "browser")
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	startCaddy(t, globalOptions+base+` {
@@ -49,22 +72,7 @@ func TestBrowserSessionWithCSRF(t *testing.T) {
 }
 `)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-
+	ctx := startBrowser(t)
 	// The first call starts the browser: no timeout on its context.
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/index.html")); err != nil {
 		t.Fatalf("chromium: %v", err)
