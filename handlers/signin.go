@@ -105,7 +105,10 @@ func (e *Endpoints) signin(w http.ResponseWriter, r *http.Request, id *identity.
 	case err == nil:
 	case errors.Is(err, identity.ErrBadCredentials):
 		data.Error = badSignIn
-		e.renderSignin(w, http.StatusUnauthorized, data)
+		// 200, as Django's login form answers: a 401 would need a
+		// WWW-Authenticate challenge, and a Basic one makes browsers
+		// pop up a password box over the form.
+		e.renderSignin(w, http.StatusOK, data)
 		return nil
 	case errors.As(err, &rej) && rej.StatusCode() == http.StatusTooManyRequests:
 		secs := retrySeconds(rej.RetryAfter)

@@ -226,8 +226,8 @@ func TestSigninPost(t *testing.T) {
 		{"absolute", url.Values{"username": {"alice"}, "password": {pagePassword}, "next": {"https://evil.example"}}, "", 303, "/", ""},
 		{"backslash", url.Values{"username": {"alice"}, "password": {pagePassword}, "next": {"/\\evil.example"}}, "", 303, "/", ""},
 		{"javascript", url.Values{"username": {"alice"}, "password": {pagePassword}, "next": {"javascript:alert(1)"}}, "", 303, "/", ""},
-		{"wrong password", url.Values{"username": {"alice"}, "password": {"nope"}}, "", 401, "", badSignIn},
-		{"unknown user", url.Values{"username": {"mallory"}, "password": {"nope"}}, "", 401, "", badSignIn},
+		{"wrong password", url.Values{"username": {"alice"}, "password": {"nope"}}, "", 200, "", badSignIn},
+		{"unknown user", url.Values{"username": {"mallory"}, "password": {"nope"}}, "", 200, "", badSignIn},
 		{"no password", url.Values{"username": {"alice"}}, "", 400, "", missingFields},
 		{"foreign form", url.Values{"username": {"alice"}, "password": {pagePassword}}, "https://evil.example", 403, "", "another site"},
 	} {
