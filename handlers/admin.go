@@ -1,9 +1,7 @@
 package handlers
 
 import (
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,28 +9,16 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
-	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
 // AdminActor is who the audit log names (`by`) for what is done through
 // Caddy's admin API.
 const AdminActor = "admin_api"
 
-// sessionView is a session as the admin API shows it: never its id, only
-// the start of the id's hash, enough to tell sessions apart.
-type sessionView struct {
-	ID       string    `json:"id"`
-	Created  time.Time `json:"created"`
-	LastSeen time.Time `json:"last_seen"`
-	Expires  time.Time `json:"expires"`
-	// ClientAddress is where the session was started from.
-	ClientAddress string `json:"client_address"`
-}
-
 // sessionList is the body of GET /rest_auth/sessions.
 type sessionList struct {
-	Count   int           `json:"count"`
-	Results []sessionView `json:"results"`
+	Count   int                          `json:"count"`
+	Results []authenticators.SessionInfo `json:"results"`
 }
 
 // logoutRequest is the body of POST /rest_auth/users/<name>/logout.
@@ -120,25 +106,6 @@ func (e *Endpoints) AdminRevokeToken(w http.ResponseWriter, r *http.Request, tok
 	return nil
 }
 
-// sessionLister is st's listing of sessions by user, if it has one (st
-// may be wrapped, e.g. to be measured).
-func sessionLister(st store.Store) (store.UserSessions, bool) {
-	if m, ok := st.(interface{ Unwrap() store.Store }); ok {
-		st = m.Unwrap()
-	}
-	us, ok := st.(store.UserSessions)
-	return us, ok
-}
-
-// userSessions is the store's session listing; without one, a 501.
-func (e *Endpoints) userSessions() (store.UserSessions, error) {
-	us, ok := sessionLister(e.env.Store)
-	if !ok {
-		return nil, &authenticators.Rejection{Status: http.StatusNotImplemented, Detail: "This store cannot list sessions by user."}
-	}
-	return us, nil
-}
-
 // requireUser refuses with 400 when the user parameter is missing.
 func requireUser(user string) error {
 	if user == "" {
@@ -153,38 +120,16 @@ func (e *Endpoints) AdminListSessions(w http.ResponseWriter, r *http.Request) er
 	if err := requireUser(user); err != nil {
 		return err
 	}
-	us, err := e.userSessions()
+	var idle time.Duration
+	if e.sessions != nil {
+		idle = time.Duration(e.sessions.IdleTimeout)
+	}
+	list, err := authenticators.UserSessions(r.Context(), e.env, idle, user)
 	if err != nil {
 		return err
 	}
-	list, err := us.UserSessions(r.Context(), user)
-	if err != nil {
-		return fmt.Errorf("listing sessions: %w", err)
-	}
-	out := sessionList{Count: len(list), Results: make([]sessionView, 0, len(list))}
-	for _, s := range list {
-		out.Results = append(out.Results, e.viewSession(s))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, sessionList{Count: len(list), Results: list})
 	return nil
-}
-
-// viewSession shows s; the last use is known to the minute (the idle
-// expiry is pushed forward at most once a minute).
-func (e *Endpoints) viewSession(s store.Session) sessionView {
-	seen := s.Created
-	if e.sessions != nil {
-		if t := s.IdleExpires.Add(-time.Duration(e.sessions.IdleTimeout)); t.After(seen) {
-			seen = t
-		}
-	}
-	return sessionView{
-		ID:            hex.EncodeToString(s.IDHash)[:12],
-		Created:       s.Created.UTC(),
-		LastSeen:      seen.UTC(),
-		Expires:       s.Deadline().UTC(),
-		ClientAddress: s.ClientAddr,
-	}
 }
 
 // AdminEndSessions serves DELETE /rest_auth/sessions?user=.
@@ -203,13 +148,9 @@ func (e *Endpoints) AdminEndSessions(w http.ResponseWriter, r *http.Request) err
 
 // endSessions ends every session of user and audits it.
 func (e *Endpoints) endSessions(r *http.Request, user string) (int, error) {
-	us, err := e.userSessions()
+	n, err := authenticators.EndUserSessions(r.Context(), e.env, user)
 	if err != nil {
 		return 0, err
-	}
-	n, err := us.DeleteUserSessions(r.Context(), user)
-	if err != nil {
-		return 0, fmt.Errorf("ending sessions: %w", err)
 	}
 	if n > 0 {
 		e.env.Audit.Event(authenticators.EventSessionEnded, r, user, zap.Int("sessions", n), zap.String("by", AdminActor))

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"sync"
 	"time"
 
@@ -69,19 +70,12 @@ func (g *storeGauges) count() {
 	defer cancel()
 	var tokens, sessions int
 	for _, group := range Locations() {
-		st := group[len(group)-1].Endpoints.env.Store
-		toks, err := st.Tokens(ctx, "")
+		t, s, err := authenticators.CountStored(ctx, group[len(group)-1].Endpoints.env)
 		if err != nil {
 			return
 		}
-		tokens += len(toks)
-		if us, ok := sessionLister(st); ok {
-			list, err := us.UserSessions(ctx, "")
-			if err != nil {
-				return
-			}
-			sessions += len(list)
-		}
+		tokens += t
+		sessions += s
 	}
 	g.counted = time.Now()
 	g.tokenCount, g.sessionCount = float64(tokens), float64(sessions)
