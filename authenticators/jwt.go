@@ -255,11 +255,7 @@ func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error
 	if !ok {
 		return nil, j.reject("The token's user no longer exists or is disabled.")
 	}
-	if acct.RolesJoined != id.RolesJoined {
-		// The user's roles changed (users_file) since the token was
-		// verified: the token carries the roles the user has now.
-		fresh := identity.New(acct.Name, acct.Roles, "jwt", id.TokenID)
-		fresh.Expires, fresh.IssuedAt = id.Expires, id.IssuedAt
+	if fresh, changed := withCurrentRoles(id, acct); changed {
 		id, cached = fresh, false
 	}
 	if !cached {
@@ -298,6 +294,18 @@ func (j *JWT) parse(ctx context.Context, raw string) (*identity.Identity, error)
 		id.IssuedAt = claims.IssuedAt.Unix()
 	}
 	return id, nil
+}
+
+// withCurrentRoles is id with the roles acct has now, and whether they
+// changed (users_file) since the token was verified: a cached token always
+// carries the user's current roles.
+func withCurrentRoles(id *identity.Identity, acct *identity.Account) (*identity.Identity, bool) {
+	if acct.RolesJoined == id.RolesJoined {
+		return id, false
+	}
+	fresh := identity.New(acct.Name, acct.Roles, id.Method, id.TokenID)
+	fresh.Issuer, fresh.Expires, fresh.IssuedAt = id.Issuer, id.Expires, id.IssuedAt
+	return fresh, true
 }
 
 func (j *JWT) reject(detail string) *Rejection {

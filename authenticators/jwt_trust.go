@@ -331,9 +331,7 @@ func (t *trustedIssuer) verifyExternal(ctx context.Context, j *JWT, raw string) 
 		if !ok {
 			return nil, j.reject("The token's user is not a user here, or is disabled.")
 		}
-		if acct.RolesJoined != id.RolesJoined {
-			fresh := identity.New(acct.Name, acct.Roles, "jwt", id.TokenID)
-			fresh.Issuer, fresh.Expires = id.Issuer, id.Expires
+		if fresh, changed := withCurrentRoles(id, acct); changed {
 			id, cached = fresh, false
 		}
 	}
