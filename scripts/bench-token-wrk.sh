@@ -12,10 +12,15 @@ cd "$(dirname "$0")/.."
 duration=${1:-10}
 rounds=${2:-3}
 work=$(mktemp -d)
-pids=()
+# Every process started is recorded in $work/pids: start_caddy runs in a
+# command substitution (a subshell), whose variables the cleanup never sees.
 cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
+	if [[ -f "$work/pids" ]]; then
+		while read -r p; do kill "$p" 2>/dev/null || true; done <"$work/pids"
+		while read -r p; do
+			while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
+		done <"$work/pids"
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -26,7 +31,7 @@ go build -o "$work/caddy" ./cmd/caddy
 
 rport=$(freeport)
 redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
-pids+=($!)
+echo $! >>"$work/pids"
 
 # start_caddy <name> <store block>: runs Caddy, prints its port.
 start_caddy() {
@@ -54,7 +59,7 @@ http://127.0.0.1:$port {
 CADDY
 	XDG_DATA_HOME="$work/$name/data" XDG_CONFIG_HOME="$work/$name/config" HOME="$work/$name" \
 		"$work/caddy" run --config "$work/$name/Caddyfile" --adapter caddyfile >"$work/$name/log" 2>&1 &
-	pids+=($!)
+	echo $! >>"$work/pids"
 	for _ in $(seq 100); do
 		curl -s -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && break
 		sleep 0.1
@@ -69,7 +74,7 @@ new_token() {
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])'
 }
 
-ALICE_PASSWORD=$(grep -o 'alicePassword *= *"[^"]*"' integration/harness_test.go | head -1 | sed 's/.*"\(.*\)"/\1/')
+ALICE_PASSWORD=$(grep -o 'AlicePassword *= *"[^"]*"' internal/testusers/testusers.go | head -1 | sed 's/.*"\(.*\)"/\1/')
 bolt_port=$(start_caddy bolt "store bolt $work/bolt/restauth.db")
 redis_port=$(start_caddy redis "store redis {
 			address 127.0.0.1:$rport
