@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/caddy-restauth/caddy-restauth/handlers"
 	"io"
 	"net/http"
 	"net/url"
@@ -88,13 +89,13 @@ func tokenCommand() *cobra.Command {
 			if roles, _ := f.GetStringArray("role"); len(roles) > 0 {
 				body["roles"] = roles
 			}
-			var tok tokenOut
+			var tok handlers.TokenView
 			raw, err := call(cmd, http.MethodPost, "tokens", nil, body, &tok)
 			if err != nil {
 				return err
 			}
 			return output(cmd, raw, func(w io.Writer) {
-				printTokens(w, []tokenOut{tok})
+				printTokens(w, []handlers.TokenView{tok})
 				fmt.Fprintf(w, "\nkey: %s\n(shown once; store it now)\n", tok.Key)
 			})
 		},
@@ -116,7 +117,7 @@ func tokenCommand() *cobra.Command {
 				q.Set("user", u)
 			}
 			var res struct {
-				Results []tokenOut `json:"results"`
+				Results []handlers.TokenView `json:"results"`
 			}
 			raw, err := call(cmd, http.MethodGet, "tokens", q, nil, &res)
 			if err != nil {
@@ -204,21 +205,7 @@ func userCommand() *cobra.Command {
 	return user
 }
 
-// tokenOut is a token as the admin API shows it.
-type tokenOut struct {
-	ID           string     `json:"id"`
-	User         string     `json:"user"`
-	Display      string     `json:"display"`
-	Created      time.Time  `json:"created"`
-	Expires      *time.Time `json:"expires"`
-	LastUsed     *time.Time `json:"last_used"`
-	WriteEnabled bool       `json:"write_enabled"`
-	Roles        []string   `json:"roles"`
-	Description  string     `json:"description"`
-	Key          string     `json:"key"`
-}
-
-func printTokens(w io.Writer, toks []tokenOut) {
+func printTokens(w io.Writer, toks []handlers.TokenView) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tUSER\tKEY\tWRITE\tROLES\tCREATED\tEXPIRES\tLAST USED\tDESCRIPTION")
 	for _, t := range toks {

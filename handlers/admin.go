@@ -50,7 +50,7 @@ func (e *Endpoints) AdminListTokens(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	list := tokenList{Count: len(toks), Results: make([]tokenView, 0, len(toks))}
+	list := tokenList{Count: len(toks), Results: make([]TokenView, 0, len(toks))}
 	for _, t := range toks {
 		list.Results = append(list.Results, viewToken(t))
 	}

@@ -77,13 +77,13 @@ func (e *testEndpoints) login(t *testing.T, user string) string {
 
 // createToken creates an API token as caller (basic) with body and
 // returns what @tokens showed.
-func (e *testEndpoints) createToken(t *testing.T, caller, body string) tokenView {
+func (e *testEndpoints) createToken(t *testing.T, caller, body string) TokenView {
 	t.Helper()
 	w := e.serve(t, request("POST", "/@tokens", body, basic(caller)...))
 	if w.Code != http.StatusCreated {
 		t.Fatalf("POST @tokens as %s: %d %s", caller, w.Code, w.Body)
 	}
-	var view tokenView
+	var view TokenView
 	decode(t, w, &view)
 	return view
 }

@@ -158,7 +158,7 @@ func FuzzTokensBody(f *testing.F) {
 		if w.Code != http.StatusCreated {
 			return
 		}
-		var view tokenView
+		var view TokenView
 		if err := json.Unmarshal(w.Body.Bytes(), &view); err != nil {
 			t.Fatal(err)
 		}

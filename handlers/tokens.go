@@ -41,9 +41,9 @@ func (req *tokenRequest) UnmarshalJSON(data []byte) error {
 	return dec.Decode((*plain)(req))
 }
 
-// tokenView is a token as the endpoints show it. Key is set only in the
-// answer to the request that created the token.
-type tokenView struct {
+// TokenView is a token as the endpoints and the admin API show it. Key is
+// set only in the answer to the request that created the token.
+type TokenView struct {
 	ID           string     `json:"id"`
 	User         string     `json:"user"`
 	Display      string     `json:"display"`
@@ -60,12 +60,12 @@ type tokenView struct {
 // tokenList is the body of GET @tokens.
 type tokenList struct {
 	Count   int         `json:"count"`
-	Results []tokenView `json:"results"`
+	Results []TokenView `json:"results"`
 }
 
 // viewToken is a token as the endpoints show it.
-func viewToken(t authenticators.TokenInfo) tokenView {
-	return tokenView{
+func viewToken(t authenticators.TokenInfo) TokenView {
+	return TokenView{
 		ID:           t.ID,
 		User:         t.Owner,
 		Display:      t.Display,
@@ -247,7 +247,7 @@ func (e *Endpoints) listTokens(w http.ResponseWriter, r *http.Request, id *ident
 	if err != nil {
 		return err
 	}
-	list := tokenList{Count: len(toks), Results: make([]tokenView, 0, len(toks))}
+	list := tokenList{Count: len(toks), Results: make([]TokenView, 0, len(toks))}
 	for _, t := range toks {
 		list.Results = append(list.Results, viewToken(t))
 	}
