@@ -200,7 +200,7 @@ func (s *jsonScanner) member(name string) (bool, error) {
 		if err = s.skip(1); err != nil {
 			break
 		}
-		more, err = s.next()
+		more, err = s.next('}')
 	}
 	return false, err
 }

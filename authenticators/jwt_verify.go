@@ -240,7 +240,7 @@ func (v *jwtVerifier) keyFor(header []byte) (*jwtVerifyKey, error) {
 				return nil, err
 			}
 		}
-		if more, err = s.next(); err != nil {
+		if more, err = s.next('}'); err != nil {
 			return nil, err
 		}
 	}
@@ -348,7 +348,7 @@ func (v *jwtVerifier) decodeClaims(b []byte, c *jwtClaimsSeen) error {
 		if err != nil {
 			return err
 		}
-		if more, err = s.next(); err != nil {
+		if more, err = s.next('}'); err != nil {
 			return err
 		}
 	}
@@ -467,13 +467,14 @@ func (s *jsonScanner) key() ([]byte, error) {
 	return k, nil
 }
 
-// next reads `,` (true) or `}` (false) after a member.
-func (s *jsonScanner) next() (bool, error) {
+// next reads what follows a member or an element: `,` (true) or the
+// closing `}` or `]` (false).
+func (s *jsonScanner) next(closing byte) (bool, error) {
 	switch s.peek() {
 	case ',':
 		s.i++
 		return true, nil
-	case '}':
+	case closing:
 		s.i++
 		return false, nil
 	}
@@ -664,7 +665,7 @@ func (s *jsonScanner) skip(depth int) error {
 			if err = s.skip(depth + 1); err != nil {
 				break
 			}
-			more, err = s.next()
+			more, err = s.next('}')
 		}
 		return err
 	case '[':
@@ -680,14 +681,8 @@ func (s *jsonScanner) skip(depth int) error {
 			if err := s.skip(depth + 1); err != nil {
 				return err
 			}
-			switch s.peek() {
-			case ',':
-				s.i++
-			case ']':
-				s.i++
-				return nil
-			default:
-				return errJWTMalformed
+			if more, err := s.next(']'); err != nil || !more {
+				return err
 			}
 		}
 	default:
@@ -809,14 +804,8 @@ func (s *jsonScanner) audience(c *jwtClaimsSeen, want []string, keep bool) error
 				return err
 			}
 			match(v)
-			switch s.peek() {
-			case ',':
-				s.i++
-			case ']':
-				s.i++
-				return nil
-			default:
-				return errJWTMalformed
+			if more, err := s.next(']'); err != nil || !more {
+				return err
 			}
 		}
 	}
@@ -872,14 +861,8 @@ func (s *jsonScanner) roles(c *jwtClaimsSeen, keep bool) error {
 			if keep {
 				c.Roles = append(c.Roles, role)
 			}
-			switch s.peek() {
-			case ',':
-				s.i++
-			case ']':
-				s.i++
-				return nil
-			default:
-				return errJWTMalformed
+			if more, err := s.next(']'); err != nil || !more {
+				return err
 			}
 		}
 	}
