@@ -375,12 +375,15 @@ func (b *redisBackend) TouchTokens(ctx context.Context, lastUsed map[string]time
 }
 
 // scriptRevoke revokes KEYS[1] until ARGV[1] (Unix ms) unless it is
-// revoked already (a live key: Redis drops it at its expiry), in which
-// case it only extends a shorter revocation. It returns 1 when this call
-// revoked, 0 when the key was there: one atomic step, so of concurrent
-// revocations of one token exactly one reports revoked.
+// revoked already, in which case it only extends a shorter revocation. A
+// record that ended by ARGV[2] (now, Unix ms) counts as none, as it does
+// for IsRevoked: Redis may drop an expired key a moment late. It returns 1
+// when this call revoked, 0 when the token was revoked already: one atomic
+// step, so of concurrent revocations of one token exactly one reports
+// revoked.
 var scriptRevoke = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
+if cur and tonumber(cur) <= tonumber(ARGV[2]) then cur = false end
 if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[1])
 if cur then return 0 end
@@ -392,11 +395,12 @@ func (b *redisBackend) Revoke(ctx context.Context, jti string, until time.Time) 
 	if err := checkKey("jti", jti); err != nil {
 		return false, err
 	}
-	if !until.After(b.now()) {
+	now := b.now()
+	if !until.After(now) {
 		return false, nil
 	}
 	key := b.key("r", jti)
-	n, err := scriptRevoke.Run(ctx, b.conn.client, []string{key}, pxat(until)).Int()
+	n, err := scriptRevoke.Run(ctx, b.conn.client, []string{key}, pxat(until), pxat(now)).Int()
 	if err := b.do("revoking a token", err); err != nil {
 		return false, err
 	}
