@@ -28,10 +28,37 @@ if [[ -z "$targets" ]]; then
 	exit 1
 fi
 
+# run_target runs one target. Go 1.26's fuzz coordinator can end a
+# duration-limited run with a bare "context deadline exceeded" failure at
+# the -fuzztime boundary although no input failed (golang/go#75804, fixed in
+# Go 1.27): its own timer races the workers' shutdown, more often on a busy
+# machine. Such a run fuzzed for its whole time, wrote no failing input and
+# printed no test failure, so it counts as a pass, said so in the output.
+# Any other failure fails the target.
+run_target() {
+	local pkg=$1 name=$2 log status=0
+	log=$(mktemp)
+	go test -run '^$' -fuzz "^${name}\$" -fuzztime "${seconds}s" "$pkg" 2>&1 | tee "$log" || status=$?
+	if ((status != 0)) && is_deadline_race "$log"; then
+		echo "fuzz.sh: $name ended on Go's fuzztime deadline race (golang/go#75804) with no failing input: counted as a pass"
+		status=0
+	fi
+	rm -f "$log"
+	return "$status"
+}
+
+# is_deadline_race tells whether a failed run's only complaint is the
+# coordinator's "context deadline exceeded", with no failing input written.
+is_deadline_race() {
+	grep -q '^    context deadline exceeded$' "$1" &&
+		! grep -q 'Failing input written to' "$1" &&
+		! grep -Eq '^\s+[a-z_]+_test\.go:[0-9]+:|panic:|fuzzing process hung' "$1"
+}
+
 failed=()
 while read -r pkg name; do
 	echo "=== $name ($pkg, ${seconds}s)"
-	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "${seconds}s" "$pkg"; then
+	if ! run_target "$pkg" "$name"; then
 		failed+=("$name ($pkg)")
 	fi
 done <<<"$targets"
