@@ -61,6 +61,9 @@ type boltBackend struct {
 	// moves it).
 	now     func() time.Time
 	sweeper *sweeper
+	// mem is what the request path reads instead of the file; set, and
+	// filled from the file, before db.
+	mem *boltMemory
 }
 
 // openBolt returns the store of the file at path, which its first
@@ -92,31 +95,37 @@ func (b *boltBackend) database() (*bolt.DB, error) {
 	if db := b.db.Load(); db != nil {
 		return db, nil
 	}
-	db, err := openBoltFile(b.path, b.timeout)
+	db, mem, err := openBoltFile(b.path, b.timeout)
 	if err != nil {
 		b.logger.Error("cannot open token store; retrying on the next request", zap.String("path", b.path), zap.Error(err))
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	b.logger.Info("opened token store", zap.String("path", b.path))
+	b.mem = mem
 	b.db.Store(db)
 	return db, nil
 }
 
-// openBoltFile opens (creating if needed) the store file at path and
-// prepares its buckets.
-func openBoltFile(path string, timeout time.Duration) (*bolt.DB, error) {
+// openBoltFile opens (creating if needed) the store file at path,
+// prepares its buckets and reads what the request path keeps in memory.
+func openBoltFile(path string, timeout time.Duration) (*bolt.DB, *boltMemory, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("opening token store %s: %w", path, err)
+		return nil, nil, fmt.Errorf("opening token store %s: %w", path, err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
 	if err != nil {
-		return nil, fmt.Errorf("opening token store %s: %w", path, err)
+		return nil, nil, fmt.Errorf("opening token store %s: %w", path, err)
 	}
+	mem := newBoltMemory()
 	if err := db.Update(initBuckets); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("opening token store %s: %w", path, err)
+		return nil, nil, fmt.Errorf("opening token store %s: %w", path, err)
 	}
-	return db, nil
+	if err := db.View(mem.load); err != nil {
+		_ = db.Close()
+		return nil, nil, fmt.Errorf("opening token store %s: %w", path, err)
+	}
+	return db, mem, nil
 }
 
 // ready returns the open file for an operation, unless ctx is done.
@@ -127,13 +136,23 @@ func (b *boltBackend) ready(ctx context.Context) (*bolt.DB, error) {
 	return b.database()
 }
 
-// update runs fn in a read-write transaction, unless ctx is done.
-func (b *boltBackend) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+// update runs fn in a read-write transaction, unless ctx is done. Every
+// write to the revoked, failures and sessions buckets goes through w, which
+// keeps what the request path reads from memory exact (boltMemory).
+func (b *boltBackend) update(ctx context.Context, fn func(tx *bolt.Tx, w *boltWrites) error) error {
 	db, err := b.ready(ctx)
 	if err != nil {
 		return err
 	}
-	return db.Update(fn)
+	return b.updateDB(db, fn)
+}
+
+// updateDB is update on the open file.
+func (b *boltBackend) updateDB(db *bolt.DB, fn func(tx *bolt.Tx, w *boltWrites) error) error {
+	w := &boltWrites{m: b.mem}
+	err := db.Update(func(tx *bolt.Tx) error { return fn(tx, w) })
+	w.done(err == nil)
+	return err
 }
 
 // view runs fn in a read-only transaction, unless ctx is done.
@@ -242,12 +261,12 @@ func (b *boltBackend) sweep(now time.Time) error {
 	if err != nil || !found {
 		return err
 	}
-	return db.Update(func(tx *bolt.Tx) error {
+	return b.updateDB(db, func(tx *bolt.Tx, w *boltWrites) error {
 		for i, target := range sweepTargets {
 			bk := tx.Bucket(target.bucket)
 			for _, k := range expired[i] {
 				if v := bk.Get(k); v != nil && target.expired(v, now) {
-					if err := bk.Delete(k); err != nil {
+					if err := w.delete(tx, target.bucket, k); err != nil {
 						return fmt.Errorf("deleting from %s: %w", target.bucket, err)
 					}
 				}
@@ -362,7 +381,7 @@ func (b *boltBackend) CreateToken(ctx context.Context, t Token) error {
 	if err := checkToken(t); err != nil {
 		return fmt.Errorf("creating token: %w", err)
 	}
-	return b.update(ctx, func(tx *bolt.Tx) error {
+	return b.update(ctx, func(tx *bolt.Tx, w *boltWrites) error {
 		now := b.now()
 		old, err := getToken(tx, []byte(t.ID))
 		switch {
@@ -487,7 +506,7 @@ func (b *boltBackend) Tokens(ctx context.Context, owner string) ([]Token, error)
 
 // DeleteToken implements Store.
 func (b *boltBackend) DeleteToken(ctx context.Context, id string) error {
-	return b.update(ctx, func(tx *bolt.Tx) error {
+	return b.update(ctx, func(tx *bolt.Tx, w *boltWrites) error {
 		t, err := getToken(tx, []byte(id))
 		if err != nil {
 			return err
@@ -507,7 +526,7 @@ func (b *boltBackend) TouchTokens(ctx context.Context, lastUsed map[string]time.
 	if len(lastUsed) == 0 {
 		return nil
 	}
-	return b.update(ctx, func(tx *bolt.Tx) error {
+	return b.update(ctx, func(tx *bolt.Tx, w *boltWrites) error {
 		now := b.now()
 		for id, used := range lastUsed {
 			t, err := getToken(tx, []byte(id))
@@ -540,14 +559,13 @@ func (b *boltBackend) Revoke(ctx context.Context, jti string, until time.Time) (
 		return false, nil // already expired: nothing left to revoke
 	}
 	var revoked bool
-	err := b.update(ctx, func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketRevoked)
-		old, ok := decodeTime(bk.Get([]byte(jti)))
+	err := b.update(ctx, func(tx *bolt.Tx, w *boltWrites) error {
+		old, ok := decodeTime(tx.Bucket(bucketRevoked).Get([]byte(jti)))
 		revoked = !ok || !now.Before(old) // no live record was there
 		if ok && !until.After(old) {
 			return nil
 		}
-		if err := bk.Put([]byte(jti), encodeTime(make([]byte, 0, 8), until)); err != nil {
+		if err := w.put(tx, bucketRevoked, []byte(jti), encodeTime(make([]byte, 0, 8), until)); err != nil {
 			return fmt.Errorf("revoking %s: %w", jti, err)
 		}
 		return nil
@@ -561,6 +579,12 @@ func (b *boltBackend) Revoke(ctx context.Context, jti string, until time.Time) (
 // IsRevoked implements Store.
 func (b *boltBackend) IsRevoked(ctx context.Context, jti string) (bool, error) {
 	if jti == "" {
+		return false, nil
+	}
+	if _, err := b.ready(ctx); err != nil {
+		return false, fmt.Errorf("reading revocation %s: %w", jti, err)
+	}
+	if !b.mem.revoked.mayContain(jti) {
 		return false, nil
 	}
 	var until time.Time
@@ -599,8 +623,8 @@ func getSession(tx *bolt.Tx, idHash []byte, now time.Time) (Session, error) {
 	return s, nil
 }
 
-func putSession(tx *bolt.Tx, s Session) error {
-	if err := tx.Bucket(bucketSessions).Put(s.IDHash, encodeSession(s)); err != nil {
+func putSession(tx *bolt.Tx, w *boltWrites, s Session) error {
+	if err := w.put(tx, bucketSessions, s.IDHash, encodeSession(s)); err != nil {
 		return fmt.Errorf("writing session: %w", err)
 	}
 	return nil
@@ -611,7 +635,7 @@ func (b *boltBackend) CreateSession(ctx context.Context, s Session) error {
 	if err := checkSession(s); err != nil {
 		return fmt.Errorf("creating session: %w", err)
 	}
-	return b.update(ctx, func(tx *bolt.Tx) error {
+	return b.update(ctx, func(tx *bolt.Tx, w *boltWrites) error {
 		_, err := getSession(tx, s.IDHash, b.now())
 		switch {
 		case err == nil:
@@ -619,7 +643,7 @@ func (b *boltBackend) CreateSession(ctx context.Context, s Session) error {
 		case !errors.Is(err, ErrNotFound):
 			return err
 		}
-		return putSession(tx, s)
+		return putSession(tx, w, s)
 	})
 }
 
@@ -628,6 +652,19 @@ func (b *boltBackend) Session(ctx context.Context, idHash []byte) (Session, erro
 	if len(idHash) == 0 {
 		return Session{}, ErrNotFound
 	}
+	if _, err := b.ready(ctx); err != nil {
+		return Session{}, err
+	}
+	if !b.mem.sessions.mayContain(string(idHash)) {
+		return Session{}, ErrNotFound
+	}
+	if s, ok := b.mem.records.get(idHash); ok {
+		if sessionExpired(s, b.now()) {
+			return Session{}, ErrNotFound
+		}
+		return s, nil
+	}
+	gen := b.mem.records.generation()
 	var s Session
 	err := b.view(ctx, func(tx *bolt.Tx) error {
 		var err error
@@ -637,6 +674,7 @@ func (b *boltBackend) Session(ctx context.Context, idHash []byte) (Session, erro
 	if err != nil {
 		return Session{}, err
 	}
+	b.mem.records.putUnchanged(gen, s)
 	return s, nil
 }
 
@@ -645,11 +683,11 @@ func (b *boltBackend) UpdateSession(ctx context.Context, s Session) error {
 	if len(s.IDHash) == 0 {
 		return ErrNotFound
 	}
-	return b.update(ctx, func(tx *bolt.Tx) error {
+	return b.update(ctx, func(tx *bolt.Tx, w *boltWrites) error {
 		if _, err := getSession(tx, s.IDHash, b.now()); err != nil {
 			return err
 		}
-		return putSession(tx, s)
+		return putSession(tx, w, s)
 	})
 }
 
@@ -658,8 +696,8 @@ func (b *boltBackend) DeleteSession(ctx context.Context, idHash []byte) error {
 	if len(idHash) == 0 {
 		return nil
 	}
-	return b.update(ctx, func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketSessions).Delete(idHash); err != nil {
+	return b.update(ctx, func(tx *bolt.Tx, w *boltWrites) error {
+		if err := w.delete(tx, bucketSessions, idHash); err != nil {
 			return fmt.Errorf("deleting session: %w", err)
 		}
 		return nil
@@ -675,16 +713,15 @@ func (b *boltBackend) AddFailure(ctx context.Context, key string, window time.Du
 		return Counter{}, fmt.Errorf("adding failure: %w", err)
 	}
 	var c Counter
-	err := b.update(ctx, func(tx *bolt.Tx) error {
+	err := b.update(ctx, func(tx *bolt.Tx, w *boltWrites) error {
 		now := b.now()
-		bk := tx.Bucket(bucketFailures)
-		old, ok := decodeCounter(bk.Get([]byte(key)))
+		old, ok := decodeCounter(tx.Bucket(bucketFailures).Get([]byte(key)))
 		if ok && !counterExpired(old, now) {
 			c = Counter{Count: old.Count + 1, Expires: old.Expires}
 		} else {
 			c = Counter{Count: 1, Expires: now.Add(window)}
 		}
-		return bk.Put([]byte(key), encodeCounter(c))
+		return w.put(tx, bucketFailures, []byte(key), encodeCounter(c))
 	})
 	if err != nil {
 		return Counter{}, fmt.Errorf("adding failure: %w", err)
@@ -695,6 +732,12 @@ func (b *boltBackend) AddFailure(ctx context.Context, key string, window time.Du
 // Failures implements Store.
 func (b *boltBackend) Failures(ctx context.Context, key string) (Counter, error) {
 	if key == "" {
+		return Counter{}, nil
+	}
+	if _, err := b.ready(ctx); err != nil {
+		return Counter{}, fmt.Errorf("reading failures: %w", err)
+	}
+	if !b.mem.failures.mayContain(key) {
 		return Counter{}, nil
 	}
 	var c Counter
@@ -717,12 +760,11 @@ func (b *boltBackend) SetFailures(ctx context.Context, key string, c Counter) er
 	if err := checkKey("failure key", key); err != nil {
 		return fmt.Errorf("setting failures: %w", err)
 	}
-	err := b.update(ctx, func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketFailures)
+	err := b.update(ctx, func(tx *bolt.Tx, w *boltWrites) error {
 		if c.Count <= 0 || counterExpired(c, b.now()) {
-			return bk.Delete([]byte(key))
+			return w.delete(tx, bucketFailures, []byte(key))
 		}
-		return bk.Put([]byte(key), encodeCounter(c))
+		return w.put(tx, bucketFailures, []byte(key), encodeCounter(c))
 	})
 	if err != nil {
 		return fmt.Errorf("setting failures: %w", err)
@@ -735,8 +777,8 @@ func (b *boltBackend) ResetFailures(ctx context.Context, key string) error {
 	if key == "" {
 		return nil
 	}
-	err := b.update(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketFailures).Delete([]byte(key))
+	err := b.update(ctx, func(tx *bolt.Tx, w *boltWrites) error {
+		return w.delete(tx, bucketFailures, []byte(key))
 	})
 	if err != nil {
 		return fmt.Errorf("resetting failures: %w", err)
@@ -761,7 +803,7 @@ func (b *boltBackend) Secret(ctx context.Context, name string, generate func() (
 	if s != nil {
 		return s, nil
 	}
-	err = b.update(ctx, func(tx *bolt.Tx) error {
+	err = b.update(ctx, func(tx *bolt.Tx, w *boltWrites) error {
 		bk := tx.Bucket(bucketSecrets)
 		if v := bk.Get([]byte(name)); v != nil {
 			s = bytes.Clone(v)

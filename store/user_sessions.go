@@ -97,7 +97,7 @@ func (b *boltBackend) DeleteUserSessions(ctx context.Context, user string) (int,
 	}
 	now := b.now()
 	n := 0
-	err := b.update(ctx, func(tx *bolt.Tx) error {
+	err := b.update(ctx, func(tx *bolt.Tx, w *boltWrites) error {
 		bucket := tx.Bucket(bucketSessions)
 		var doomed [][]byte
 		err := bucket.ForEach(func(k, v []byte) error {
@@ -114,7 +114,7 @@ func (b *boltBackend) DeleteUserSessions(ctx context.Context, user string) (int,
 			return err
 		}
 		for _, k := range doomed {
-			if err := bucket.Delete(k); err != nil {
+			if err := w.delete(tx, bucketSessions, k); err != nil {
 				return err
 			}
 		}
