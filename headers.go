@@ -36,10 +36,12 @@ func (h *Handler) removeSpoofedIdentity(r *http.Request, first bool) {
 // reads {http.auth.user.id} into user_id) and to the upstream headers.
 func (h *Handler) setIdentity(r *http.Request, id *identity.Identity) {
 	publishIdentity(r, id)
-	// Fresh slices: a later handler (request_header replace) may edit the
-	// values in place, which must never reach a shared identity.
-	r.Header[h.userHeader] = []string{id.User}
-	r.Header[h.rolesHeader] = []string{id.RolesJoined}
+	// Fresh slices (one array, capped apart): a later handler
+	// (request_header replace) may edit the values in place, which must
+	// never reach a shared identity.
+	values := []string{id.User, id.RolesJoined}
+	r.Header[h.userHeader] = values[0:1:1]
+	r.Header[h.rolesHeader] = values[1:2:2]
 }
 
 // checkIdentityHeader checks a user_header or roles_header name (empty:

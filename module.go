@@ -426,7 +426,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.setIdentity(r, id)
 	}
 	if !h.KeepCredentials {
-		r.Header.Del("Authorization")
+		delete(r.Header, "Authorization")
 	}
 	for _, s := range h.scrubbers {
 		if _, inURL := s.(authenticators.URLCredential); inURL || !h.KeepCredentials {

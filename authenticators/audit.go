@@ -163,9 +163,9 @@ func (a *Audit) lockouts(r *http.Request, user string, c counters) {
 			continue
 		}
 		switch {
-		case strings.HasPrefix(k.key, "fail:user-addr:"):
+		case strings.HasPrefix(k.key, keyUserAddr):
 			a.Event(EventLockedOut, r, user, zap.String("scope", "user_address"))
-		case strings.HasPrefix(k.key, "fail:user:"):
+		case strings.HasPrefix(k.key, keyUser):
 			a.Event(EventLockedOut, r, user, zap.String("scope", "user"))
 		default:
 			a.Event(EventLockedOut, r, "", zap.String("scope", "address"))

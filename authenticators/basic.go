@@ -58,7 +58,8 @@ func (b *Basic) Authenticate(r *http.Request) (*identity.Identity, error) {
 	if !ok {
 		return nil, nil
 	}
-	user, password, ok := decodeUserPass(encoded)
+	var buf userPassBuffer
+	user, password, ok := decodeUserPass(&buf, encoded)
 	if !ok {
 		return nil, Invalid("Malformed Basic credentials.")
 	}

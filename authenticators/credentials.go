@@ -38,14 +38,22 @@ func SingleCredentialHeader(h http.Header, name string) error {
 	return nil
 }
 
+// userPassBuffer holds a decoded user:password on the stack; a longer one
+// is decoded into a new array.
+type userPassBuffer [256]byte
+
 // decodeUserPass decodes base64("user:password") as used by Basic (RFC 7617)
-// and dotCMS's DOTAUTH header.
-func decodeUserPass(encoded string) (user, password []byte, ok bool) {
-	raw, err := base64.StdEncoding.DecodeString(encoded)
+// and dotCMS's DOTAUTH header, into buf when it fits.
+func decodeUserPass(buf *userPassBuffer, encoded string) (user, password []byte, ok bool) {
+	dst := buf[:]
+	if n := base64.StdEncoding.DecodedLen(len(encoded)); n > len(dst) {
+		dst = make([]byte, n)
+	}
+	n, err := base64.StdEncoding.Decode(dst, []byte(encoded))
 	if err != nil {
 		return nil, nil, false
 	}
-	user, password, ok = bytes.Cut(raw, []byte{':'})
+	user, password, ok = bytes.Cut(dst[:n], []byte{':'})
 	if !ok || len(user) == 0 {
 		return nil, nil, false
 	}
@@ -75,22 +83,50 @@ func cookieValue(r *http.Request, name string) (string, bool) {
 }
 
 // removeCookies deletes the named cookies from the request's Cookie
-// headers and keeps the others. It parses nothing when none is present.
+// headers and keeps the others as they were sent. A cookie counts as named
+// when its name, with the spaces around it trimmed, is one of names (as
+// Go's and most servers' cookie parsers read it). Nothing is allocated
+// when none is present or when no other cookie is left.
 func removeCookies(r *http.Request, names ...string) {
+	lines := r.Header["Cookie"]
 	present := false
-	for _, n := range names {
-		if _, ok := cookieValue(r, n); ok {
-			present = true
+	for _, line := range lines {
+		for part := range strings.SplitSeq(line, ";") {
+			if cookieNamed(part, names) {
+				present = true
+			}
 		}
 	}
 	if !present {
 		return
 	}
-	cookies := r.Cookies()
-	r.Header.Del("Cookie")
-	for _, c := range cookies {
-		if !slices.Contains(names, c.Name) {
-			r.AddCookie(c)
+	var kept []string
+	for _, line := range lines {
+		var b strings.Builder
+		for part := range strings.SplitSeq(line, ";") {
+			part = strings.TrimSpace(part)
+			if part == "" || cookieNamed(part, names) {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(part)
+		}
+		if b.Len() > 0 {
+			kept = append(kept, b.String())
 		}
 	}
+	if len(kept) == 0 {
+		delete(r.Header, "Cookie")
+		return
+	}
+	r.Header["Cookie"] = kept
+}
+
+// cookieNamed reports whether the cookie-pair part is one of the named
+// cookies.
+func cookieNamed(part string, names []string) bool {
+	name, _, _ := strings.Cut(part, "=")
+	return slices.Contains(names, strings.TrimSpace(name))
 }

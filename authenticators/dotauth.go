@@ -54,7 +54,8 @@ func (a *DotAuth) Authenticate(r *http.Request) (*identity.Identity, error) {
 		return nil, nil
 	}
 	a.warning.check(r)
-	user, password, ok := decodeUserPass(v)
+	var buf userPassBuffer
+	user, password, ok := decodeUserPass(&buf, v)
 	if !ok {
 		return nil, Invalid("Malformed " + a.Header + " credentials.")
 	}

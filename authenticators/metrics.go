@@ -171,7 +171,7 @@ func OutcomeOf(err error) string {
 // address's (fail:addr:…).
 func countThrottled(key string) {
 	c := throttledCounters()
-	if strings.HasPrefix(key, "fail:user") {
+	if strings.HasPrefix(key, keyUser) || strings.HasPrefix(key, keyUserAddr) {
 		c[0].Inc()
 	} else {
 		c[1].Inc()

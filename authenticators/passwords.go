@@ -2,13 +2,12 @@ package authenticators
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -133,13 +132,21 @@ func (p *Passwords) Check(r *http.Request, user, password []byte) (*identity.Acc
 		return nil, identity.ErrBadCredentials
 	}
 	ctx := r.Context()
-	c := p.countersFor(user, ClientIP(r))
-	if err := p.lockedOut(ctx, &c); err != nil {
-		return nil, err
-	}
+	addr := ClientIP(r)
+	// A password verified before needs no hashing, but is refused like any
+	// other while a lockout covers it: otherwise a locked-out guesser would
+	// still learn (by a 200) when a guess is right.
 	if acct, ok := p.users.Cached(user, password); ok {
+		c := p.countersFor(acct.NameHash, addr)
+		if err := p.lockedOut(ctx, &c); err != nil {
+			return nil, err
+		}
 		p.reset(ctx, c)
 		return acct, nil
+	}
+	c := p.countersFor(identity.NameHash(user), addr)
+	if err := p.lockedOut(ctx, &c); err != nil {
+		return nil, err
 	}
 
 	// A password to hash: serialise per counter, and read the counters
@@ -178,22 +185,35 @@ type counter struct {
 // user, per address.
 type counters [3]counter
 
-// countersFor builds the counters of a check by user from addr. Keys that
-// carry the user name hold a hash of it, so that any bytes a client sends
-// as a name make a short, safe store key.
-func (p *Passwords) countersFor(user []byte, addr string) counters {
-	u := nameHash(user)
-	return counters{
-		{key: "fail:user-addr:" + u + ":" + addr, limit: p.throttle.PerUserAddress, who: "this user from this address", resets: true},
-		{key: "fail:user:" + u, limit: p.throttle.PerUser, who: "this user", resets: true},
-		{key: "fail:addr:" + addr, limit: p.throttle.PerAddress, who: "this address"},
-	}
-}
+// Prefixes of the failure counter keys.
+const (
+	keyUserAddr = "fail:user-addr:"
+	keyUser     = "fail:user:"
+	keyAddr     = "fail:addr:"
+)
 
-// nameHash is the hex SHA-256 of a user name (the first 16 bytes).
-func nameHash(user []byte) string {
-	sum := sha256.Sum256(user)
-	return hex.EncodeToString(sum[:16])
+// countersFor builds the counters of a check by the user whose
+// identity.NameHash is name, from addr. The three keys share one string:
+// one allocation per check.
+func (p *Passwords) countersFor(name, addr string) counters {
+	var b strings.Builder
+	b.Grow(len(keyUserAddr) + len(name) + 1 + len(addr) + len(keyUser) + len(name) + len(keyAddr) + len(addr))
+	b.WriteString(keyUserAddr)
+	b.WriteString(name)
+	b.WriteByte(':')
+	b.WriteString(addr)
+	userAt := b.Len()
+	b.WriteString(keyUser)
+	b.WriteString(name)
+	addrAt := b.Len()
+	b.WriteString(keyAddr)
+	b.WriteString(addr)
+	keys := b.String()
+	return counters{
+		{key: keys[:userAt], limit: p.throttle.PerUserAddress, who: "this user from this address", resets: true},
+		{key: keys[userAt:addrAt], limit: p.throttle.PerUser, who: "this user", resets: true},
+		{key: keys[addrAt:], limit: p.throttle.PerAddress, who: "this address"},
+	}
 }
 
 // reset clears the counters a success clears; written only when they are

@@ -3,6 +3,7 @@ package authenticators
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -74,5 +75,33 @@ func TestThrottleRefusesHugeNames(t *testing.T) {
 	_, err := p.Check(httptest.NewRequest("GET", "/", nil), []byte(strings.Repeat("a", 40000)), []byte("x"))
 	if !errors.Is(err, identity.ErrBadCredentials) {
 		t.Fatalf("err = %v, want ErrBadCredentials", err)
+	}
+}
+
+// TestLockoutCoversCachedPasswords: a password verified before (no hashing
+// needed) is still refused while its user is locked out from the address,
+// so a locked-out guesser never learns by a 200 that a guess is right; from
+// another address it works.
+func TestLockoutCoversCachedPasswords(t *testing.T) {
+	p := newTestPasswords(t, Throttle{PerUserAddress: 3, PerUser: 100, PerAddress: 1000})
+	from := func(addr string) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = addr + ":1234"
+		return r
+	}
+	if _, err := p.Check(from("192.0.2.1"), []byte("alice"), []byte("right")); err != nil {
+		t.Fatalf("first check: %v", err)
+	}
+	for range 3 {
+		if _, err := p.Check(from("192.0.2.1"), []byte("alice"), []byte("wrong")); !errors.Is(err, identity.ErrBadCredentials) {
+			t.Fatalf("wrong guess: %v", err)
+		}
+	}
+	var rej *Rejection
+	if _, err := p.Check(from("192.0.2.1"), []byte("alice"), []byte("right")); !errors.As(err, &rej) || rej.StatusCode() != http.StatusTooManyRequests {
+		t.Fatalf("cached right password during the lockout: %v, want 429", err)
+	}
+	if _, err := p.Check(from("198.51.100.7"), []byte("alice"), []byte("right")); err != nil {
+		t.Fatalf("right password from another address: %v", err)
 	}
 }

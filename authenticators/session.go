@@ -3,13 +3,10 @@ package authenticators
 import (
 	"cmp"
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"hash"
 	"net/http"
 	"net/url"
 	"strings"
@@ -65,14 +62,16 @@ type Session struct {
 	// unsafe requests are accepted over HTTPS.
 	TrustedOrigins []string `json:"trusted_origins,omitempty"`
 
-	env      Env
-	store    store.SessionStore
-	hasher   *storeSecret[sessionHasher]
-	extended *cache.Bounded[string, int64] // id hash → unix nanoseconds of the last extension
-	extend   chan store.Session
-	stop     chan struct{}
-	stopOnce *sync.Once
-	done     chan struct{}
+	env Env
+	// csrfHeader is CSRFHeader in canonical form.
+	csrfHeader string
+	store      store.SessionStore
+	hasher     *storeSecret[sessionHasher]
+	extended   *cache.Bounded[string, int64] // id hash → unix nanoseconds of the last extension
+	extend     chan store.Session
+	stop       chan struct{}
+	stopOnce   *sync.Once
+	done       chan struct{}
 }
 
 // CaddyModule returns the Caddy module information.
@@ -110,6 +109,7 @@ func (s *Session) Bind(env Env) error {
 	s.CookieName = cmp.Or(s.CookieName, "sessionid")
 	s.CSRFCookieName = cmp.Or(s.CSRFCookieName, "csrftoken")
 	s.CSRFHeader = cmp.Or(s.CSRFHeader, "X-CSRFToken")
+	s.csrfHeader = http.CanonicalHeaderKey(s.CSRFHeader)
 	if s.IdleTimeout == 0 {
 		s.IdleTimeout = caddy.Duration(defaultIdleTimeout)
 	}
@@ -209,11 +209,11 @@ func (s *Session) checkWrite(r *http.Request, sess store.Session, h *sessionHash
 			return err
 		}
 	}
-	token := r.Header.Get(s.CSRFHeader)
+	token := r.Header.Get(s.csrfHeader)
 	if token == "" {
 		return Forbidden("CSRF token missing: send the " + s.CSRFHeader + " header with the csrftoken cookie's value.")
 	}
-	if subtle.ConstantTimeCompare(h.hash(token), sess.CSRFHash) != 1 {
+	if sum := h.sum(token); subtle.ConstantTimeCompare(sum[:], sess.CSRFHash) != 1 {
 		return Forbidden("CSRF token incorrect.")
 	}
 	return nil
@@ -334,31 +334,23 @@ func (s *Session) expiredCookies(r *http.Request) []*http.Cookie {
 
 // sessionHasher is HMAC-SHA256 under the store's session key: ids and
 // CSRF tokens are stored only as hashes.
-type sessionHasher struct {
-	macs sync.Pool // of hash.Hash
-}
+type sessionHasher struct{ keyedHash }
 
 func newSessionHasher(key []byte) (*sessionHasher, error) {
-	h := new(sessionHasher)
-	h.macs.New = func() any { return hmac.New(sha256.New, key) }
-	return h, nil
+	return &sessionHasher{newKeyedHash(key)}, nil
 }
 
 // hash is the HMAC of v.
 func (h *sessionHasher) hash(v string) []byte {
-	mac := h.macs.Get().(hash.Hash)
-	mac.Reset()
-	mac.Write([]byte(v))
-	sum := mac.Sum(nil)
-	h.macs.Put(mac)
-	return sum
+	sum := h.sum(v)
+	return sum[:]
 }
 
 // Scrub removes the session cookies and the CSRF header from the upstream
 // request: the CSRF token is a credential too.
 func (s *Session) Scrub(r *http.Request) {
 	removeCookies(r, s.CookieName, s.CSRFCookieName)
-	r.Header.Del(s.CSRFHeader)
+	delete(r.Header, s.csrfHeader)
 }
 
 // UnmarshalCaddyfile parses

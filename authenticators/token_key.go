@@ -2,7 +2,6 @@ package authenticators
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -40,40 +39,13 @@ type NewKey struct {
 	Display string
 }
 
-// keyHasher computes HMAC-SHA256 (RFC 2104) of token keys under the
-// server's token secret. It runs on stack buffers: the lookup on every
-// request must not allocate.
-type keyHasher struct {
-	ipad, opad [sha256.BlockSize]byte
-}
+// keyHasher hashes token keys: HMAC-SHA256 under the server's token
+// secret, on stack buffers (keyedHash).
+type keyHasher struct{ keyedHash }
 
-// newKeyHasher prepares the HMAC pads for secret.
+// newKeyHasher prepares the hasher of token keys for secret.
 func newKeyHasher(secret []byte) *keyHasher {
-	if len(secret) > sha256.BlockSize {
-		sum := sha256.Sum256(secret)
-		secret = sum[:]
-	}
-	h := &keyHasher{}
-	copy(h.ipad[:], secret)
-	copy(h.opad[:], secret)
-	for i := range h.ipad {
-		h.ipad[i] ^= 0x36
-		h.opad[i] ^= 0x5c
-	}
-	return h
-}
-
-// sum returns HMAC-SHA256(secret, key). key is at most tokenKeyLen bytes
-// (parseKey checks), so both buffers stay on the stack.
-func (h *keyHasher) sum(key string) [sha256.Size]byte {
-	var inner [sha256.BlockSize + tokenKeyLen]byte
-	copy(inner[:], h.ipad[:])
-	n := copy(inner[sha256.BlockSize:], key)
-	innerSum := sha256.Sum256(inner[:sha256.BlockSize+n])
-	var outer [sha256.BlockSize + sha256.Size]byte
-	copy(outer[:], h.opad[:])
-	copy(outer[sha256.BlockSize:], innerSum[:])
-	return sha256.Sum256(outer[:])
+	return &keyHasher{newKeyedHash(secret)}
 }
 
 // generate makes a new random key and its hash.

@@ -3,6 +3,7 @@ package identity
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"runtime"
@@ -24,6 +25,9 @@ type Account struct {
 	RolesJoined string
 	// Disabled accounts are refused everywhere.
 	Disabled bool
+	// NameHash is NameHash(Name), computed once: the form of the name in
+	// store keys (the failed-login counters).
+	NameHash string
 
 	hash passwordHash
 	// identities are the account's immutable identities per password method,
@@ -42,6 +46,16 @@ func (a *Account) Identity(method string) *Identity {
 		return id
 	}
 	return New(a.Name, a.Roles, method, "")
+}
+
+// NameHash is how a user name appears in store keys: the hex of the
+// first 16 bytes of its SHA-256, so that any bytes a client sends as a name
+// make a short, safe key.
+func NameHash(name []byte) string {
+	var hexName [32]byte
+	sum := sha256.Sum256(name)
+	hex.Encode(hexName[:], sum[:16])
+	return string(hexName[:])
 }
 
 // Directory is the set of configured users with password verification.
@@ -107,6 +121,7 @@ func (d *Directory) Replace(users []User) error {
 			Roles:       roles,
 			RolesJoined: JoinRoles(roles),
 			Disabled:    u.Disabled,
+			NameHash:    NameHash([]byte(u.Name)),
 			hash:        h,
 			identities:  make(map[string]*Identity, len(passwordMethods)),
 		}
