@@ -9,7 +9,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -115,6 +114,7 @@ type Handler struct {
 	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=http.handlers.rest_auth.stores inline_key=backend"`
 
 	chain       []authenticators.Authenticator
+	methods     []string // the chain's method names
 	scrubbers   []authenticators.Scrubber
 	challenge   string
 	endpoints   *handlers.Endpoints
@@ -258,6 +258,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.chain = append(h.chain, a)
 		h.counters = append(h.counters, authenticators.NewRequestCounters(method))
 	}
+	h.methods = methods
 	h.counters = append(h.counters, authenticators.NewRequestCounters(authenticators.MethodAnonymous))
 	h.challenge = strings.Join(challenges, ", ")
 	h.warnLegacyMethods(methods)
@@ -379,8 +380,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	} else {
 		var err error
 		if id, decided, err = h.authenticate(r); err != nil {
-			var rej *authenticators.Rejection
-			if !errors.As(err, &rej) || !rej.Stale || !isEndpoint || !endpoint.Login {
+			rej, _ := authenticators.AsRejection(err)
+			if rej == nil || !rej.Stale || !isEndpoint || !endpoint.Login {
 				h.rejected(r, decided, err)
 				if rej != nil && rej.Stale && h.redirectToSignIn(w, r, rej.Header) {
 					return nil

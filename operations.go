@@ -1,7 +1,6 @@
 package restauth
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
@@ -72,11 +71,10 @@ func (h *Handler) rejected(r *http.Request, decided int, err error) {
 	h.count(decided, outcome)
 	method := authenticators.MethodAnonymous
 	if decided >= 0 {
-		method = caddy.GetModuleName(h.chain[decided])
+		method = h.methods[decided]
 	}
 	reason := "store unavailable"
-	var rej *authenticators.Rejection
-	if errors.As(err, &rej) {
+	if rej, ok := authenticators.AsRejection(err); ok {
 		reason = rej.Detail
 	}
 	h.audit.Rejected(r, method, reason)

@@ -15,11 +15,12 @@ import (
 // does not allow: err is a *authenticators.Rejection, or a store failure
 // (503).
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
-	var rej *authenticators.Rejection
+	rej, isRejection := authenticators.AsRejection(err)
 	switch {
-	case errors.As(err, &rej):
-		h.logger.Debug("request refused",
-			zap.Int("status", rej.StatusCode()), zap.String("detail", rej.Detail), zap.String("remote_ip", authenticators.ClientIP(r)))
+	case isRejection:
+		if ce := h.logger.Check(zap.DebugLevel, "request refused"); ce != nil {
+			ce.Write(zap.Int("status", rej.StatusCode()), zap.String("detail", rej.Detail), zap.String("remote_ip", authenticators.ClientIP(r)))
+		}
 	case errors.Is(err, store.ErrUnavailable):
 		// The store logs the outage once; not once per request.
 		h.logger.Debug("credential check failed: store unavailable", zap.String("remote_ip", authenticators.ClientIP(r)), zap.Error(err))

@@ -288,7 +288,7 @@ func (j *JWT) parse(ctx context.Context, raw string) (*identity.Identity, error)
 	if !ok {
 		return nil, j.reject("The token's user no longer exists or is disabled.")
 	}
-	id := identity.New(acct.Name, acct.Roles, "jwt", claims.ID)
+	id := acct.TokenIdentity("jwt", claims.ID)
 	id.Expires = claims.ExpiresAt.Unix()
 	if claims.HasIat {
 		id.IssuedAt = claims.IssuedAt.Unix()

@@ -151,8 +151,8 @@ var throttledCounters = sync.OnceValue(func() [2]prometheus.Counter {
 
 // OutcomeOf is the outcome label of a request the chain refused with err.
 func OutcomeOf(err error) string {
-	var rej *Rejection
-	if !errors.As(err, &rej) {
+	rej, ok := AsRejection(err)
+	if !ok {
 		return OutcomeUnavailable
 	}
 	switch rej.StatusCode() {

@@ -79,12 +79,23 @@ func (r *Rejection) Write(w http.ResponseWriter, challenge string) {
 	}
 }
 
+// AsRejection is the *Rejection in err's chain, if any (errors.As, with a
+// type assertion first: err is a bare *Rejection on the request path, and
+// errors.As's reflection is not free).
+func AsRejection(err error) (*Rejection, bool) {
+	if rej, ok := err.(*Rejection); ok {
+		return rej, true
+	}
+	var rej *Rejection
+	ok := errors.As(err, &rej)
+	return rej, ok
+}
+
 // WriteError answers a request refused with err: a *Rejection as itself
 // (challenge as for Write), any other error as a store failure (503). It is
 // the one place a refusal is written.
 func WriteError(w http.ResponseWriter, err error, challenge string) {
-	var rej *Rejection
-	if errors.As(err, &rej) {
+	if rej, ok := AsRejection(err); ok {
 		rej.Write(w, challenge)
 		return
 	}

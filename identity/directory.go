@@ -35,9 +35,11 @@ type Account struct {
 	identities map[string]*Identity
 }
 
-// passwordMethods are the authenticators whose identity is the account's
-// own (no token restrictions), prebuilt per account.
-var passwordMethods = []string{"basic", "dotauth", "url_params", "session"}
+// prebuiltMethods are the authenticators whose identities are prebuilt per
+// account: those of the password methods and sessions are the account's
+// own (no token restrictions); that of jwt is the template TokenIdentity
+// copies.
+var prebuiltMethods = []string{"basic", "dotauth", "url_params", "session", "jwt"}
 
 // Identity returns the identity of this account for an authenticator
 // method. The result is shared: callers must not modify it.
@@ -56,6 +58,20 @@ func NameHash(name []byte) string {
 	sum := sha256.Sum256(name)
 	hex.Encode(hexName[:], sum[:16])
 	return string(hexName[:])
+}
+
+// TokenIdentity is the account's identity by method for the token (JWT)
+// tokenID: a copy of the prebuilt identity, so that only the token's own
+// fields are new.
+func (a *Account) TokenIdentity(method, tokenID string) *Identity {
+	base, ok := a.identities[method]
+	if !ok {
+		return New(a.Name, a.Roles, method, tokenID)
+	}
+	id := *base
+	id.TokenID = tokenID
+	id.placeholders[3] = tokenID
+	return &id
 }
 
 // Directory is the set of configured users with password verification.
@@ -123,9 +139,9 @@ func (d *Directory) Replace(users []User) error {
 			Disabled:    u.Disabled,
 			NameHash:    NameHash([]byte(u.Name)),
 			hash:        h,
-			identities:  make(map[string]*Identity, len(passwordMethods)),
+			identities:  make(map[string]*Identity, len(prebuiltMethods)),
 		}
-		for _, m := range passwordMethods {
+		for _, m := range prebuiltMethods {
 			a.identities[m] = New(a.Name, a.Roles, m, "")
 		}
 		set.accounts[u.Name] = a
