@@ -32,7 +32,7 @@ func SingleCredentialHeader(h http.Header, name string) error {
 	case len(values) > 1:
 		return &Rejection{Status: http.StatusBadRequest,
 			Detail: "The request has more than one " + name + " header; send exactly one."}
-	case len(values) == 1 && strings.TrimSpace(values[0]) == "":
+	case len(values) == 1 && isBlank(values[0]):
 		return Invalid("The request has an empty " + name + " header; send a credential in it or leave it out.")
 	}
 	return nil
@@ -41,6 +41,18 @@ func SingleCredentialHeader(h http.Header, name string) error {
 // userPassBuffer holds a decoded user:password on the stack; a longer one
 // is decoded into a new array.
 type userPassBuffer [256]byte
+
+// isBlank reports whether v is empty or only spaces and tabs (what a
+// server leaves of a header's value; looked at from the start only, so a
+// credential costs nothing to check).
+func isBlank(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] != ' ' && v[i] != '\t' {
+			return false
+		}
+	}
+	return true
+}
 
 // decodeUserPass decodes base64("user:password") as used by Basic (RFC 7617)
 // and dotCMS's DOTAUTH header, into buf when it fits.

@@ -40,3 +40,48 @@ func TestBoundedConcurrent(t *testing.T) {
 		t.Fatalf("len %d exceeds the bound", c.Len())
 	}
 }
+
+// TestBoundedKeepsUsedEntries: an entry read since the last generation
+// switch survives the next one; one not read is dropped.
+func TestBoundedKeepsUsedEntries(t *testing.T) {
+	c := New[int, int](10) // generations of 5
+	for i := range 5 {
+		c.Put(i, i)
+	}
+	c.Put(100, 100) // switch: 0..4 are the previous generation
+	if _, ok := c.Get(0); !ok {
+		t.Fatal("entry 0 dropped at the first switch")
+	}
+	for i := 101; i < 105; i++ { // fills the current generation (0 was moved in)
+		c.Put(i, i)
+	}
+	c.Put(200, 200) // second switch drops what was not used
+	if _, ok := c.Get(0); !ok {
+		t.Error("an entry in use was dropped")
+	}
+	if _, ok := c.Get(1); ok {
+		t.Error("an unused entry survived two switches")
+	}
+	if c.Len() > 10 {
+		t.Errorf("len %d exceeds the bound", c.Len())
+	}
+}
+
+// TestBoundedDeleteWins: a Delete is never undone by a Get that found the
+// entry in the previous generation just before.
+func TestBoundedDeleteWins(t *testing.T) {
+	for round := range 200 {
+		c := New[int, int](4)
+		c.Put(1, 1)
+		c.Put(2, 2)
+		c.Put(3, 3) // 1 and 2 are in the previous generation
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); c.Get(1) }()
+		go func() { defer wg.Done(); c.Delete(1) }()
+		wg.Wait()
+		if _, ok := c.Get(1); ok {
+			t.Fatalf("round %d: deleted entry found", round)
+		}
+	}
+}
