@@ -239,6 +239,31 @@ func BenchmarkTokenValid(b *testing.B) {
 	}
 }
 
+// BenchmarkTokenBogus is a request with a well-formed API token key that
+// names no token (bolt store): the key is hashed, the hash is not among the
+// stored ones (known in memory: no read transaction), 401.
+func BenchmarkTokenBogus(b *testing.B) {
+	h, key, _ := boltTokenHandler(b, filepath.Join(b.TempDir(), "t.db"))
+	atDefaultLogLevel(h)
+	bogus := key[:len(key)-4] + "AAAA"
+	headerLoop(b, h, "Authorization", [][]string{{"Token " + bogus}}, http.StatusUnauthorized)
+}
+
+// BenchmarkSessionUnknown is a request with a session cookie that names
+// no session (bolt store): the id is hashed, the hash is not among the
+// stored ones (no read transaction), 401 with the cookies expired.
+func BenchmarkSessionUnknown(b *testing.B) {
+	h := &Handler{
+		Users:             []identity.User{{Name: "alice", PasswordHash: testusers.AliceHash, Roles: []string{"editor", "member"}}},
+		AuthenticatorsRaw: []json.RawMessage{json.RawMessage(`{"method":"session"}`)},
+		StoreRaw:          json.RawMessage(`{"backend":"bolt","path":"` + filepath.Join(b.TempDir(), "bench.db") + `"}`),
+	}
+	provisionHandler(b, h)
+	atDefaultLogLevel(h)
+	benchSession(b, h) // a real session exists; the cookie names another
+	headerLoop(b, h, "Cookie", [][]string{{"sessionid=0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"}}, http.StatusUnauthorized)
+}
+
 // redisStoreRaw is the JSON of a redis store on srv.
 func redisStoreRaw(srv *redistest.Server) json.RawMessage {
 	return json.RawMessage(`{"backend":"redis","address":"` + srv.Addr() + `"}`)

@@ -62,10 +62,15 @@ func jwtBenchHandler(b *testing.B, jwtConfig string) *Handler {
 		StoreRaw:          json.RawMessage(`{"backend":"bolt","path":"` + filepath.Join(b.TempDir(), "bench.db") + `"}`),
 	}
 	provisionHandler(b, h)
-	// Caddy's default log level once a config is loaded: the rejections'
-	// debug lines are not written.
-	h.logger = h.logger.WithOptions(zap.IncreaseLevel(zap.InfoLevel))
+	atDefaultLogLevel(h)
 	return h
+}
+
+// atDefaultLogLevel puts h's logger at Caddy's default level once a config
+// is loaded (info): the rejections' debug lines are not written, as in a
+// real Caddy.
+func atDefaultLogLevel(h *Handler) {
+	h.logger = h.logger.WithOptions(zap.IncreaseLevel(zap.InfoLevel))
 }
 
 // benchTokens issues n distinct tokens for alice.
@@ -86,6 +91,12 @@ func benchTokens(b *testing.B, h *Handler, n int) [][]string {
 // jwtLoop sends tokens[i%len(tokens)] through ServeHTTP b.N times and
 // requires status each time.
 func jwtLoop(b *testing.B, h *Handler, tokens [][]string, status int) {
+	headerLoop(b, h, "Authorization", tokens, status)
+}
+
+// headerLoop sends the header name with values[i%len(values)] through
+// ServeHTTP b.N times and requires status each time.
+func headerLoop(b *testing.B, h *Handler, name string, values [][]string, status int) {
 	r := benchRequest(nil)
 	vars := r.Context().Value(caddyhttp.VarsCtxKey).(map[string]any)
 	w := &statusWriter{header: http.Header{}}
@@ -99,7 +110,7 @@ func jwtLoop(b *testing.B, h *Handler, tokens [][]string, status int) {
 		delete(vars, identityVar)
 		clear(w.header)
 		w.status = 200
-		r.Header["Authorization"] = tokens[i%len(tokens)]
+		r.Header[name] = values[i%len(values)]
 		if err := h.ServeHTTP(w, r, noopNext); err != nil || w.status != status {
 			b.Fatalf("status %d (want %d), err %v", w.status, status, err)
 		}

@@ -383,7 +383,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			rej, _ := authenticators.AsRejection(err)
 			if rej == nil || !rej.Stale || !isEndpoint || !endpoint.Login {
 				h.rejected(r, decided, err)
-				if rej != nil && rej.Stale && h.redirectToSignIn(w, r, rej.Header) {
+				if rej != nil && rej.Stale && h.redirectToSignIn(w, r, rej) {
 					return nil
 				}
 				h.refuse(w, r, err)

@@ -32,17 +32,17 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
 
 // redirectToSignIn sends a browser navigation without a usable credential
 // to the login_page (303) and reports whether it did. What anonymous users
-// may read is not redirected. header holds extra response headers (the
-// Set-Cookie that expires an ended session).
-func (h *Handler) redirectToSignIn(w http.ResponseWriter, r *http.Request, header http.Header) bool {
+// may read is not redirected. stale, if not nil, is the rejection of an
+// ended session, whose Set-Cookie values expire its cookies.
+func (h *Handler) redirectToSignIn(w http.ResponseWriter, r *http.Request, stale *authenticators.Rejection) bool {
 	if h.LoginPage == nil || h.endpoints == nil || !handlers.IsNavigation(r) {
 		return false
 	}
 	if h.authorize(r, nil) == nil {
 		return false
 	}
-	for k, v := range header {
-		w.Header()[k] = v
+	if stale != nil {
+		stale.AddCookies(w.Header())
 	}
 	return h.endpoints.RedirectToSignIn(w, r)
 }

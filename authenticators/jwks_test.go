@@ -98,7 +98,7 @@ func TestExternalClaims(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var c jwtClaimsSeen
-			err := e.decode([]byte(tc.claims), &c)
+			err := e.decode([]byte(tc.claims), tc.claims, &c)
 			if tc.user == "" {
 				if err == nil {
 					t.Fatalf("accepted as %+v", c)

@@ -144,8 +144,8 @@ type externalClaims struct {
 }
 
 // decode reads the claims at userPath and rolesPath.
-func (e *externalClaims) decode(b []byte, c *jwtClaimsSeen) error {
-	s := jsonScanner{b: b}
+func (e *externalClaims) decode(b []byte, text string, c *jwtClaimsSeen) error {
+	s := jsonScanner{b: b, text: text}
 	found, err := s.path(e.userPath)
 	if err != nil {
 		return err
@@ -153,18 +153,16 @@ func (e *externalClaims) decode(b []byte, c *jwtClaimsSeen) error {
 	if !found || s.peek() != '"' {
 		return errJWTClaims
 	}
-	user, err := s.str()
-	if err != nil {
+	if c.User, err = s.strValue(); err != nil {
 		return err
 	}
-	if len(user) == 0 {
+	if c.User == "" {
 		return errJWTClaims
 	}
-	c.User = string(user)
 	if e.rolesPath == nil {
 		return nil
 	}
-	s = jsonScanner{b: b}
+	s = jsonScanner{b: b, text: text}
 	if found, err = s.path(e.rolesPath); err != nil || !found {
 		return err
 	}
@@ -211,8 +209,8 @@ func (s *jsonScanner) stringOrList(out *[]string) error {
 	case 'n':
 		return s.literal("null")
 	case '"':
-		v, err := s.str()
-		*out = append(*out, string(v))
+		v, err := s.strValue()
+		*out = append(*out, v)
 		return err
 	case '[':
 		s.i++
@@ -223,11 +221,11 @@ func (s *jsonScanner) stringOrList(out *[]string) error {
 			if s.peek() != '"' {
 				return errJWTClaims
 			}
-			v, err := s.str()
+			v, err := s.strValue()
 			if err != nil {
 				return err
 			}
-			*out = append(*out, string(v))
+			*out = append(*out, v)
 			switch s.peek() {
 			case ',':
 				s.i++

@@ -178,11 +178,13 @@ func (v *jwtVerifier) verify(raw string) (jwtClaimsSeen, error) {
 	if err != nil {
 		return c, err
 	}
-	if err := v.decodeClaims(claims, &c); err != nil {
+	// The claims as one string: the claim strings are taken from it.
+	claimsText := string(claims)
+	if err := v.decodeClaims(claims, claimsText, &c); err != nil {
 		return c, err
 	}
 	if v.external != nil {
-		if err := v.external.decode(claims, &c); err != nil {
+		if err := v.external.decode(claims, claimsText, &c); err != nil {
 			return c, err
 		}
 	}
@@ -298,11 +300,11 @@ var jwtClaimNames = [...]string{"exp", "nbf", "iat", "iss", "sub", "jti", "aud",
 
 // decodeClaims reads the claims JSON as encoding/json would into
 // jwtClaims, rejecting what golang-jwt would reject.
-func (v *jwtVerifier) decodeClaims(b []byte, c *jwtClaimsSeen) error {
+func (v *jwtVerifier) decodeClaims(b []byte, text string, c *jwtClaimsSeen) error {
 	if !utf8.Valid(b) {
 		return errJWTMalformed
 	}
-	s := jsonScanner{b: b}
+	s := jsonScanner{b: b, text: text}
 	var keys jsonKeys
 	more, err := s.openObject()
 	if err != nil {
@@ -416,6 +418,9 @@ const jsonMaxDepth = 10000
 type jsonScanner struct {
 	b []byte
 	i int
+	// text is b as a string, when the caller made one: strings without
+	// an escape are then taken from it without a copy (strValue).
+	text string
 }
 
 func (s *jsonScanner) ws() {
@@ -508,6 +513,21 @@ func (s *jsonScanner) str() ([]byte, error) {
 		s.i++
 	}
 	return nil, errJWTMalformed
+}
+
+// strValue reads a string as str does, as a string: a substring of s.text
+// when the scanner has it and the string has no escape (so the claims of
+// one token cost one allocation, not one per claim).
+func (s *jsonScanner) strValue() (string, error) {
+	start := s.i + 1
+	v, err := s.str()
+	if err != nil {
+		return "", err
+	}
+	if s.text != "" && s.i-1-start == len(v) {
+		return s.text[start : s.i-1], nil
+	}
+	return string(v), nil
 }
 
 // unescape reads the rest of a string with escapes, as encoding/json's
@@ -704,8 +724,7 @@ func (s *jsonScanner) stringOrSkip() ([]byte, bool, error) {
 func (s *jsonScanner) claimString() (string, error) {
 	switch s.peek() {
 	case '"':
-		v, err := s.str()
-		return string(v), err
+		return s.strValue()
 	case 'n':
 		return "", s.literal("null")
 	}

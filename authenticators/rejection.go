@@ -25,9 +25,13 @@ type Rejection struct {
 	// whose session ended): the login endpoints ignore it, so a browser
 	// with an old cookie can log in again.
 	Stale bool
-	// Header holds extra response headers (e.g. a Set-Cookie that expires a
-	// dead session's cookies so the browser stops sending them).
+	// Header holds extra response headers (e.g. Allow on a 405).
 	Header http.Header
+	// SetCookie holds Set-Cookie values sent with the response (those
+	// that expire a dead session's cookies so the browser stops sending
+	// them): a field of its own, so that refusing a dead session makes no
+	// header map.
+	SetCookie []string
 }
 
 func (r *Rejection) Error() string { return r.Detail }
@@ -38,6 +42,13 @@ func (r *Rejection) StatusCode() int {
 		return http.StatusUnauthorized
 	}
 	return r.Status
+}
+
+// AddCookies adds the rejection's Set-Cookie values to h.
+func (r *Rejection) AddCookies(h http.Header) {
+	if len(r.SetCookie) > 0 {
+		h["Set-Cookie"] = append(h["Set-Cookie"], r.SetCookie...)
+	}
 }
 
 // Invalid rejects a present-but-invalid credential with 401.
@@ -66,6 +77,7 @@ func (r *Rejection) Write(w http.ResponseWriter, challenge string) {
 	for k, v := range r.Header {
 		w.Header()[k] = v
 	}
+	r.AddCookies(w.Header())
 	switch status := r.StatusCode(); status {
 	case http.StatusUnauthorized:
 		if r.Challenge != "" {

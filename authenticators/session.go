@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -63,6 +64,9 @@ type Session struct {
 	TrustedOrigins []string `json:"trusted_origins,omitempty"`
 
 	env Env
+	// expired are the Set-Cookie values that expire the cookies, over
+	// plain HTTP and over HTTPS (expiredCookies).
+	expired [2][]string
 	// csrfHeader is CSRFHeader in canonical form.
 	csrfHeader string
 	store      store.SessionStore
@@ -110,6 +114,7 @@ func (s *Session) Bind(env Env) error {
 	s.CSRFCookieName = cmp.Or(s.CSRFCookieName, "csrftoken")
 	s.CSRFHeader = cmp.Or(s.CSRFHeader, "X-CSRFToken")
 	s.csrfHeader = http.CanonicalHeaderKey(s.CSRFHeader)
+	s.formatExpiredCookies()
 	if s.IdleTimeout == 0 {
 		s.IdleTimeout = caddy.Duration(defaultIdleTimeout)
 	}
@@ -306,9 +311,7 @@ func (s *Session) End(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Errorf("session: deleting: %w", err)
 		}
 	}
-	for _, c := range s.expiredCookies(r) {
-		http.SetCookie(w, c)
-	}
+	w.Header()["Set-Cookie"] = append(w.Header()["Set-Cookie"], s.expiredCookies(r)...)
 	return nil
 }
 
@@ -317,18 +320,30 @@ func (s *Session) End(w http.ResponseWriter, r *http.Request) error {
 func (s *Session) dead(detail string, r *http.Request) *Rejection {
 	rej := Invalid(detail)
 	rej.Stale = true
-	rej.Header = http.Header{}
-	for _, c := range s.expiredCookies(r) {
-		rej.Header.Add("Set-Cookie", c.String())
-	}
+	rej.SetCookie = s.expiredCookies(r)
 	return rej
 }
 
-func (s *Session) expiredCookies(r *http.Request) []*http.Cookie {
-	secure := ArrivedOverTLS(r)
-	return []*http.Cookie{
-		{Name: s.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode},
-		{Name: s.CSRFCookieName, Value: "", Path: "/", MaxAge: -1, Secure: secure, SameSite: http.SameSiteLaxMode},
+// expiredCookies are the Set-Cookie values that expire both cookies (a
+// new slice each time; the values are formatted once, at Bind).
+func (s *Session) expiredCookies(r *http.Request) []string {
+	if ArrivedOverTLS(r) {
+		return slices.Clone(s.expired[1])
+	}
+	return slices.Clone(s.expired[0])
+}
+
+// formatExpiredCookies formats the Set-Cookie values of expiredCookies,
+// over plain HTTP ([0]) and over HTTPS ([1]).
+func (s *Session) formatExpiredCookies() {
+	s.expired = [2][]string{}
+	for i, secure := range []bool{false, true} {
+		for _, c := range []*http.Cookie{
+			{Name: s.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode},
+			{Name: s.CSRFCookieName, Value: "", Path: "/", MaxAge: -1, Secure: secure, SameSite: http.SameSiteLaxMode},
+		} {
+			s.expired[i] = append(s.expired[i], c.String())
+		}
 	}
 }
 

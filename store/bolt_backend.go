@@ -282,7 +282,7 @@ func (b *boltBackend) sweep(now time.Time) error {
 			if json.Unmarshal(v, &t) != nil || !t.Expired(now) {
 				continue
 			}
-			if err := deleteTokenTx(tx, t); err != nil {
+			if err := deleteTokenTx(tx, w, t); err != nil {
 				return err
 			}
 		}
@@ -359,14 +359,13 @@ func putToken(tx *bolt.Tx, t Token) error {
 }
 
 // deleteTokenTx removes t and its index entries.
-func deleteTokenTx(tx *bolt.Tx, t Token) error {
+func deleteTokenTx(tx *bolt.Tx, w *boltWrites, t Token) error {
 	id := []byte(t.ID)
 	if err := tx.Bucket(bucketTokens).Delete(id); err != nil {
 		return fmt.Errorf("deleting token %s: %w", t.ID, err)
 	}
-	hashes := tx.Bucket(bucketTokenHashes)
-	if bytes.Equal(hashes.Get(t.KeyHash), id) {
-		if err := hashes.Delete(t.KeyHash); err != nil {
+	if bytes.Equal(tx.Bucket(bucketTokenHashes).Get(t.KeyHash), id) {
+		if err := w.delete(tx, bucketTokenHashes, t.KeyHash); err != nil {
 			return fmt.Errorf("deleting token %s key hash: %w", t.ID, err)
 		}
 	}
@@ -388,7 +387,7 @@ func (b *boltBackend) CreateToken(ctx context.Context, t Token) error {
 		case err == nil && !old.Expired(now):
 			return fmt.Errorf("creating token %s: %w", t.ID, ErrExists)
 		case err == nil:
-			if err := deleteTokenTx(tx, old); err != nil {
+			if err := deleteTokenTx(tx, w, old); err != nil {
 				return err
 			}
 		case !errors.Is(err, ErrNotFound):
@@ -400,7 +399,7 @@ func (b *boltBackend) CreateToken(ctx context.Context, t Token) error {
 			case err == nil && !old.Expired(now):
 				return fmt.Errorf("creating token %s: key hash: %w", t.ID, ErrExists)
 			case err == nil:
-				if err := deleteTokenTx(tx, old); err != nil {
+				if err := deleteTokenTx(tx, w, old); err != nil {
 					return err
 				}
 			case !errors.Is(err, ErrNotFound):
@@ -410,7 +409,7 @@ func (b *boltBackend) CreateToken(ctx context.Context, t Token) error {
 		if err := putToken(tx, t); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketTokenHashes).Put(t.KeyHash, []byte(t.ID)); err != nil {
+		if err := w.put(tx, bucketTokenHashes, t.KeyHash, []byte(t.ID)); err != nil {
 			return fmt.Errorf("writing token %s key hash: %w", t.ID, err)
 		}
 		if err := tx.Bucket(bucketTokenOwners).Put(ownerKey(t.Owner, t.ID), nil); err != nil {
@@ -440,6 +439,12 @@ func (b *boltBackend) Token(ctx context.Context, id string) (Token, error) {
 // TokenByKeyHash implements Store.
 func (b *boltBackend) TokenByKeyHash(ctx context.Context, keyHash []byte) (Token, error) {
 	if len(keyHash) == 0 {
+		return Token{}, ErrNotFound
+	}
+	if _, err := b.ready(ctx); err != nil {
+		return Token{}, err
+	}
+	if !b.mem.keyHashes.mayContainBytes(keyHash) {
 		return Token{}, ErrNotFound
 	}
 	var t Token
@@ -511,7 +516,7 @@ func (b *boltBackend) DeleteToken(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if err := deleteTokenTx(tx, t); err != nil {
+		if err := deleteTokenTx(tx, w, t); err != nil {
 			return err
 		}
 		if t.Expired(b.now()) {
@@ -655,7 +660,7 @@ func (b *boltBackend) Session(ctx context.Context, idHash []byte) (Session, erro
 	if _, err := b.ready(ctx); err != nil {
 		return Session{}, err
 	}
-	if !b.mem.sessions.mayContain(string(idHash)) {
+	if !b.mem.sessions.mayContainBytes(idHash) {
 		return Session{}, ErrNotFound
 	}
 	if s, ok := b.mem.records.get(idHash); ok {

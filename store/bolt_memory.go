@@ -10,23 +10,26 @@ import (
 
 // boltMemory is what the bolt store keeps in memory so that a request with
 // a known credential opens no transaction: which revocations, failure
-// counters and sessions exist (presence sets, so an absent key costs no
-// read), and the sessions read recently (decoded). It is filled when the
+// counters, sessions and API token key hashes exist (presence sets, so an
+// absent key costs no read: a bogus token or session id is refused without
+// one), and the sessions read recently (decoded). It is filled when the
 // file is opened and kept exact by boltWrites; see presence for why that
 // holds.
 type boltMemory struct {
-	revoked  *presence
-	failures *presence
-	sessions *presence
-	records  *sessionCache
+	revoked   *presence
+	failures  *presence
+	sessions  *presence
+	keyHashes *presence // of API tokens
+	records   *sessionCache
 }
 
 func newBoltMemory() *boltMemory {
 	return &boltMemory{
-		revoked:  newPresence(),
-		failures: newPresence(),
-		sessions: newPresence(),
-		records:  newSessionCache(maxCachedSessions),
+		revoked:   newPresence(),
+		failures:  newPresence(),
+		sessions:  newPresence(),
+		keyHashes: newPresence(),
+		records:   newSessionCache(maxCachedSessions),
 	}
 }
 
@@ -44,13 +47,15 @@ func (m *boltMemory) presenceOf(bucket []byte) *presence {
 		return m.failures
 	case bytes.Equal(bucket, bucketSessions):
 		return m.sessions
+	case bytes.Equal(bucket, bucketTokenHashes):
+		return m.keyHashes
 	}
 	return nil
 }
 
 // load fills the presence sets from the file (when it is opened).
 func (m *boltMemory) load(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketRevoked, bucketFailures, bucketSessions} {
+	for _, name := range [][]byte{bucketRevoked, bucketFailures, bucketSessions, bucketTokenHashes} {
 		set := m.presenceOf(name)
 		if err := tx.Bucket(name).ForEach(func(k, _ []byte) error {
 			set.add(k)

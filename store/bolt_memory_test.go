@@ -31,7 +31,8 @@ func readTxs(b *boltBackend) int { return b.db.Load().Stats().TxN }
 
 // TestBoltRequestPathReadsMemory: a credential check that finds nothing
 // (a JWT that was never revoked, a user without failed logins, an unknown
-// session id) and a session read before open no transaction; a revoked
+// session id or API token key) and a session read before open no
+// transaction; a revoked
 // JWT, a live counter and a new session are read from the file.
 func TestBoltRequestPathReadsMemory(t *testing.T) {
 	b := openTestBolt(t, filepath.Join(t.TempDir(), "mem.db"))
@@ -48,6 +49,9 @@ func TestBoltRequestPathReadsMemory(t *testing.T) {
 		}
 		if _, err := b.Session(ctx, []byte(absent)); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("Session(%s): %v, want ErrNotFound", absent, err)
+		}
+		if _, err := b.TokenByKeyHash(ctx, []byte(absent)); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("TokenByKeyHash(%s): %v, want ErrNotFound", absent, err)
 		}
 	}
 	if got := readTxs(b); got != before {
@@ -165,6 +169,24 @@ func TestBoltMemoryFollowsWrites(t *testing.T) {
 		t.Errorf("Failures after SetFailures = %+v, %v", c, err)
 	}
 
+	// A deleted token's key hash leaves memory; a new one is found.
+	tok := Token{ID: "t", KeyHash: []byte("key-hash"), Owner: "alice", Created: now}
+	if err := b.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.TokenByKeyHash(ctx, tok.KeyHash); err != nil {
+		t.Fatalf("TokenByKeyHash of a new token: %v", err)
+	}
+	if err := b.DeleteToken(ctx, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.TokenByKeyHash(ctx, tok.KeyHash); !errors.Is(err, ErrNotFound) {
+		t.Errorf("TokenByKeyHash of a deleted token: %v, want ErrNotFound", err)
+	}
+	if n := b.mem.keyHashes.len(); n != 0 {
+		t.Errorf("%d token key hashes left in memory after the only token was deleted", n)
+	}
+
 	// The sweep deletes expired records and their keys in memory.
 	fill(t, b, time.Minute)
 	if _, err := b.Session(ctx, []byte("live")); err != nil { // cached
@@ -176,7 +198,7 @@ func TestBoltMemoryFollowsWrites(t *testing.T) {
 	if _, err := b.Session(ctx, []byte("live")); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a swept session is still found: %v", err)
 	}
-	for name, set := range map[string]*presence{"revoked": b.mem.revoked, "failures": b.mem.failures, "sessions": b.mem.sessions} {
+	for name, set := range map[string]*presence{"revoked": b.mem.revoked, "failures": b.mem.failures, "sessions": b.mem.sessions, "token key hashes": b.mem.keyHashes} {
 		if n := set.len(); n != 0 {
 			t.Errorf("%d %s keys left in memory after sweeping everything", n, name)
 		}

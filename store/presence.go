@@ -30,7 +30,15 @@ func newPresence() *presence {
 
 // mayContain reports whether key may be in the bucket.
 func (p *presence) mayContain(key string) bool {
-	h := maphash.String(p.seed, key)
+	return p.mayContainHash(maphash.String(p.seed, key))
+}
+
+// mayContainBytes is mayContain for a key held as bytes.
+func (p *presence) mayContainBytes(key []byte) bool {
+	return p.mayContainHash(maphash.Bytes(p.seed, key))
+}
+
+func (p *presence) mayContainHash(h uint64) bool {
 	p.mu.RLock()
 	_, ok := p.counts[h]
 	p.mu.RUnlock()
