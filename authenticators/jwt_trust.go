@@ -239,41 +239,6 @@ func (s *jsonScanner) stringOrList(out *[]string) error {
 	return errJWTClaims
 }
 
-// peekIssuer returns the `iss` of a token without checking it, to choose
-// the keys that check it. "" when it has none or is malformed.
-func peekIssuer(raw string) string {
-	dot1 := strings.IndexByte(raw, '.')
-	if dot1 < 0 {
-		return ""
-	}
-	dot2 := strings.IndexByte(raw[dot1+1:], '.')
-	if dot2 < 0 {
-		return ""
-	}
-	bufp := jwtBuffers.Get().(*[]byte)
-	defer jwtBuffers.Put(bufp)
-	// One buffer: the claims' text, then the decoded claims.
-	encoded := raw[dot1+1 : dot1+1+dot2]
-	need := len(encoded) + jwtB64.DecodedLen(len(encoded))
-	if cap(*bufp) < need {
-		*bufp = make([]byte, 0, need)
-	}
-	buf := append((*bufp)[:0], encoded...)
-	claims, err := jwtDecode(buf[len(encoded):need], buf)
-	if err != nil {
-		return ""
-	}
-	s := jsonScanner{b: claims}
-	if found, err := s.member("iss"); err != nil || !found || s.peek() != '"' {
-		return ""
-	}
-	iss, err := s.str()
-	if err != nil {
-		return ""
-	}
-	return string(iss)
-}
-
 // trusted returns the trust block of the token's issuer, if any: the one
 // that verified it before, else the one its `iss` names.
 func (j *JWT) trusted(raw string) *trustedIssuer {
@@ -287,8 +252,79 @@ func (j *JWT) trusted(raw string) *trustedIssuer {
 			}
 		}
 	}
-	return j.issuers[peekIssuer(raw)]
+	return j.peekIssuer(raw)
 }
+
+// peekIssuer returns the trust block named by the `iss` of a token, without
+// checking the token: it only chooses the keys that check it. nil when the
+// token has no iss, is malformed, or its iss is no trust block's.
+//
+// The claims are decoded a chunk at a time until the top-level iss member
+// is found: providers put it near the start, so a large token costs a
+// small decode. A partial decode may cut a member in two; the scan then
+// fails and the next, longer, prefix is scanned again. (A second iss member
+// later on makes the token invalid when it is verified.)
+func (j *JWT) peekIssuer(raw string) *trustedIssuer {
+	dot1 := strings.IndexByte(raw, '.')
+	if dot1 < 0 {
+		return nil
+	}
+	dot2 := strings.IndexByte(raw[dot1+1:], '.')
+	if dot2 < 0 {
+		return nil
+	}
+	encoded := raw[dot1+1 : dot1+1+dot2]
+	bufp := jwtBuffers.Get().(*[]byte)
+	defer jwtBuffers.Put(bufp)
+	// One buffer: the claims' text, then the decoded claims.
+	need := len(encoded) + jwtB64.DecodedLen(len(encoded))
+	if cap(*bufp) < need {
+		*bufp = make([]byte, 0, need)
+	}
+	buf := append((*bufp)[:0], encoded...)
+	text, out := buf, buf[len(encoded):need]
+	decoded := 0 // bytes of out decoded so far, from the first len(text[:read]) characters
+	for read := 0; read < len(text); {
+		// Whole 4-character groups only, except at the end.
+		next := min(read+peekChunk, len(text))
+		n, err := jwtB64.Decode(out[decoded:], text[read:next])
+		if err != nil {
+			return nil
+		}
+		decoded += n
+		read = next
+		complete := read == len(text)
+		s := jsonScanner{b: out[:decoded]}
+		found, err := s.member("iss")
+		switch {
+		case err != nil && complete:
+			return nil // malformed
+		case err != nil:
+			continue // cut short: decode more
+		case !found:
+			return nil // the whole object has no iss
+		}
+		switch c := s.peek(); {
+		case c == 0 && !complete:
+			continue // cut right before the value
+		case c != '"':
+			return nil // not a string
+		}
+		iss, err := s.str()
+		switch {
+		case err != nil && complete:
+			return nil
+		case err != nil:
+			continue // the string is cut
+		}
+		return j.issuers[string(iss)]
+	}
+	return nil
+}
+
+// peekChunk is how many characters of the claims peekIssuer decodes at a
+// time (a multiple of 4).
+const peekChunk = 256
 
 // verifyExternal checks a token of a trusted provider (or finds it
 // verified before), then its expiry and, with `users required`, its user.
