@@ -184,3 +184,41 @@ func TestJWTExpiryClock(t *testing.T) {
 	clock.Advance(time.Second)
 	wantOutcome(t, j, r, "expired")
 }
+
+// TestJWTCookieRunOutIsStale: a token cookie that has expired is a stale
+// credential (the login endpoints ignore it, so the browser can log in
+// again); the same token in the Authorization header, and a forged cookie,
+// are not.
+func TestJWTCookieRunOutIsStale(t *testing.T) {
+	clock := newTestClock()
+	env := clockEnv(t, clock)
+	j := testJWT(t, env)
+	j.Cookie = "auth_token"
+	acct, _ := env.Users.Lookup(fuzzUser)
+	token, expires, err := j.Issue(context.Background(), acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(expires.Sub(clock.Now()) + time.Duration(j.Leeway) + time.Second)
+	for _, tc := range []struct {
+		name       string
+		header     string
+		value      string
+		wantDetail string
+		wantStale  bool
+	}{
+		{"expired cookie", "Cookie", "auth_token=" + token, detailJWTExpired, true},
+		{"expired header", "Authorization", "Bearer " + token, detailJWTExpired, false},
+		{"forged cookie", "Cookie", "auth_token=" + token[:strings.LastIndexByte(token, '.')+1] + "AAAA", "The token is invalid.", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/x", nil)
+			r.Header.Set(tc.header, tc.value)
+			_, err := j.Authenticate(r)
+			rej, ok := AsRejection(err)
+			if !ok || rej.Detail != tc.wantDetail || rej.Stale != tc.wantStale {
+				t.Fatalf("Authenticate: %+v, want %q with stale %v", err, tc.wantDetail, tc.wantStale)
+			}
+		})
+	}
+}

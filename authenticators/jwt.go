@@ -205,8 +205,27 @@ func (j *JWT) Authenticate(r *http.Request) (*identity.Identity, error) {
 			return nil, rej
 		}
 	}
+	if fromCookie {
+		markStale(err)
+	}
 	return id, err
 }
+
+// markStale marks the rejection of a token cookie that has merely run
+// out (expired, revoked) as stale, like an ended session's cookie: the
+// login endpoints ignore it, so a browser that still sends it can log in
+// again. Everywhere else it is a 401 as before.
+func markStale(err error) {
+	if rej, ok := AsRejection(err); ok && (rej.Detail == detailJWTExpired || rej.Detail == detailJWTRevoked) {
+		rej.Stale = true
+	}
+}
+
+// The details of a token that has run out.
+const (
+	detailJWTExpired = "The token has expired."
+	detailJWTRevoked = "The token has been revoked."
+)
 
 // credential finds the token: a Bearer value that is not an API token key
 // (those are the token authenticator's), else the cookie. The cookie does
@@ -236,10 +255,10 @@ func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error
 	}
 	if j.env.Clock()().Unix() >= id.Expires+int64(time.Duration(j.Leeway)/time.Second) {
 		j.verified.Delete(raw)
-		return nil, j.reject("The token has expired.")
+		return nil, j.reject(detailJWTExpired)
 	}
 	if j.loggedOut(id) {
-		return nil, j.reject("The token has been revoked.")
+		return nil, j.reject(detailJWTRevoked)
 	}
 	if j.RevocationEnabled() {
 		revoked, err := j.revocations.IsRevoked(ctx, id.TokenID)
@@ -248,7 +267,7 @@ func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error
 		}
 		if revoked {
 			j.verified.Delete(raw)
-			return nil, j.reject("The token has been revoked.")
+			return nil, j.reject(detailJWTRevoked)
 		}
 	}
 	acct, ok := j.env.Users.Lookup(id.User)
@@ -277,7 +296,7 @@ func (j *JWT) parse(ctx context.Context, raw string) (*identity.Identity, error)
 	claims, err := keys.verifier.verify(raw)
 	if err != nil {
 		if errors.Is(err, errJWTExpired) {
-			return nil, j.reject("The token has expired.")
+			return nil, j.reject(detailJWTExpired)
 		}
 		return nil, j.reject("The token is invalid.")
 	}
@@ -370,7 +389,7 @@ func (j *JWT) Revoke(ctx context.Context, id *identity.Identity) error {
 		return fmt.Errorf("jwt: revoking token: %w", err)
 	}
 	if !revoked {
-		return j.reject("The token has been revoked.")
+		return j.reject(detailJWTRevoked)
 	}
 	j.env.Logger.Debug("jwt: token revoked", zap.String("user", id.User), zap.String("jti", id.TokenID))
 	return nil

@@ -197,6 +197,24 @@ func TestJWTCookie(t *testing.T) {
 	}
 	resp, body := call(t, tester, "GET", httpBase+"/x", map[string]string{"Cookie": "access_token=" + token + "x"}, "")
 	assertInvalidToken(t, resp, body)
+
+	// A token cookie that has run out (here: logged out) is a 401 on a
+	// page, but does not keep the browser that still sends it from logging
+	// in again; a forged one does.
+	resp, body = call(t, tester, "POST", httpBase+"/@logout", bearer(token), "")
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("@logout: %d %s", resp.StatusCode, body)
+	}
+	revoked := map[string]string{"Cookie": "access_token=" + token, "Content-Type": "application/json"}
+	resp, body = call(t, tester, "GET", httpBase+"/x", revoked, "")
+	assertInvalidToken(t, resp, body)
+	resp, body = call(t, tester, "POST", httpBase+"/@login", revoked, `{"login":"bob","password":"`+bobPassword+`"}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("@login with a revoked token cookie: %d %s", resp.StatusCode, body)
+	}
+	forged := map[string]string{"Cookie": "access_token=" + token + "x", "Content-Type": "application/json"}
+	resp, body = call(t, tester, "POST", httpBase+"/@login", forged, `{"login":"bob","password":"`+bobPassword+`"}`)
+	assertInvalidToken(t, resp, body)
 }
 
 func TestJWTRejections(t *testing.T) {
