@@ -33,14 +33,15 @@ func (e *Endpoints) account(w http.ResponseWriter, r *http.Request, id *identity
 		}
 		return requireIdentity(id)
 	}
+	prefix := mountPrefix(r)
 	e.render(w, http.StatusOK, builtinPages.Lookup("account.html"), accountData{
 		Title:      e.pages.title,
 		User:       id.User,
 		Roles:      id.Roles,
-		Endpoints:  e.base,
-		SignIn:     e.pages.signinPath,
-		Stylesheet: e.pages.assetBase + "style.css",
-		Script:     e.pages.assetBase + "account.js",
+		Endpoints:  prefix + e.base,
+		SignIn:     prefix + e.pages.signinPath,
+		Stylesheet: prefix + e.pages.assetBase + "style.css",
+		Script:     prefix + e.pages.assetBase + "account.js",
 	})
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"html/template"
 	"net/http"
 	"os"
@@ -94,11 +95,36 @@ func setPageHeaders(h http.Header) {
 }
 
 // renderSignin answers with the sign-in page.
-func (e *Endpoints) renderSignin(w http.ResponseWriter, status int, data signinData) {
+func (e *Endpoints) renderSignin(w http.ResponseWriter, r *http.Request, status int, data signinData) {
+	prefix := mountPrefix(r)
 	data.Title = e.pages.title
-	data.Action = e.pages.signinPath
-	data.Stylesheet = e.pages.assetBase + "style.css"
+	data.Action = prefix + e.pages.signinPath
+	data.Stylesheet = prefix + e.pages.assetBase + "style.css"
 	e.render(w, status, e.pages.signin, data)
+}
+
+// mountPrefix is the start of the path that a route in front of the
+// handler cut off (handle_path, uri strip_prefix): the pages' links and
+// redirects are what the browser requests, so they carry it. It is found
+// by comparing the path as the request arrived with the path now; "" when
+// nothing was cut from the front.
+func mountPrefix(r *http.Request) string {
+	orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request)
+	if !ok || orig.URL == nil {
+		return ""
+	}
+	full, now := orig.URL.EscapedPath(), r.URL.EscapedPath()
+	if len(full) <= len(now) || !strings.HasSuffix(full, now) || !strings.HasPrefix(full, "/") {
+		return ""
+	}
+	prefix := full[:len(full)-len(now)]
+	if strings.HasSuffix(prefix, "/") && strings.HasPrefix(now, "/") {
+		prefix = strings.TrimSuffix(prefix, "/")
+	}
+	if prefix == "" || strings.Contains(prefix, "//") {
+		return ""
+	}
+	return prefix
 }
 
 // render executes t into a buffer first, so that a failing template is a

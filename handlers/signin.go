@@ -70,13 +70,13 @@ func (e *Endpoints) signin(w http.ResponseWriter, r *http.Request, id *identity.
 			http.Redirect(w, r, next, http.StatusSeeOther)
 			return nil
 		}
-		e.renderSignin(w, http.StatusOK, signinData{Next: next})
+		e.renderSignin(w, r, http.StatusOK, signinData{Next: next})
 		return nil
 	}
 	// The form sends next as a field; the query is kept for a form
 	// without it.
 	if err := r.ParseForm(); err != nil {
-		e.renderSignin(w, http.StatusBadRequest, signinData{Next: next, Error: missingFields})
+		e.renderSignin(w, r, http.StatusBadRequest, signinData{Next: next, Error: missingFields})
 		return nil
 	}
 	if v, ok := r.PostForm["next"]; ok {
@@ -85,18 +85,18 @@ func (e *Endpoints) signin(w http.ResponseWriter, r *http.Request, id *identity.
 	data := signinData{Next: next, Username: r.PostForm.Get("username")}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
 		data.Error = missingFields
-		e.renderSignin(w, http.StatusUnsupportedMediaType, data)
+		e.renderSignin(w, r, http.StatusUnsupportedMediaType, data)
 		return nil
 	}
 	if err := e.sessions.CheckLoginOrigin(r); err != nil {
 		data.Error = foreignForm
-		e.renderSignin(w, http.StatusForbidden, data)
+		e.renderSignin(w, r, http.StatusForbidden, data)
 		return nil
 	}
 	password := r.PostForm.Get("password")
 	if data.Username == "" || password == "" {
 		data.Error = missingFields
-		e.renderSignin(w, http.StatusBadRequest, data)
+		e.renderSignin(w, r, http.StatusBadRequest, data)
 		return nil
 	}
 	acct, err := e.env.Passwords.Check(r, []byte(data.Username), []byte(password))
@@ -108,28 +108,28 @@ func (e *Endpoints) signin(w http.ResponseWriter, r *http.Request, id *identity.
 		// 200, as Django's login form answers: a 401 would need a
 		// WWW-Authenticate challenge, and a Basic one makes browsers
 		// pop up a password box over the form.
-		e.renderSignin(w, http.StatusOK, data)
+		e.renderSignin(w, r, http.StatusOK, data)
 		return nil
 	case errors.As(err, &rej) && rej.StatusCode() == http.StatusTooManyRequests:
 		secs := retrySeconds(rej.RetryAfter)
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 		data.Error = "Too many failed sign-ins. Try again in " + humanSeconds(secs) + "."
-		e.renderSignin(w, http.StatusTooManyRequests, data)
+		e.renderSignin(w, r, http.StatusTooManyRequests, data)
 		return nil
 	case errors.As(err, &rej):
 		data.Error = rej.Detail
-		e.renderSignin(w, rej.StatusCode(), data)
+		e.renderSignin(w, r, rej.StatusCode(), data)
 		return nil
 	default:
 		e.env.Logger.Error("sign-in: checking the password failed", zap.Error(err))
 		data.Error = signInDown
-		e.renderSignin(w, http.StatusServiceUnavailable, data)
+		e.renderSignin(w, r, http.StatusServiceUnavailable, data)
 		return nil
 	}
 	if err := e.sessions.Start(w, r, acct); err != nil {
 		e.env.Logger.Error("sign-in: starting the session failed", zap.Error(err))
 		data.Error = signInDown
-		e.renderSignin(w, http.StatusServiceUnavailable, data)
+		e.renderSignin(w, r, http.StatusServiceUnavailable, data)
 		return nil
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -186,7 +186,7 @@ func (e *Endpoints) RedirectToSignIn(w http.ResponseWriter, r *http.Request) boo
 		uri = orig.URL.RequestURI() // before any rewrite or stripped prefix
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, e.pages.signinPath+"?next="+url.QueryEscape(uri), http.StatusSeeOther)
+	http.Redirect(w, r, mountPrefix(r)+e.pages.signinPath+"?next="+url.QueryEscape(uri), http.StatusSeeOther)
 	return true
 }
 

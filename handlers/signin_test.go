@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 
@@ -370,5 +371,60 @@ func TestPageAssets(t *testing.T) {
 	}
 	if m, ok := e.Match(httptest.NewRequest(http.MethodGet, "/@account/other.js", nil)); ok && m.Public {
 		t.Error("an unknown asset is public")
+	}
+}
+
+// stripped is r as a route in front of rest_auth leaves it after cutting
+// prefix from the path (handle_path): Caddy keeps the request as it
+// arrived in the context.
+func stripped(r *http.Request, prefix string) *http.Request {
+	orig := *r
+	u := *r.URL
+	u.Path = prefix + r.URL.Path
+	orig.URL = &u
+	return r.WithContext(context.WithValue(r.Context(), caddyhttp.OriginalRequestCtxKey, orig))
+}
+
+// TestPagesUnderStrippedPrefix: under handle_path /app/*, the redirect,
+// the form, the stylesheet and the account page's links all carry /app,
+// since that is what the browser must request; a rewrite that does not cut
+// a prefix adds nothing.
+func TestPagesUnderStrippedPrefix(t *testing.T) {
+	e := newPageEndpoints(t, LoginPage{})
+	nav := stripped(httptest.NewRequest(http.MethodGet, "/private?x=1", nil), "/app")
+	nav.Header.Set("Accept", browserAccept)
+	w := httptest.NewRecorder()
+	if !e.RedirectToSignIn(w, nav) || w.Header().Get("Location") != "/app/@signin?next=%2Fapp%2Fprivate%3Fx%3D1" {
+		t.Errorf("redirect Location %q, want /app/@signin?next=%%2Fapp%%2Fprivate%%3Fx%%3D1", w.Header().Get("Location"))
+	}
+
+	page := serve(t, e, stripped(httptest.NewRequest(http.MethodGet, "/@signin", nil), "/app"), nil).Body.String()
+	for _, want := range []string{`action="/app/@signin"`, `href="/app/@account/style.css"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("sign-in page lacks %s", want)
+		}
+	}
+	id := identity.New("alice", []string{"editor"}, "session", "")
+	account := serve(t, e, stripped(httptest.NewRequest(http.MethodGet, "/@account", nil), "/app"), id).Body.String()
+	for _, want := range []string{`data-endpoints="/app/@"`, `src="/app/@account/account.js"`, `href="/app/@account/style.css"`} {
+		if !strings.Contains(account, want) {
+			t.Errorf("account page lacks %s", want)
+		}
+	}
+
+	for _, tc := range []struct{ orig, now, want string }{
+		{"/app/private", "/private", "/app"},
+		{"/app/", "/", "/app"},
+		{"/private", "/private", ""},
+		{"/old/page", "/new", ""},
+		{"//evil/x", "/x", ""},
+	} {
+		r := httptest.NewRequest(http.MethodGet, tc.now, nil)
+		orig := *r
+		orig.URL = &url.URL{Path: tc.orig}
+		r = r.WithContext(context.WithValue(r.Context(), caddyhttp.OriginalRequestCtxKey, orig))
+		if got := mountPrefix(r); got != tc.want {
+			t.Errorf("mountPrefix(%s → %s) = %q, want %q", tc.orig, tc.now, got, tc.want)
+		}
 	}
 }
