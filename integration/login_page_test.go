@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -116,4 +117,32 @@ func noRedirects(t *testing.T, req *http.Request) *http.Response {
 	}
 	resp.Body.Close()
 	return resp
+}
+
+// TestLoginPageUnderHandlePath: under handle_path /app/*, the sign-in page
+// is reached at /app/@signin, and the redirect and the form say so.
+func TestLoginPageUnderHandlePath(t *testing.T) {
+	up := newUpstream(t)
+	config := strings.Replace(siteConfig(t, "login_page", up.addr()), "\trest_auth {", "\thandle_path /app/* {\n\trest_auth {", 1)
+	config = strings.Replace(config, "\treverse_proxy "+up.addr()+"\n}", "\treverse_proxy "+up.addr()+"\n\t}\n}", 1)
+	startCaddy(t, config)
+	req, err := http.NewRequest("GET", httpBase+"/app/docs/page?a=1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", browserAccept)
+	resp := noRedirects(t, req)
+	if want := "/app/@signin?next=%2Fapp%2Fdocs%2Fpage%3Fa%3D1"; resp.StatusCode != 303 || resp.Header.Get("Location") != want {
+		t.Fatalf("got %d Location %q, want 303 %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+	page, err := http.Get(httpBase + resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer page.Body.Close()
+	body := new(strings.Builder)
+	_, _ = io.Copy(body, page.Body)
+	if page.StatusCode != 200 || !strings.Contains(body.String(), `action="/app/@signin"`) || !strings.Contains(body.String(), `href="/app/@account/style.css"`) {
+		t.Fatalf("sign-in page under /app: %d\n%s", page.StatusCode, body)
+	}
 }
