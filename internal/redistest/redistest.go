@@ -1,7 +1,10 @@
-// Package redistest starts throwaway redis-server processes for tests.
+// Package redistest starts throwaway redis-server processes for tests: a
+// single server (Start), a Redis Cluster (StartCluster) and a master with a
+// replica watched by Sentinel (StartSentinel).
 package redistest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -21,6 +24,12 @@ const startTimeout = 10 * time.Second
 type Server struct {
 	t    testing.TB
 	Port int
+	// conf is the config file the server starts with ("" for none), and
+	// args are added to the command line of every start (cluster mode,
+	// replicaof, sentinel).
+	conf string
+	args []string
+	dir  string
 	cmd  *exec.Cmd
 }
 
@@ -42,26 +51,56 @@ func Start(t testing.TB) *Server {
 // the server when the test ends and needs redis-server.
 func Reserve(t testing.TB) *Server {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("redis-server not found (CI is set, so this fails instead of skipping): %v", err)
-		}
-		t.Skip("redis-server not found: install redis to run the redis store tests")
-	}
-	s := &Server{t: t, Port: freePort(t)}
+	return reserve(t, "")
+}
+
+// reserve is Reserve for a server started with the config file conf (none
+// when "") and args.
+func reserve(t testing.TB, conf string, args ...string) *Server {
+	t.Helper()
+	return reserveOn(t, freePort(t), conf, args...)
+}
+
+// reserveOn is reserve on a given port.
+func reserveOn(t testing.TB, port int, conf string, args ...string) *Server {
+	t.Helper()
+	need(t, "redis-server")
+	s := &Server{t: t, Port: port, conf: conf, args: args, dir: t.TempDir()}
 	t.Cleanup(s.Kill)
 	return s
+}
+
+// need skips the test, or fails it under CI, when binary is not installed.
+func need(t testing.TB, binary string) {
+	t.Helper()
+	if _, err := exec.LookPath(binary); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s not found (CI is set, so this fails instead of skipping): %v", binary, err)
+		}
+		t.Skipf("%s not found: install redis to run the redis store tests", binary)
+	}
 }
 
 // freePort returns a loopback port nobody listens on right now.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
+	return freePorts(t, 1)[0]
+}
+
+// freePorts returns n distinct loopback ports nobody listens on right now.
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		// Held open until all are picked, so that none is picked twice.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("finding a free port: %v", err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // Restart starts the server again on the same port after Kill (or for the
@@ -71,9 +110,16 @@ func (s *Server) Restart() {
 	if s.cmd != nil {
 		s.t.Fatal("redistest: Restart while the server runs")
 	}
-	cmd := exec.Command("redis-server",
-		"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.t.TempDir())
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf) // the config file must come first
+	}
+	args = append(args, "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir)
+	args = append(args, s.args...)
+	cmd := exec.Command("redis-server", args...)
+	var out bytes.Buffer // redis logs to stdout; shown when it does not start
+	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("starting redis-server: %v", err)
 	}
@@ -90,7 +136,7 @@ func (s *Server) Restart() {
 		}
 		if time.Now().After(deadline) {
 			s.Kill()
-			s.t.Fatalf("redis-server on port %d did not answer PING within %v: %v", s.Port, startTimeout, err)
+			s.t.Fatalf("redis-server on port %d did not answer PING within %v: %v\n%s", s.Port, startTimeout, err, out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -117,3 +163,20 @@ func (s *Server) Client() *redis.Client {
 
 // String describes the server for test messages.
 func (s *Server) String() string { return fmt.Sprintf("redis-server on %s", s.Addr()) }
+
+// waitFor polls cond every 50 ms until it reports true, failing the test
+// with what it last said once timeout has passed.
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: %s: not within %v: %s", what, timeout, state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
