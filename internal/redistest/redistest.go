@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ type Server struct {
 	args []string
 	dir  string
 	cmd  *exec.Cmd
+	out  *lockedBuffer // what the server logged since its last start
 }
 
 // Addr is the server's host:port.
@@ -118,8 +120,9 @@ func (s *Server) Restart() {
 		"--save", "", "--appendonly", "no", "--dir", s.dir)
 	args = append(args, s.args...)
 	cmd := exec.Command("redis-server", args...)
-	var out bytes.Buffer // redis logs to stdout; shown when it does not start
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := new(lockedBuffer) // redis logs to stdout; shown when it misbehaves
+	cmd.Stdout, cmd.Stderr = out, out
+	s.out = out
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("starting redis-server: %v", err)
 	}
@@ -159,6 +162,32 @@ func (s *Server) Client() *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
 	s.t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// Log is what the server logged since it last started.
+func (s *Server) Log() string {
+	if s.out == nil {
+		return ""
+	}
+	return s.out.String()
+}
+
+// lockedBuffer is a bytes.Buffer a process writes to while tests read it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // String describes the server for test messages.

@@ -143,10 +143,18 @@ func (s *Sentinel) agreedMaster() (addr, state string) {
 func (s *Sentinel) WaitFailover(old *Server, timeout time.Duration) *Server {
 	s.t.Helper()
 	var found *Server
+	// On a timeout, what the sentinels did tells why.
+	logs := func() string {
+		var b strings.Builder
+		for _, sn := range s.Sentinels {
+			fmt.Fprintf(&b, "\n--- sentinel %s:\n%s", sn.Addr(), sn.Log())
+		}
+		return b.String()
+	}
 	waitFor(s.t, "the sentinels to fail over from "+old.Addr(), timeout, func() (bool, string) {
 		addr, state := s.agreedMaster()
 		if addr == "" || addr == old.Addr() {
-			return false, "sentinels name " + state
+			return false, "sentinels name " + state + logs()
 		}
 		for _, srv := range s.Servers {
 			if srv.Addr() != addr || srv.cmd == nil {
