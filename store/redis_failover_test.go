@@ -253,3 +253,34 @@ func TestRedisUnavailableReplies(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisRefusedWritesFailClosed: a revocation that Redis refuses, from
+// a master demoted to a replica (a store still connected to it after a
+// failover) or from a master that min-replicas-to-write stops, fails with
+// ErrUnavailable (503) and leaves nothing that looks revoked.
+func TestRedisRefusedWritesFailClosed(t *testing.T) {
+	master := redistest.Start(t)
+	replica := master.StartReplica()
+	lonely := redistest.Start(t)
+	ctx := t.Context()
+	if err := lonely.Client().ConfigSet(ctx, "min-replicas-to-write", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		srv  *redistest.Server
+	}{
+		{"a replica", replica},
+		{"a master without replicas and min-replicas-to-write 1", lonely},
+	} {
+		b, _ := newTestBackend(t, &Redis{Address: tc.srv.Addr()})
+		for _, r := range revocations {
+			if err := r.revoke(ctx, b, "refused"); !errors.Is(err, ErrUnavailable) {
+				t.Errorf("%s on %s = %v, want ErrUnavailable (503)", r.name, tc.name, err)
+			}
+		}
+		if got, err := b.IsRevoked(ctx, "refused"); err != nil || got {
+			t.Errorf("IsRevoked after a refused revocation on %s = %v, %v; want false", tc.name, got, err)
+		}
+	}
+}

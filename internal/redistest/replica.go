@@ -14,7 +14,8 @@ func (s *Server) StartReplica() *Server {
 	if err := s.Client().ConfigSet(context.Background(), "repl-diskless-sync-delay", "0").Err(); err != nil {
 		s.t.Fatalf("redistest: %v", err)
 	}
-	replica := reserve(s.t, "", "--replicaof", "127.0.0.1", strconv.Itoa(s.Port))
+	// Promoted by a failover, it has the other replicas sync from it.
+	replica := reserve(s.t, "", "--replicaof", "127.0.0.1", strconv.Itoa(s.Port), "--repl-diskless-sync-delay", "0")
 	replica.Restart()
 	rc := replica.Client()
 	waitFor(s.t, "the replica of "+s.Addr()+" to sync", startTimeout, func() (bool, string) {
