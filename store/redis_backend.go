@@ -23,7 +23,7 @@ import (
 //	f:<key>        hash: n = count, e = expiry (20-digit Unix ns); PEXPIREAT
 //	sec:<name>     string: generated secret, no expiry
 //
-// Each of these is read and written alone (a script or MULTI touches one
+// Each of these is read and written alone (a script touches one
 // key), so in a Redis Cluster they spread over every hash slot.
 
 // redisConn is one pooled client, shared by every Redis module that
@@ -136,9 +136,9 @@ func (b *redisBackend) do(what string, err error) error {
 	var notReplicated *notReplicatedError
 	switch {
 	case errors.As(err, &notReplicated):
-		// Redis is up; the revocation is in place on the master, but not
-		// known to be safe from a failover.
-		b.conn.logger.Warn("revocation not acknowledged by enough redis replicas in time: the request fails with 503",
+		// Redis is up; the write is in place on the master, but not known
+		// to be safe from a failover.
+		b.conn.logger.Warn("write not acknowledged by enough redis replicas in time: the request fails with 503",
 			zap.String("operation", what), zap.Int("acknowledged", notReplicated.acknowledged),
 			zap.Int("wait_replicas", notReplicated.want), zap.Duration("wait_timeout", b.waitTimeout))
 		return fmt.Errorf("redis store: %s: %w: %w", what, ErrUnavailable, err)
@@ -430,19 +430,33 @@ func (b *redisBackend) Failures(ctx context.Context, key string) (Counter, error
 	return c, nil
 }
 
+// scriptSetFailures replaces the counter KEYS[1] with count ARGV[1],
+// expiry ARGV[2] (20-digit Unix ns) and PEXPIREAT ARGV[3], or deletes it
+// when the count is 0. A script rather than MULTI: a write Redis refuses
+// (READONLY, NOREPLICAS) comes back as itself, not as EXECABORT.
+var scriptSetFailures = redis.NewScript(`
+redis.call('DEL', KEYS[1])
+if ARGV[1] ~= '0' then
+	redis.call('HSET', KEYS[1], 'n', ARGV[1], 'e', ARGV[2])
+	redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+end
+return 0
+`)
+
 // SetFailures implements Store.
 func (b *redisBackend) SetFailures(ctx context.Context, key string, c Counter) error {
 	if err := checkKey("failure key", key); err != nil {
 		return err
 	}
 	k := b.key("f", key)
-	_, err := b.conn.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, k)
-		if c.Count > 0 && !counterExpired(c, b.now()) {
-			p.HSet(ctx, k, "n", c.Count, "e", nanos(c.Expires))
-			p.PExpireAt(ctx, k, time.UnixMilli(pxat(c.Expires)))
-		}
-		return nil
+	if c.Count <= 0 || counterExpired(c, b.now()) {
+		c = Counter{}
+	}
+	// A lockout, or an operator's "log this user out everywhere" (the
+	// JWT authenticator keeps it as a counter), must survive a failover
+	// like a revocation.
+	err := b.replicated(ctx, k, func(conn redis.Cmdable) error {
+		return scriptSetFailures.Run(ctx, conn, []string{k}, c.Count, nanos(c.Expires), pxat(c.Expires)).Err()
 	})
 	return b.do("setting failed logins", err)
 }

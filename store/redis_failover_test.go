@@ -58,6 +58,16 @@ var revocations = []struct {
 		},
 	},
 	{
+		name: "user logout",
+		revoke: func(ctx context.Context, b *redisBackend, id string) error {
+			return b.SetFailures(ctx, id, Counter{Count: 1, Expires: time.Now().Add(time.Hour)})
+		},
+		onReplica: func(ctx context.Context, b *redisBackend, replica *redis.Client, id string) (bool, error) {
+			n, err := replica.Exists(ctx, b.key("f", id)).Result()
+			return n == 1, err
+		},
+	},
+	{
 		name: "session end",
 		revoke: func(ctx context.Context, b *redisBackend, id string) error {
 			now := time.Now()
@@ -109,7 +119,7 @@ func TestRedisWaitReplicas(t *testing.T) {
 	if got, err := b.IsRevoked(ctx, "unacked-JWT-logout"); err != nil || !got {
 		t.Errorf("IsRevoked after an unacknowledged revocation = %v, %v; want true", got, err)
 	}
-	if n := logs.FilterMessageSnippet("not acknowledged by enough redis replicas").FilterLevelExact(zap.WarnLevel).Len(); n != len(revocations) {
+	if n := logs.FilterMessageSnippet("write not acknowledged by enough redis replicas").FilterLevelExact(zap.WarnLevel).Len(); n != len(revocations) {
 		t.Errorf("%d warnings about unacknowledged revocations, want %d", n, len(revocations))
 	}
 	if n := logs.FilterMessageSnippet("redis unreachable").Len(); n != 0 {

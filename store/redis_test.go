@@ -31,7 +31,7 @@ func TestRedisConformance(t *testing.T) {
 }
 
 // TestRedisClusterConformance runs the suite on a three-master Redis
-// Cluster: every script and MULTI must keep to one hash slot (the cluster
+// Cluster: every script must keep to one hash slot (the cluster
 // refuses anything else) and the keys of a listing spread over the nodes.
 func TestRedisClusterConformance(t *testing.T) {
 	c := redistest.StartCluster(t)

@@ -16,7 +16,8 @@ import (
 // followed there by `WAIT <n> <timeout>`, which returns once n replicas
 // have received every write of that connection; fewer in time fails the
 // revocation with ErrUnavailable (503), so a revocation answered with
-// success is on n replicas.
+// success is on n replicas. The same holds for SetFailures: a lockout, and
+// the JWT authenticator's "log this user out everywhere".
 
 // notReplicatedError is a write that fewer replicas than wait_replicas
 // acknowledged within wait_timeout. The write is in place on the master.
