@@ -155,7 +155,7 @@ func (b *redisBackend) do(what string, err error) error {
 // that the caller (a logout, a token deletion) fails and is retried rather
 // than leaving other instances with a stale answer.
 func (b *redisBackend) invalidate(ctx context.Context, key string) error {
-	return b.do("publishing the change to other instances", b.conn.invalidate(ctx, key))
+	return b.do("publishing the change to other instances", b.conn.invalidate(ctx, key, 2))
 }
 
 // pxat is t as Unix milliseconds, rounded up so that Redis never drops a

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +106,14 @@ func TestRedisWaitReplicas(t *testing.T) {
 		}
 	}
 
+	// Another instance, which has cached the JWT as not revoked.
+	other, _ := newTestBackend(t, &Redis{Address: master.Addr()})
+	pollUntil(t, "the other instance's cached answer", 5*time.Second, func() bool {
+		_, _ = other.IsRevoked(ctx, "unacked-JWT-logout")
+		_, ok := other.conn.cachedRevoked(other.key("r", "unacked-JWT-logout"))
+		return ok
+	})
+
 	replica.Kill()
 	for _, r := range revocations {
 		start := time.Now()
@@ -115,9 +125,13 @@ func TestRedisWaitReplicas(t *testing.T) {
 			t.Errorf("%s without a replica took %v; the wait timeout is 200ms", r.name, d)
 		}
 	}
-	// The revocation is in place on the master all the same.
-	if got, err := b.IsRevoked(ctx, "unacked-JWT-logout"); err != nil || !got {
-		t.Errorf("IsRevoked after an unacknowledged revocation = %v, %v; want true", got, err)
+	// The revocation is in place on the master all the same, and the
+	// other instance's cache was told.
+	for name, s := range map[string]*redisBackend{"this instance": b, "the other instance": other} {
+		pollUntil(t, name+" to see the unacknowledged revocation", time.Second, func() bool {
+			got, err := s.IsRevoked(ctx, "unacked-JWT-logout")
+			return err == nil && got
+		})
 	}
 	if n := logs.FilterMessageSnippet("write not acknowledged by enough redis replicas").FilterLevelExact(zap.WarnLevel).Len(); n != len(revocations) {
 		t.Errorf("%d warnings about unacknowledged revocations, want %d", n, len(revocations))
@@ -125,6 +139,42 @@ func TestRedisWaitReplicas(t *testing.T) {
 	if n := logs.FilterMessageSnippet("redis unreachable").Len(); n != 0 {
 		t.Errorf("a missing replica was logged as redis unreachable %d times", n)
 	}
+}
+
+// TestRedisFailedRevocationInvalidates: a revocation whose reply was lost
+// (a timeout after Redis ran it) fails with ErrUnavailable, and still
+// tells the other instances, which would otherwise keep answering from
+// their caches while the client's retry learns the credential is gone.
+func TestRedisFailedRevocationInvalidates(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := t.Context()
+	b, _ := newTestBackend(t, &Redis{Address: srv.Addr()})
+	other, _ := newTestBackend(t, &Redis{Address: srv.Addr()})
+	now := time.Now()
+	sess := Session{IDHash: []byte("sid"), User: "alice", Created: now, IdleExpires: now.Add(time.Hour), Expires: now.Add(time.Hour)}
+	if err := b.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	key := b.sessionKey(sess.IDHash)
+	pollUntil(t, "the other instance's cached session", 5*time.Second, func() bool {
+		_, _ = other.Session(ctx, sess.IDHash)
+		_, ok := other.conn.cachedSession(key)
+		return ok
+	})
+	lost := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	err := b.writeRevocation(ctx, "deleting session", key, key, func(c redis.Cmdable) error {
+		if err := c.Del(ctx, key).Err(); err != nil {
+			return err
+		}
+		return lost // Redis deleted it; its reply did not arrive
+	})
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("revocation with a lost reply = %v, want ErrUnavailable", err)
+	}
+	pollUntil(t, "the other instance to drop the session", time.Second, func() bool {
+		_, err := other.Session(ctx, sess.IDHash)
+		return errors.Is(err, ErrNotFound)
+	})
 }
 
 // TestRedisSentinelFailover: the master dies; while the sentinels fail

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -32,20 +33,31 @@ func (e *notReplicatedError) Error() string {
 // writeRevocation runs write, a change that revokes what the store answers
 // for the key invalidate (slotKey is a key write touches: it picks the
 // master in a cluster), makes it wait for replicas as configured, and then
-// drops invalidate from every instance's cache, even when too few replicas
-// acknowledged in time (the change is in place on the master). write
-// returns redis.Nil when it changed nothing; then nothing is invalidated.
+// drops invalidate from every instance's cache. It does so even when the
+// write failed: a write whose reply was lost (a timeout), or that too few
+// replicas acknowledged, may be in place on the master, and a client that
+// retries is then told the credential is gone while other instances would
+// still answer from their caches. write returns redis.Nil when it changed
+// nothing; then nothing is invalidated.
 func (b *redisBackend) writeRevocation(ctx context.Context, what, slotKey, invalidate string, write func(redis.Cmdable) error) error {
 	err := b.do(what, b.replicated(ctx, slotKey, write))
-	var notReplicated *notReplicatedError
-	if err != nil && !errors.As(err, &notReplicated) {
+	switch {
+	case err == nil:
+		return b.invalidate(ctx, invalidate)
+	case errors.Is(err, redis.Nil):
 		return err
 	}
-	if ierr := b.invalidate(ctx, invalidate); ierr != nil {
-		return ierr
-	}
+	// One quick attempt: Redis may well be down, and the request should
+	// get its 503 without waiting for more timeouts.
+	quick, cancel := context.WithTimeout(ctx, failedWriteInvalidateTimeout)
+	defer cancel()
+	_ = b.conn.invalidate(quick, invalidate, 1)
 	return err
 }
+
+// failedWriteInvalidateTimeout bounds the invalidation after a failed
+// revocation.
+const failedWriteInvalidateTimeout = 250 * time.Millisecond
 
 // replicated runs write and, with wait_replicas, waits for the replicas
 // on the same connection (WAIT counts the writes of its own connection).
