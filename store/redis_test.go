@@ -49,7 +49,9 @@ func TestRedisSentinelConformance(t *testing.T) {
 	s := redistest.StartSentinel(t)
 	sentinel := &store.RedisSentinel{Master: redistest.SentinelMaster, Addresses: s.Addrs()}
 	storetest.Run(t, func(t *testing.T) store.Store {
-		return provision(t, &store.Redis{Sentinel: sentinel, KeyPrefix: "test:" + t.Name() + ":", WaitReplicas: 1})
+		// A generous wait: a busy machine must not fail the suite.
+		return provision(t, &store.Redis{Sentinel: sentinel, KeyPrefix: "test:" + t.Name() + ":",
+			WaitReplicas: 1, WaitTimeout: caddy.Duration(5 * time.Second)})
 	})
 	storetest.RunReopen(t, func(t *testing.T) store.Store {
 		return provision(t, &store.Redis{Sentinel: sentinel, KeyPrefix: "reopen:"})

@@ -63,13 +63,7 @@ func StartCluster(t testing.TB) *Cluster {
 }
 
 // Addrs are the nodes' host:port.
-func (c *Cluster) Addrs() []string {
-	addrs := make([]string, len(c.Nodes))
-	for i, n := range c.Nodes {
-		addrs[i] = n.Addr()
-	}
-	return addrs
-}
+func (c *Cluster) Addrs() []string { return addrs(c.Nodes) }
 
 // Client returns a cluster client for inspecting the cluster directly,
 // closed when the test ends.

@@ -190,6 +190,15 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
+// addrs are the servers' host:port.
+func addrs(servers []*Server) []string {
+	out := make([]string, len(servers))
+	for i, s := range servers {
+		out[i] = s.Addr()
+	}
+	return out
+}
+
 // String describes the server for test messages.
 func (s *Server) String() string { return fmt.Sprintf("redis-server on %s", s.Addr()) }
 

@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -17,13 +18,16 @@ func (s *Server) StartReplica() *Server {
 	// Promoted by a failover, it has the other replicas sync from it.
 	replica := reserve(s.t, "", "--replicaof", "127.0.0.1", strconv.Itoa(s.Port), "--repl-diskless-sync-delay", "0")
 	replica.Restart()
-	rc := replica.Client()
+	rc, mc := replica.Client(), s.Client()
+	online := "port=" + strconv.Itoa(replica.Port) + ",state=online"
 	waitFor(s.t, "the replica of "+s.Addr()+" to sync", startTimeout, func() (bool, string) {
 		info, err := rc.Info(context.Background(), "replication").Result()
-		if err != nil {
-			return false, err.Error()
+		if err != nil || !strings.Contains(info, "master_link_status:up") {
+			return false, fmt.Sprint("replica: ", info, err)
 		}
-		return strings.Contains(info, "master_link_status:up"), info
+		// The master counts it for WAIT once it is online there too.
+		info, err = mc.Info(context.Background(), "replication").Result()
+		return err == nil && strings.Contains(info, online), fmt.Sprint("master: ", info, err)
 	})
 	return replica
 }

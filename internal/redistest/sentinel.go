@@ -76,13 +76,7 @@ func StartSentinel(t testing.TB) *Sentinel {
 }
 
 // Addrs are the sentinels' host:port.
-func (s *Sentinel) Addrs() []string {
-	addrs := make([]string, len(s.Sentinels))
-	for i, sn := range s.Sentinels {
-		addrs[i] = sn.Addr()
-	}
-	return addrs
-}
+func (s *Sentinel) Addrs() []string { return addrs(s.Sentinels) }
 
 // Master is the server every running sentinel names as the master (the
 // test fails if they disagree or none answers).
