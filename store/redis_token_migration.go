@@ -13,7 +13,8 @@ import (
 // t:<id>, th:<hex hash>, to:<owner> and ta (no hash tag; see
 // redis_tokens.go for the layout now). The first token operation of a
 // backend moves every such token to the current layout, one atomic script
-// per token, and deletes the old owner indexes; the other records
+// per token, tells instances of the older version to drop the moved tokens
+// from their caches, and deletes the old owner indexes; the other records
 // (revocations, sessions, counters, secrets) kept their keys. Tokens an
 // instance of an older version creates meanwhile are moved by the next
 // start or reload of an upgraded instance. A Cluster never held tokens of
@@ -105,6 +106,14 @@ func (b *redisBackend) migrateTokens(ctx context.Context) error {
 			return err
 		}
 		moved += n
+		if hash != "" {
+			// Instances of the older version cache the token under its old
+			// key hash index: they must read again (and no longer find it)
+			// rather than keep it after it is deleted in the new layout.
+			if err := b.invalidate(ctx, b.key("th", hash)); err != nil {
+				return err
+			}
+		}
 	}
 	// What is left in the old owner indexes are tokens that expired.
 	stale, err := b.conn.scan(ctx, escapeGlob(b.key("to", ""))+"*")

@@ -59,6 +59,13 @@ func TestRedisTokensOfOlderVersionFound(t *testing.T) {
 	must(t, admin.ZAdd(ctx, prefix+"ta", zMember(gone)).Err())
 	must(t, admin.ZAdd(ctx, prefix+"to:carol", zMember(gone)).Err())
 
+	// An instance of the older version, listening for invalidations.
+	olderInstance := admin.Subscribe(ctx, redisInvalidateChannel)
+	defer olderInstance.Close()
+	if _, err := olderInstance.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+
 	b, logs := newTestBackend(t, &Redis{Address: srv.Addr()})
 	got, err := b.TokenByKeyHash(ctx, []byte("hash-hourly"))
 	must(t, err)
@@ -93,6 +100,22 @@ func TestRedisTokensOfOlderVersionFound(t *testing.T) {
 	}
 	if n := logs.FilterMessageSnippet("moved the API tokens of an older version").Len(); n != 1 {
 		t.Errorf("the move was logged %d times, want once", n)
+	}
+	// The older instance was told to drop every moved token it cached.
+	heard := map[string]bool{}
+	for len(heard) < len(old) {
+		msg, err := olderInstance.ReceiveTimeout(ctx, 5*time.Second)
+		if err != nil {
+			t.Fatalf("invalidations heard by an older instance: %v; want the old key hash index of %d tokens", heard, len(old))
+		}
+		if m, ok := msg.(*redis.Message); ok {
+			heard[m.Payload] = true
+		}
+	}
+	for _, tok := range old {
+		if k := prefix + "th:" + hex.EncodeToString(tok.KeyHash); !heard[k] {
+			t.Errorf("no invalidation of %s for instances of the older version (heard %v)", k, heard)
+		}
 	}
 	must(t, b.DeleteToken(ctx, "forever"))
 	if _, err := b.TokenByKeyHash(ctx, []byte("hash-forever")); err != ErrNotFound {
