@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -261,6 +262,41 @@ func TestRedisClusterInvalidationFromEveryNode(t *testing.T) {
 			_, ok := b.conn.cachedRevoked(key)
 			return !ok
 		})
+	}
+}
+
+// TestRedisClusterWaitsOnTheRightMaster: with wait_replicas in a cluster,
+// each revocation runs and WAITs on the master of its own key's slot
+// (these masters have no replica, so WAIT 1 cannot succeed): every
+// revocation is in place and fails as unacknowledged, never with a
+// redirection to another node.
+func TestRedisClusterWaitsOnTheRightMaster(t *testing.T) {
+	c := redistest.StartCluster(t)
+	ctx := t.Context()
+	b, logs := newTestBackend(t, &Redis{Cluster: c.Addrs(), WaitReplicas: 1, WaitTimeout: caddy.Duration(50 * time.Millisecond)})
+	slots := map[int64]bool{}
+	for i := range 6 {
+		jti := fmt.Sprintf("jti-%d", i)
+		slot, err := c.Client().ClusterKeySlot(ctx, b.key("r", jti)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		slots[slot/5462] = true // which third of the slots: which node, as redis-cli splits them
+		if _, err := b.Revoke(ctx, jti, time.Now().Add(time.Hour)); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("Revoke(%s) without replicas = %v, want ErrUnavailable", jti, err)
+		}
+		if got, err := b.IsRevoked(ctx, jti); err != nil || !got {
+			t.Errorf("IsRevoked(%s) = %v, %v; want true", jti, got, err)
+		}
+	}
+	if len(slots) < 2 {
+		t.Fatalf("the revocations all hashed to one node: %v", slots)
+	}
+	if n := logs.FilterMessageSnippet("write not acknowledged by enough redis replicas").Len(); n != 6 {
+		t.Errorf("%d revocations logged as unacknowledged, want 6", n)
+	}
+	if n := logs.FilterMessageSnippet("redis unreachable").Len(); n != 0 {
+		t.Errorf("redis logged unreachable %d times: a revocation went to the wrong node?", n)
 	}
 }
 
