@@ -11,11 +11,13 @@ import (
 	"github.com/caddy-restauth/caddy-restauth/internal/redistest"
 )
 
-// redisSite is a site on the process's port whose store is the redis
-// server srv, with every authenticator on and generated keys (kept in
-// redis, so shared by every process).
-func redisSite(t *testing.T, up *upstream, srv *redistest.Server) string {
-	return processSite(t, up, "order basic jwt token session\n\t\tjwt\n\t\ttoken\n\t\tstore redis {\n\t\t\taddress "+srv.Addr()+"\n\t\t}")
+// redisSite is a site on the process's port whose store is redis with
+// storeOptions (the lines of the `store redis` block: which servers),
+// with every authenticator on and generated keys (kept in redis, so
+// shared by every process).
+func redisSite(t *testing.T, up *upstream, storeOptions ...string) string {
+	return processSite(t, up, "order basic jwt token session\n\t\tjwt\n\t\ttoken\n\t\tstore redis {\n\t\t\t"+
+		strings.Join(storeOptions, "\n\t\t\t")+"\n\t\t}")
 }
 
 // TestRedisTwoProcesses: two Caddy processes sharing one redis agree on
@@ -23,10 +25,25 @@ func redisSite(t *testing.T, up *upstream, srv *redistest.Server) string {
 func TestRedisTwoProcesses(t *testing.T) {
 	t.Parallel() // a Caddy process of its own: runs beside the other process tests
 	srv := redistest.Start(t)
+	assertProcessesAgree(t, "address "+srv.Addr())
+}
+
+// TestRedisClusterTwoProcesses: the same on a three-master Redis Cluster,
+// where the records, and the nodes they are on, differ by key.
+func TestRedisClusterTwoProcesses(t *testing.T) {
+	t.Parallel() // Caddy processes of their own: runs beside the other process tests
+	c := redistest.StartCluster(t)
+	assertProcessesAgree(t, "cluster "+strings.Join(c.Addrs(), " "))
+}
+
+// assertProcessesAgree starts two Caddy processes with the store
+// storeOptions and checks that every revocation, logout and failed login
+// on one takes effect on the other within a second.
+func assertProcessesAgree(t *testing.T, storeOptions string) {
 	up := newUpstream(t)
-	a := newCaddyProcess(t, redisSite(t, up, srv))
+	a := newCaddyProcess(t, redisSite(t, up, storeOptions))
 	a.Start()
-	b := newCaddyProcess(t, redisSite(t, up, srv))
+	b := newCaddyProcess(t, redisSite(t, up, storeOptions))
 	b.Start()
 
 	t.Run("token made on A works on B", func(t *testing.T) {

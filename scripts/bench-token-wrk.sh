@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Token auth req/s through a real Caddy, bolt store vs redis store, measured
-# in one run with wrk on loopback. Needs go, wrk, redis-server, curl, python3.
+# Token auth req/s through a real Caddy with each store: bolt, one redis
+# server, redis behind Sentinel (a master, two replicas, three sentinels)
+# and a 3-master Redis Cluster, measured in one run with wrk on loopback.
+# Needs go, wrk, redis-server, redis-cli, curl, python3.
 #
 #   scripts/bench-token-wrk.sh [duration-seconds] [rounds]
 #
-# Each round runs wrk against the bolt Caddy, then against the redis Caddy
-# (alternating, so that load from elsewhere on the machine hits both alike),
-# and the script prints every result and the redis/bolt ratio of the medians.
-# Every process it starts is stopped however it ends (scripts/lib/caddy_process.sh).
+# Each round runs wrk against each Caddy in turn (alternating, so that load
+# from elsewhere on the machine hits all alike), and the script prints every
+# result and each store's median relative to bolt's. Every process it starts
+# is stopped however it ends (scripts/lib/caddy_process.sh).
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,9 +21,56 @@ source scripts/lib/wrk_measurement.sh
 bench_workdir
 build_caddy
 
+# start_redis <name> <port> [redis-server args...]: runs a redis-server
+# without persistence in $work/<name> and waits until it answers.
+start_redis() {
+	local name=$1 port=$2
+	shift 2
+	mkdir -p "$work/$name"
+	redis-server "$@" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work/$name" \
+		>"$work/$name/log" 2>&1 &
+	track_pid $!
+	for _ in $(seq 100); do
+		redis-cli -p "$port" ping >/dev/null 2>&1 && return
+		sleep 0.1
+	done
+	echo "redis-server $name on port $port did not start" >&2
+	exit 1
+}
+
+# One server.
 rport=$(freeport)
-redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
-track_pid $!
+start_redis redis "$rport"
+
+# Sentinel: a master, two replicas, three sentinels.
+mport=$(freeport)
+start_redis sentinel-master "$mport" --repl-diskless-sync-delay 0
+for i in 1 2; do
+	start_redis "sentinel-replica-$i" "$(freeport)" --replicaof 127.0.0.1 "$mport" --repl-diskless-sync-delay 0
+done
+sentinels=()
+for i in 1 2 3; do
+	port=$(freeport)
+	mkdir -p "$work/sentinel-$i"
+	printf 'sentinel monitor mymaster 127.0.0.1 %s 2\nsentinel down-after-milliseconds mymaster 1000\n' "$mport" \
+		>"$work/sentinel-$i/sentinel.conf"
+	start_redis "sentinel-$i" "$port" "$work/sentinel-$i/sentinel.conf" --sentinel
+	sentinels+=("127.0.0.1:$port")
+done
+
+# Cluster: three masters, each with a bus port of its own.
+nodes=()
+for i in 1 2 3; do
+	port=$(freeport)
+	start_redis "cluster-$i" "$port" --cluster-enabled yes --cluster-config-file "$work/cluster-$i/nodes.conf" \
+		--cluster-port "$(freeport)"
+	nodes+=("127.0.0.1:$port")
+done
+redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$work/cluster-create.log" 2>&1
+for _ in $(seq 100); do
+	redis-cli -p "${nodes[0]#*:}" cluster info | grep -q cluster_state:ok && break
+	sleep 0.1
+done
 
 # site <store block>: the site of a Caddy with token auth on that store.
 site() {
@@ -34,28 +83,46 @@ site() {
 	respond "ok" 200
 SITE
 }
-bolt_port=$(start_caddy bolt "$(site "store bolt $work/bolt/restauth.db")")
-redis_port=$(start_caddy redis "$(site "store redis {
+
+stores=(bolt redis sentinel cluster)
+declare -A port key results
+port[bolt]=$(start_caddy bolt "$(site "store bolt $work/bolt/restauth.db")")
+port[redis]=$(start_caddy redis-caddy "$(site "store redis {
 			address 127.0.0.1:$rport
 		}")")
-bolt_key=$(new_token "$bolt_port")
-redis_key=$(new_token "$redis_port")
-for p in "$bolt_port:$bolt_key" "$redis_port:$redis_key"; do
-	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Token ${p#*:}" "http://127.0.0.1:${p%%:*}/api")
-	[ "$code" = 200 ] || { echo "token check on port ${p%%:*}: HTTP $code" >&2; exit 1; }
+port[sentinel]=$(start_caddy sentinel-caddy "$(site "store redis {
+			sentinel mymaster ${sentinels[*]}
+			wait_replicas 1
+		}")")
+port[cluster]=$(start_caddy cluster-caddy "$(site "store redis {
+			cluster ${nodes[*]}
+		}")")
+for s in "${stores[@]}"; do
+	key[$s]=$(new_token "${port[$s]}")
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Token ${key[$s]}" "http://127.0.0.1:${port[$s]}/api")
+	[ "$code" = 200 ] || { echo "token check with $s on port ${port[$s]}: HTTP $code" >&2; exit 1; }
 done
 
 run() { # run <port> <key> [seconds]: prints req/s
 	wrk_run -t2 -c32 -d"${3:-$duration}s" -H "Authorization: Token $2" "http://127.0.0.1:$1/api"
 	echo "$wrk_rps"
 }
-run "$bolt_port" "$bolt_key" 2 >/dev/null
-run "$redis_port" "$redis_key" 2 >/dev/null
-bolt=() redis=()
+for s in "${stores[@]}"; do run "${port[$s]}" "${key[$s]}" 2 >/dev/null; done # warm up
 for r in $(seq "$rounds"); do
-	b=$(run "$bolt_port" "$bolt_key"); bolt+=("$b")
-	x=$(run "$redis_port" "$redis_key"); redis+=("$x")
-	echo "round $r: bolt $b req/s, redis $x req/s"
+	line="round $r:"
+	for s in "${stores[@]}"; do
+		x=$(run "${port[$s]}" "${key[$s]}")
+		results[$s]+="$x "
+		line+=" $s $x req/s,"
+	done
+	echo "${line%,}"
 done
-mb=$(median "${bolt[@]}") mr=$(median "${redis[@]}")
-echo "median: bolt $mb req/s, redis $mr req/s, redis/bolt $(awk -v a="$mr" -v b="$mb" 'BEGIN {printf "%.0f%%", 100*a/b}')"
+# shellcheck disable=SC2086 # the results are space-separated numbers
+mb=$(median ${results[bolt]})
+line="median:"
+for s in "${stores[@]}"; do
+	# shellcheck disable=SC2086
+	m=$(median ${results[$s]})
+	line+=" $s $m req/s ($(awk -v a="$m" -v b="$mb" 'BEGIN {printf "%.0f%%", 100*a/b}') of bolt),"
+done
+echo "${line%,}"

@@ -5,8 +5,9 @@ package store
 // `?store=`), and handlers that share a data set can be told apart from
 // those that do not.
 type Located interface {
-	// Location is the bolt file's path, the redis server's address or
-	// the memory store's name.
+	// Location is the bolt file's path, the redis server's address
+	// (`<master>@<sentinel>,...` with Sentinel, `<node>,...` with Cluster)
+	// or the memory store's name.
 	Location() string
 }
 
@@ -17,7 +18,7 @@ func (m *Memory) Location() string { return m.Name }
 func (b *Bolt) Location() string { return b.Path }
 
 // Location implements Located.
-func (r *Redis) Location() string { return r.conn.client.Options().Addr }
+func (r *Redis) Location() string { return r.conn.location }
 
 // Interface guards
 var (

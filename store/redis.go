@@ -2,11 +2,10 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,8 +19,9 @@ func init() {
 	caddy.RegisterModule(new(Redis))
 }
 
-// redisPool holds one client per Redis connection identity (address,
-// user, password, database, TLS), shared by every Redis module that
+// redisPool holds one client per Redis connection identity (the servers
+// and how they are reached: one address, a Sentinel master or a Cluster;
+// user, passwords, database, TLS), shared by every Redis module that
 // connects the same way, whatever their key prefixes, and across reloads.
 var redisPool = caddy.NewUsagePool()
 
@@ -30,41 +30,89 @@ var redisPool = caddy.NewUsagePool()
 const (
 	redisDialTimeout = time.Second
 	redisIOTimeout   = time.Second
+	// redisWaitTimeout is the default WaitTimeout.
+	redisWaitTimeout = 500 * time.Millisecond
 )
 
-// Redis is a store kept in a Redis server (6.2 or newer), so that several
-// Caddy instances share API tokens, sessions, JWT revocations and
-// failed-login counters. Every record that expires uses a native Redis TTL.
+// Redis is a store kept in Redis (6.2 or newer): one server, a master
+// watched by Redis Sentinel, or a Redis Cluster, so that several Caddy
+// instances share API tokens, sessions, JWT revocations and failed-login
+// counters. Every record that expires uses a native Redis TTL.
 //
 // Valid tokens, sessions and revocation checks are answered from a local
 // cache; a change made by any instance invalidates the other instances'
 // caches through Redis pub/sub. When Redis cannot be reached, store calls
 // fail within about a second and requests that need the store get 503.
 type Redis struct {
-	// Address is the server's host:port. Default: `localhost:6379`.
-	// Mutually exclusive with URL.
+	// Address is the host:port of a single Redis server. Default:
+	// `localhost:6379` when neither URL, Sentinel nor Cluster is set.
+	// Mutually exclusive with URL, Sentinel and Cluster.
 	Address string `json:"address,omitempty"`
-	// Username for Redis ACL authentication (Redis 6+). Optional.
+	// Sentinel connects to the master that Redis Sentinel names, and to
+	// the new master by itself after a failover. Mutually exclusive with
+	// Address, URL and Cluster.
+	Sentinel *RedisSentinel `json:"sentinel,omitempty"`
+	// Cluster is the host:port of some nodes of a Redis Cluster (one that
+	// answers is enough: the client learns the others from it). Mutually
+	// exclusive with Address, URL and Sentinel; DB must be 0, and
+	// KeyPrefix must not contain `{` or `}` (the store puts hash tags in
+	// its keys).
+	Cluster []string `json:"cluster,omitempty"`
+	// Username for Redis ACL authentication (Redis 6+), on the server, the
+	// Sentinel master or every Cluster node. Optional.
 	Username string `json:"username,omitempty"`
-	// Password for AUTH. Use a placeholder such as `{env.REDIS_PASSWORD}`
-	// to keep it out of the config file. Never logged.
+	// Password for AUTH, on the server, the Sentinel master or every
+	// Cluster node. Use a placeholder such as `{env.REDIS_PASSWORD}` to
+	// keep it out of the config file. Never logged.
 	Password string `json:"password,omitempty"`
-	// DB is the logical database number. Default: 0.
+	// DB is the logical database number. Default: 0. Redis Cluster has
+	// only database 0.
 	DB int `json:"db,omitempty"`
-	// TLS connects over TLS, verifying the server certificate against the
-	// system roots.
+	// TLS connects over TLS (to the sentinels too), verifying server
+	// certificates against the system roots.
 	TLS bool `json:"tls,omitempty"`
 	// KeyPrefix is put before every key this store writes, so that several
 	// configurations (or other applications) can share one database.
 	// Default: `restauth:`.
 	KeyPrefix string `json:"key_prefix,omitempty"`
-	// URL is an alternative to the fields above:
-	// `redis://[user:password@]host:port/db` or `rediss://...` for TLS.
-	// Placeholders are expanded. Mutually exclusive with Address.
+	// URL is an alternative to Address, Username, Password and DB for a
+	// single server: `redis://[user:password@]host:port/db` or
+	// `rediss://...` for TLS. Placeholders are expanded. Mutually
+	// exclusive with Address, Sentinel and Cluster.
 	URL string `json:"url,omitempty"`
+	// WaitReplicas makes every revocation (a JWT logout or renewal, a
+	// deleted API token, an ended session) wait until at least this many
+	// replicas of the master that took it have acknowledged it (Redis
+	// `WAIT`). If fewer do within WaitTimeout, the request fails with 503
+	// and the client should try again; so a revocation that was answered
+	// with success survives a failover to one of those replicas. Default:
+	// 0, do not wait (Redis replicates asynchronously: a revocation
+	// acknowledged just before the master fails can be lost).
+	WaitReplicas int `json:"wait_replicas,omitempty"`
+	// WaitTimeout is how long a revocation waits for WaitReplicas
+	// acknowledgements. Default: 500ms.
+	WaitTimeout caddy.Duration `json:"wait_timeout,omitempty"`
 
 	*redisBackend
 	*poolRef
+}
+
+// RedisSentinel names a master monitored by Redis Sentinel and the
+// sentinels to ask for it.
+type RedisSentinel struct {
+	// Master is the name the sentinels monitor the master under (the
+	// `sentinel monitor <name> ...` line of sentinel.conf).
+	Master string `json:"master,omitempty"`
+	// Addresses are the host:port of sentinels (one that answers is
+	// enough; naming all of them keeps the store working while some are
+	// down).
+	Addresses []string `json:"addresses,omitempty"`
+	// Username for ACL authentication to the sentinels. Optional.
+	Username string `json:"username,omitempty"`
+	// Password for AUTH to the sentinels (`requirepass` of sentinel.conf),
+	// which is often not the master's. Takes placeholders such as
+	// `{env.SENTINEL_PASSWORD}`. Never logged.
+	Password string `json:"password,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -81,32 +129,40 @@ func (r *Redis) Provision(ctx caddy.Context) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	opts, err := r.options()
+	target, err := r.target()
 	if err != nil {
 		return err
 	}
 	if r.KeyPrefix == "" {
 		r.KeyPrefix = "restauth:"
 	}
-	sum := sha256.Sum256([]byte(opts.Password))
-	identity := fmt.Sprintf("%s|%s|%d|%t|%x", opts.Addr, opts.Username, opts.DB, opts.TLSConfig != nil, sum[:8])
 	clientLogOnce.Do(func() {
 		redis.SetLogger(clientLogger{caddy.Log().Named("rest_auth.store.redis.client")})
 	})
 	logger := ctx.Logger()
-	conn, ref, err := acquire(redisPool, identity, func() (*redisConn, func() error, error) {
+	conn, ref, err := acquire(redisPool, target.identity(), func() (*redisConn, func() error, error) {
 		// The connection outlives this config when a reload keeps it, so
 		// it logs through the process-wide logger.
-		c := newRedisConn(opts, caddy.Log().Named("rest_auth.store.redis"))
+		c := newRedisConn(target, caddy.Log().Named("rest_auth.store.redis"))
 		logger.Info("connecting token store to redis",
-			zap.String("address", opts.Addr), zap.Int("db", opts.DB), zap.Bool("tls", opts.TLSConfig != nil))
+			zap.String("mode", target.mode), zap.String("address", target.location),
+			zap.Int("db", target.opts.DB), zap.Bool("tls", target.opts.TLSConfig != nil))
 		return c, c.destroy, nil
 	})
 	if err != nil {
-		return fmt.Errorf("redis store %s: %w", opts.Addr, err)
+		return fmt.Errorf("redis store %s: %w", target.location, err)
 	}
-	r.redisBackend, r.poolRef = &redisBackend{conn: conn, prefix: r.KeyPrefix, now: time.Now}, ref
+	r.redisBackend = newRedisBackend(conn, r.KeyPrefix, r.WaitReplicas, r.waitTimeout())
+	r.poolRef = ref
 	return nil
+}
+
+// waitTimeout is WaitTimeout or its default.
+func (r *Redis) waitTimeout() time.Duration {
+	if r.WaitTimeout == 0 {
+		return redisWaitTimeout
+	}
+	return time.Duration(r.WaitTimeout)
 }
 
 // clientLogOnce routes the go-redis client's own messages (such as a
@@ -121,55 +177,53 @@ func (c clientLogger) Printf(_ context.Context, format string, v ...any) {
 	c.l.Debug(fmt.Sprintf(format, v...))
 }
 
-// options builds the client options from the config, with placeholders
-// expanded and the short timeouts set.
-func (r *Redis) options() (*redis.Options, error) {
-	repl := caddy.NewReplacer()
-	var opts *redis.Options
-	if r.URL != "" {
-		var err error
-		opts, err = redis.ParseURL(repl.ReplaceKnown(r.URL, ""))
-		if err != nil {
-			// The URL may hold a password: do not repeat it.
-			return nil, errors.New("redis store: url is not a valid redis:// or rediss:// URL")
-		}
-	} else {
-		opts = &redis.Options{
-			Addr:     repl.ReplaceKnown(r.Address, ""),
-			Username: repl.ReplaceKnown(r.Username, ""),
-			Password: repl.ReplaceKnown(r.Password, ""),
-			DB:       r.DB,
-		}
-		if opts.Addr == "" {
-			opts.Addr = "localhost:6379"
-		}
-		if r.TLS {
-			opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
-	}
-	if r.TLS && opts.TLSConfig == nil {
-		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	opts.DialTimeout = redisDialTimeout
-	opts.ReadTimeout = redisIOTimeout
-	opts.WriteTimeout = redisIOTimeout
-	opts.PoolTimeout = redisIOTimeout
-	opts.ContextTimeoutEnabled = true
-	// One quick retry covers a pooled connection that a Redis restart
-	// closed; more would only delay the 503 while Redis is down.
-	opts.MaxRetries = 1
-	opts.MinRetryBackoff = 10 * time.Millisecond
-	opts.MaxRetryBackoff = 50 * time.Millisecond
-	return opts, nil
-}
-
-// Validate checks that the config names one server in one way.
+// Validate checks that the config names its servers in one way, and the
+// options that go with that way.
 func (r *Redis) Validate() error {
+	if err := r.formError(); err != nil {
+		return err
+	}
 	switch {
-	case r.URL != "" && (r.Address != "" || r.Username != "" || r.Password != "" || r.DB != 0):
-		return errors.New("redis store: url and address/username/password/db are mutually exclusive")
+	case r.URL != "" && (r.Username != "" || r.Password != "" || r.DB != 0):
+		return errors.New("redis store: url and username/password/db are mutually exclusive: put them in the url")
 	case r.DB < 0:
 		return fmt.Errorf("redis store: db must not be negative, got %d", r.DB)
+	case r.Sentinel != nil && (r.Sentinel.Master == "" || len(r.Sentinel.Addresses) == 0):
+		return errors.New("redis store: sentinel needs the master's name and at least one sentinel: `sentinel <master> <host:port>...`")
+	case len(r.Cluster) > 0 && r.DB != 0:
+		return fmt.Errorf("redis store: db must be 0 with cluster (Redis Cluster has only database 0), got %d", r.DB)
+	case len(r.Cluster) > 0 && strings.ContainsAny(r.KeyPrefix, "{}"):
+		return fmt.Errorf("redis store: key_prefix %q must not contain { or } with cluster: the store puts its own hash tags in keys", r.KeyPrefix)
+	case r.WaitReplicas < 0:
+		return fmt.Errorf("redis store: wait_replicas must not be negative, got %d", r.WaitReplicas)
+	case r.WaitTimeout < 0:
+		return fmt.Errorf("redis store: wait_timeout must not be negative, got %v", time.Duration(r.WaitTimeout))
+	case r.WaitTimeout != 0 && r.WaitReplicas == 0:
+		return errors.New("redis store: wait_timeout without wait_replicas: say how many replicas must acknowledge a revocation")
+	}
+	return nil
+}
+
+// formError reports a config that names its servers in more than one of
+// the three ways: one server (address or url), Sentinel or Cluster.
+func (r *Redis) formError() error {
+	var forms []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"address", r.Address != ""},
+		{"url", r.URL != ""},
+		{"sentinel", r.Sentinel != nil},
+		{"cluster", len(r.Cluster) > 0},
+	} {
+		if f.set {
+			forms = append(forms, f.name)
+		}
+	}
+	if len(forms) > 1 {
+		return fmt.Errorf("redis store: %s are mutually exclusive: name one server (address or url), a Sentinel master (sentinel) or a Cluster (cluster)",
+			strings.Join(forms, " and "))
 	}
 	return nil
 }
@@ -178,13 +232,18 @@ func (r *Redis) Validate() error {
 // is on the backend name. Syntax:
 //
 //	redis [<address>] {
-//		address    <host:port>
-//		username   <user>
-//		password   <password>
-//		db         <n>
+//		address           <host:port>
+//		url               <redis://...>
+//		sentinel          <master> <host:port>...
+//		sentinel_username <user>
+//		sentinel_password <password>
+//		cluster           <host:port>...
+//		username          <user>
+//		password          <password>
+//		db                <n>
 //		tls
-//		key_prefix <prefix>
-//		url        <redis://...>
+//		key_prefix        <prefix>
+//		wait_replicas     <n> [<timeout>]
 //	}
 func (r *Redis) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if err := shorthandArg(d, &r.Address); err != nil {
@@ -192,47 +251,117 @@ func (r *Redis) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	nesting := d.Nesting()
 	for d.NextBlock(nesting) {
-		opt := d.Val()
-		var dst *string
-		switch opt {
-		case "address":
-			dst = &r.Address
-		case "username":
-			dst = &r.Username
-		case "password":
-			dst = &r.Password
-		case "key_prefix":
-			dst = &r.KeyPrefix
-		case "url":
-			dst = &r.URL
-		case "db":
-			var s string
-			if !d.AllArgs(&s) {
-				return d.ArgErr()
-			}
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 0 {
-				return d.Errf("store redis db: want a non-negative number, got %q", s)
-			}
-			r.DB = n
-			continue
-		case "tls":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			r.TLS = true
-			continue
-		default:
-			return d.Errf("unknown store redis option %q", opt)
+		if err := r.unmarshalOption(d); err != nil {
+			return err
 		}
-		if *dst != "" {
-			return d.Errf("store redis %s already specified", opt)
-		}
-		if !d.AllArgs(dst) {
-			return d.ArgErr()
+		// Two ways of naming the servers fail on the line of the second.
+		if err := r.formError(); err != nil {
+			return d.Err(err.Error())
 		}
 	}
+	if err := r.Validate(); err != nil {
+		return d.Err(err.Error())
+	}
 	return nil
+}
+
+// unmarshalOption reads the option the dispenser is on.
+func (r *Redis) unmarshalOption(d *caddyfile.Dispenser) error {
+	opt := d.Val()
+	var dst *string
+	switch opt {
+	case "address":
+		dst = &r.Address
+	case "username":
+		dst = &r.Username
+	case "password":
+		dst = &r.Password
+	case "key_prefix":
+		dst = &r.KeyPrefix
+	case "url":
+		dst = &r.URL
+	case "sentinel_username":
+		dst = &r.sentinel().Username
+	case "sentinel_password":
+		dst = &r.sentinel().Password
+	case "sentinel":
+		args := d.RemainingArgs()
+		if len(args) < 2 {
+			return d.Err("store redis sentinel: want `sentinel <master name> <host:port>...`")
+		}
+		if r.Sentinel != nil && r.Sentinel.Master != "" {
+			return d.Err("store redis sentinel already specified")
+		}
+		r.sentinel().Master, r.Sentinel.Addresses = args[0], args[1:]
+		return nil
+	case "cluster":
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return d.Err("store redis cluster: want `cluster <host:port>...` (some nodes of the cluster)")
+		}
+		if len(r.Cluster) > 0 {
+			return d.Err("store redis cluster already specified")
+		}
+		r.Cluster = args
+		return nil
+	case "db":
+		var s string
+		if !d.AllArgs(&s) {
+			return d.ArgErr()
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return d.Errf("store redis db: want a non-negative number, got %q", s)
+		}
+		r.DB = n
+		return nil
+	case "tls":
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		r.TLS = true
+		return nil
+	case "wait_replicas":
+		return r.unmarshalWait(d)
+	default:
+		return d.Errf("unknown store redis option %q", opt)
+	}
+	if *dst != "" {
+		return d.Errf("store redis %s already specified", opt)
+	}
+	if !d.AllArgs(dst) {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// unmarshalWait reads `wait_replicas <n> [<timeout>]`.
+func (r *Redis) unmarshalWait(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	if len(args) == 0 || len(args) > 2 {
+		return d.Err("store redis wait_replicas: want `wait_replicas <number of replicas> [<timeout>]`, e.g. `wait_replicas 1 500ms`")
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < 1 {
+		return d.Errf("store redis wait_replicas: want a number of replicas of at least 1, got %q", args[0])
+	}
+	r.WaitReplicas = n
+	if len(args) == 2 {
+		dur, err := caddy.ParseDuration(args[1])
+		if err != nil || dur <= 0 {
+			return d.Errf("store redis wait_replicas: timeout %q is not a positive duration (e.g. 500ms, 2s)", args[1])
+		}
+		r.WaitTimeout = caddy.Duration(dur)
+	}
+	return nil
+}
+
+// sentinel returns r.Sentinel, created when nil.
+func (r *Redis) sentinel() *RedisSentinel {
+	if r.Sentinel == nil {
+		r.Sentinel = new(RedisSentinel)
+	}
+	return r.Sentinel
 }
 
 // Interface guards

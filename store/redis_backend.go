@@ -3,11 +3,11 @@ package store
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,27 +15,25 @@ import (
 	"go.uber.org/zap"
 )
 
-// Key layout, each under the configured prefix:
+// Key layout, each under the configured prefix (the token keys are in
+// redis_tokens.go):
 //
-//	t:<id>         hash: j = token JSON (without last_used), lu = last use
-//	               (20-digit Unix ns), h = hex key hash, o = owner; PEXPIREAT
-//	               at the token's expiry
-//	th:<hex hash>  string: token id; same expiry as the token
-//	to:<owner>     sorted set of token ids by creation (Unix ms)
-//	ta             sorted set of every token id by creation
 //	r:<jti>        string: end of the revocation (Unix ms); PEXPIREAT there
 //	s:<hex hash>   string: session (session_codec.go); PEXPIREAT at its deadline
 //	f:<key>        hash: n = count, e = expiry (20-digit Unix ns); PEXPIREAT
 //	sec:<name>     string: generated secret, no expiry
 //
-// Index entries of tokens that expired are skipped on read and removed then.
+// Each of these is read and written alone (a script touches one
+// key), so in a Redis Cluster they spread over every hash slot.
 
 // redisConn is one pooled client, shared by every Redis module that
 // connects the same way. It tracks whether Redis is reachable so that an
 // outage is logged once, not once per request.
 type redisConn struct {
-	client *redis.Client
-	logger *zap.Logger
+	client   redis.UniversalClient
+	mode     string
+	location string
+	logger   *zap.Logger
 
 	// secretMu makes concurrent Secret calls in this process generate once.
 	secretMu sync.Mutex
@@ -48,8 +46,8 @@ type redisConn struct {
 	cacheDone chan struct{}
 }
 
-func newRedisConn(opts *redis.Options, logger *zap.Logger) *redisConn {
-	c := &redisConn{client: redis.NewClient(opts), logger: logger}
+func newRedisConn(t *redisTarget, logger *zap.Logger) *redisConn {
+	c := &redisConn{client: t.newClient(), mode: t.mode, location: t.location, logger: logger}
 	c.startCache()
 	return c
 }
@@ -62,14 +60,34 @@ func (c *redisConn) destroy() error {
 	return nil
 }
 
-// observe records the outcome of a call to Redis: the first connection
-// failure after a success is logged at ERROR, the first success after a
-// failure at INFO. Replies such as "no such key" or a script's error are not
-// failures of the connection. It reports whether err is such a failure.
+// unavailableReplies are the error replies by which Redis says it cannot
+// serve now rather than that the request is wrong: a server still loading
+// its data, a master demoted to a replica by a failover (READONLY), a
+// master without enough replicas (min-replicas-to-write), a cluster
+// reconfiguring or missing a node. They count as an outage (503), like a
+// connection failure.
+var unavailableReplies = []string{"LOADING", "READONLY", "MASTERDOWN", "NOREPLICAS", "CLUSTERDOWN", "TRYAGAIN", "MOVED", "ASK"}
+
+// connectionFailed reports whether err means Redis could not serve the
+// call, as opposed to a reply such as "no such key" or a script's error.
+func connectionFailed(err error) bool {
+	if err == nil || errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) {
+		// A cancelled call: the client went away; says nothing about Redis.
+		return false
+	}
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return true
+	}
+	code, _, _ := strings.Cut(reply.Error(), " ")
+	return slices.Contains(unavailableReplies, code)
+}
+
+// observe records the outcome of a call to Redis: the first failure (see
+// connectionFailed) after a success is logged at ERROR, the first success
+// after a failure at INFO. It reports whether err is such a failure.
 func (c *redisConn) observe(err error) (failed bool) {
-	var replyErr redis.Error
-	failed = err != nil && !errors.Is(err, redis.Nil) && !errors.As(err, &replyErr) &&
-		!errors.Is(err, context.Canceled) // the client went away; says nothing about Redis
+	failed = connectionFailed(err)
 	if failed {
 		c.flush()
 	}
@@ -79,10 +97,10 @@ func (c *redisConn) observe(err error) (failed bool) {
 	case failed && !c.down:
 		c.down = true
 		c.logger.Error("redis unreachable: requests that need the token store fail until it is back",
-			zap.String("address", c.client.Options().Addr), zap.Error(err))
+			zap.String("mode", c.mode), zap.String("address", c.location), zap.Error(err))
 	case err == nil && c.down:
 		c.down = false
-		c.logger.Info("redis reachable again", zap.String("address", c.client.Options().Addr))
+		c.logger.Info("redis reachable again", zap.String("mode", c.mode), zap.String("address", c.location))
 	}
 	return failed
 }
@@ -94,6 +112,20 @@ type redisBackend struct {
 	// now tells the time that decides expiries on this side (Redis drops
 	// expired keys by its own clock); time.Now unless a test moves it.
 	now func() time.Time
+	// waitReplicas and waitTimeout make revocations wait for replicas
+	// (redis_wait.go).
+	waitReplicas int
+	waitTimeout  time.Duration
+	// tokenLayout moves tokens stored by older versions once
+	// (redis_token_migration.go).
+	tokenLayout tokenLayout
+}
+
+func newRedisBackend(conn *redisConn, prefix string, waitReplicas int, waitTimeout time.Duration) *redisBackend {
+	b := &redisBackend{conn: conn, prefix: prefix, now: time.Now, waitReplicas: waitReplicas, waitTimeout: waitTimeout}
+	// Older versions could not write tokens to a cluster: nothing to move.
+	b.tokenLayout.current.Store(conn.mode == redisModeCluster)
+	return b
 }
 
 func (b *redisBackend) key(kind, id string) string { return b.prefix + kind + ":" + id }
@@ -101,10 +133,18 @@ func (b *redisBackend) key(kind, id string) string { return b.prefix + kind + ":
 // do records the outcome of a call for outage logging and wraps a failure
 // with what names the operation.
 func (b *redisBackend) do(what string, err error) error {
-	if b.conn.observe(err) {
+	var notReplicated *notReplicatedError
+	switch {
+	case errors.As(err, &notReplicated):
+		// Redis is up; the write is in place on the master, but not known
+		// to be safe from a failover.
+		b.conn.logger.Warn("write not acknowledged by enough redis replicas in time: the request fails with 503",
+			zap.String("operation", what), zap.Int("acknowledged", notReplicated.acknowledged),
+			zap.Int("wait_replicas", notReplicated.want), zap.Duration("wait_timeout", b.waitTimeout))
 		return fmt.Errorf("redis store: %s: %w: %w", what, ErrUnavailable, err)
-	}
-	if err == nil || errors.Is(err, redis.Nil) {
+	case b.conn.observe(err):
+		return fmt.Errorf("redis store: %s: %w: %w", what, ErrUnavailable, err)
+	case err == nil || errors.Is(err, redis.Nil):
 		return err
 	}
 	return fmt.Errorf("redis store: %s: %w", what, err)
@@ -115,7 +155,7 @@ func (b *redisBackend) do(what string, err error) error {
 // that the caller (a logout, a token deletion) fails and is retried rather
 // than leaving other instances with a stale answer.
 func (b *redisBackend) invalidate(ctx context.Context, key string) error {
-	return b.do("publishing the change to other instances", b.conn.invalidate(ctx, key))
+	return b.do("publishing the change to other instances", b.conn.invalidate(ctx, key, 2))
 }
 
 // pxat is t as Unix milliseconds, rounded up so that Redis never drops a
@@ -146,234 +186,6 @@ func parseNanos(s string) (time.Time, error) {
 	return time.Unix(0, n).UTC(), nil
 }
 
-var scriptCreateToken = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
-local other = redis.call('GET', KEYS[2])
-if other and redis.call('EXISTS', ARGV[5] .. other) == 1 then return 2 end
-redis.call('HSET', KEYS[1], 'j', ARGV[1], 'h', ARGV[6], 'o', ARGV[7])
-if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'lu', ARGV[8]) end
-redis.call('SET', KEYS[2], ARGV[2])
-if ARGV[4] ~= '0' then
-	redis.call('PEXPIREAT', KEYS[1], ARGV[4])
-	redis.call('PEXPIREAT', KEYS[2], ARGV[4])
-end
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
-redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
-return 0
-`)
-
-// CreateToken implements Store.
-func (b *redisBackend) CreateToken(ctx context.Context, t Token) error {
-	if err := checkToken(t); err != nil {
-		return err
-	}
-	stored := cloneToken(t)
-	stored.LastUsed = nil
-	j, err := json.Marshal(stored)
-	if err != nil {
-		return fmt.Errorf("redis store: encoding token %s: %w", t.ID, err)
-	}
-	hash := hex.EncodeToString(t.KeyHash)
-	var exp int64
-	if t.Expires != nil {
-		exp = pxat(*t.Expires)
-	}
-	lu := ""
-	if t.LastUsed != nil {
-		lu = nanos(*t.LastUsed)
-	}
-	res, err := scriptCreateToken.Run(ctx, b.conn.client,
-		[]string{b.key("t", t.ID), b.key("th", hash), b.key("to", t.Owner), b.prefix + "ta"},
-		j, t.ID, t.Created.UnixMilli(), exp, b.prefix+"t:", hash, t.Owner, lu).Int()
-	if err := b.do("creating token "+t.ID, err); err != nil {
-		return err
-	}
-	if res != 0 {
-		return ErrExists
-	}
-	return b.invalidate(ctx, b.key("th", hash))
-}
-
-// decodeTokenFields builds a token from the j and lu fields of its hash;
-// ErrNotFound when the hash is missing or the token expired.
-func decodeTokenFields(id string, j, lu any, now time.Time) (Token, error) {
-	js, ok := j.(string)
-	if !ok {
-		return Token{}, ErrNotFound
-	}
-	var t Token
-	if err := json.Unmarshal([]byte(js), &t); err != nil {
-		return Token{}, fmt.Errorf("redis store: decoding token %s: %w", id, err)
-	}
-	if s, ok := lu.(string); ok && s != "" {
-		at, err := parseNanos(s)
-		if err != nil {
-			return Token{}, fmt.Errorf("redis store: token %s last use: %w", id, err)
-		}
-		t.LastUsed = &at
-	}
-	if t.Expired(now) {
-		return Token{}, ErrNotFound
-	}
-	return t, nil
-}
-
-// Token implements Store.
-func (b *redisBackend) Token(ctx context.Context, id string) (Token, error) {
-	if id == "" {
-		return Token{}, ErrNotFound
-	}
-	vals, err := b.conn.client.HMGet(ctx, b.key("t", id), "j", "lu").Result()
-	if err := b.do("reading token "+id, err); err != nil {
-		return Token{}, err
-	}
-	return decodeTokenFields(id, vals[0], vals[1], b.now())
-}
-
-var scriptTokenByHash = redis.NewScript(`
-local id = redis.call('GET', KEYS[1])
-if not id then return false end
-local v = redis.call('HMGET', ARGV[1] .. id, 'j', 'lu')
-return {id, v[1], v[2]}
-`)
-
-// TokenByKeyHash implements Store.
-func (b *redisBackend) TokenByKeyHash(ctx context.Context, keyHash []byte) (Token, error) {
-	if len(keyHash) == 0 {
-		return Token{}, ErrNotFound
-	}
-	key := b.key("th", hex.EncodeToString(keyHash))
-	if t, ok := b.conn.cachedToken(key); ok {
-		return t, nil
-	}
-	gen := b.conn.generation()
-	res, err := scriptTokenByHash.Run(ctx, b.conn.client, []string{key}, b.prefix+"t:").Slice()
-	if errors.Is(err, redis.Nil) {
-		b.conn.observe(nil)
-		return Token{}, ErrNotFound
-	}
-	if err := b.do("reading token by key hash", err); err != nil {
-		return Token{}, err
-	}
-	id, _ := res[0].(string)
-	t, err := decodeTokenFields(id, res[1], res[2], b.now())
-	if err != nil {
-		return Token{}, err
-	}
-	if !slices.Equal(t.KeyHash, keyHash) {
-		return Token{}, ErrNotFound
-	}
-	b.conn.cacheToken(key, gen, t)
-	return cloneToken(t), nil
-}
-
-// Tokens implements Store.
-func (b *redisBackend) Tokens(ctx context.Context, owner string) ([]Token, error) {
-	index := b.prefix + "ta"
-	if owner != "" {
-		index = b.key("to", owner)
-	}
-	ids, err := b.conn.client.ZRange(ctx, index, 0, -1).Result()
-	if err := b.do("listing tokens", err); err != nil {
-		return nil, err
-	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	cmds := make([]*redis.SliceCmd, len(ids))
-	_, err = b.conn.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = p.HMGet(ctx, b.key("t", id), "j", "lu")
-		}
-		return nil
-	})
-	if err := b.do("listing tokens", err); err != nil {
-		return nil, err
-	}
-	now := b.now()
-	var list []Token
-	var stale []any
-	for i, cmd := range cmds {
-		vals := cmd.Val()
-		t, err := decodeTokenFields(ids[i], vals[0], vals[1], now)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			stale = append(stale, ids[i])
-			continue
-		case err != nil:
-			return nil, err
-		case owner != "" && t.Owner != owner:
-			// The id was reused by another owner after this one's token
-			// expired.
-			stale = append(stale, ids[i])
-			continue
-		}
-		list = append(list, t)
-	}
-	if len(stale) > 0 {
-		// Best effort: a failure leaves entries the next listing skips.
-		_ = b.conn.client.ZRem(ctx, index, stale...).Err()
-	}
-	slices.SortFunc(list, compareTokens)
-	return list, nil
-}
-
-var scriptDeleteToken = redis.NewScript(`
-local v = redis.call('HMGET', KEYS[1], 'h', 'o')
-if not v[1] then return false end
-redis.call('DEL', KEYS[1])
-local hk = ARGV[1] .. v[1]
-if redis.call('GET', hk) == ARGV[4] then redis.call('DEL', hk) end
-redis.call('ZREM', ARGV[2] .. v[2], ARGV[4])
-redis.call('ZREM', ARGV[3], ARGV[4])
-return hk
-`)
-
-// DeleteToken implements Store.
-func (b *redisBackend) DeleteToken(ctx context.Context, id string) error {
-	if id == "" {
-		return ErrNotFound
-	}
-	hk, err := scriptDeleteToken.Run(ctx, b.conn.client, []string{b.key("t", id)},
-		b.prefix+"th:", b.prefix+"to:", b.prefix+"ta", id).Text()
-	if errors.Is(err, redis.Nil) {
-		b.conn.observe(nil)
-		return ErrNotFound
-	}
-	if err := b.do("deleting token "+id, err); err != nil {
-		return err
-	}
-	return b.invalidate(ctx, hk)
-}
-
-var scriptTouchTokens = redis.NewScript(`
-for i, k in ipairs(KEYS) do
-	if redis.call('EXISTS', k) == 1 then
-		local cur = redis.call('HGET', k, 'lu')
-		if not cur or ARGV[i] > cur then redis.call('HSET', k, 'lu', ARGV[i]) end
-	end
-end
-return 0
-`)
-
-// TouchTokens implements Store.
-func (b *redisBackend) TouchTokens(ctx context.Context, lastUsed map[string]time.Time) error {
-	if len(lastUsed) == 0 {
-		return nil
-	}
-	keys := make([]string, 0, len(lastUsed))
-	args := make([]any, 0, len(lastUsed))
-	for id, at := range lastUsed {
-		if id == "" {
-			continue
-		}
-		keys = append(keys, b.key("t", id))
-		args = append(args, nanos(at))
-	}
-	err := scriptTouchTokens.Run(ctx, b.conn.client, keys, args...).Err()
-	return b.do("recording token use", err)
-}
-
 // scriptRevoke revokes KEYS[1] until ARGV[1] (Unix ms) unless it is
 // revoked already, in which case it only extends a shorter revocation. A
 // record that ended by ARGV[2] (now, Unix ms) counts as none, as it does
@@ -400,11 +212,13 @@ func (b *redisBackend) Revoke(ctx context.Context, jti string, until time.Time) 
 		return false, nil
 	}
 	key := b.key("r", jti)
-	n, err := scriptRevoke.Run(ctx, b.conn.client, []string{key}, pxat(until), pxat(now)).Int()
-	if err := b.do("revoking a token", err); err != nil {
-		return false, err
-	}
-	if err := b.invalidate(ctx, key); err != nil {
+	var n int
+	err := b.writeRevocation(ctx, "revoking a token", key, key, func(c redis.Cmdable) error {
+		var err error
+		n, err = scriptRevoke.Run(ctx, c, []string{key}, pxat(until), pxat(now)).Int()
+		return err
+	})
+	if err != nil {
 		return false, err
 	}
 	return n == 1, nil
@@ -501,19 +315,14 @@ func (b *redisBackend) UpdateSession(ctx context.Context, s Session) error {
 		return err
 	}
 	key := b.sessionKey(s.IDHash)
-	var err error
 	if sessionExpired(s, b.now()) {
 		// Updated to a deadline already past: the session is gone.
-		err = b.conn.client.Del(ctx, key).Err()
-		if err == nil {
-			if err := b.invalidate(ctx, key); err != nil {
-				return err
-			}
-			err = redis.Nil
+		if _, err := b.deleteSessionKey(ctx, key); err != nil {
+			return err
 		}
-	} else {
-		err = b.conn.client.Do(ctx, "SET", key, encodeSession(s), "PXAT", sessionPXAT(s), "XX").Err()
+		return ErrNotFound
 	}
+	err := b.conn.client.Do(ctx, "SET", key, encodeSession(s), "PXAT", sessionPXAT(s), "XX").Err()
 	if errors.Is(err, redis.Nil) {
 		b.conn.observe(nil)
 		return ErrNotFound
@@ -529,12 +338,20 @@ func (b *redisBackend) DeleteSession(ctx context.Context, idHash []byte) error {
 	if len(idHash) == 0 {
 		return nil
 	}
-	key := b.sessionKey(idHash)
-	err := b.conn.client.Del(ctx, key).Err()
-	if err := b.do("deleting session", err); err != nil {
+	_, err := b.deleteSessionKey(ctx, b.sessionKey(idHash))
+	return err
+}
+
+// deleteSessionKey ends the session stored under key, everywhere, and
+// reports whether there was one.
+func (b *redisBackend) deleteSessionKey(ctx context.Context, key string) (bool, error) {
+	var n int64
+	err := b.writeRevocation(ctx, "deleting session", key, key, func(c redis.Cmdable) error {
+		var err error
+		n, err = c.Del(ctx, key).Result()
 		return err
-	}
-	return b.invalidate(ctx, key)
+	})
+	return n > 0, err
 }
 
 var scriptAddFailure = redis.NewScript(`
@@ -613,19 +430,33 @@ func (b *redisBackend) Failures(ctx context.Context, key string) (Counter, error
 	return c, nil
 }
 
+// scriptSetFailures replaces the counter KEYS[1] with count ARGV[1],
+// expiry ARGV[2] (20-digit Unix ns) and PEXPIREAT ARGV[3], or deletes it
+// when the count is 0. A script rather than MULTI: a write Redis refuses
+// (READONLY, NOREPLICAS) comes back as itself, not as EXECABORT.
+var scriptSetFailures = redis.NewScript(`
+redis.call('DEL', KEYS[1])
+if ARGV[1] ~= '0' then
+	redis.call('HSET', KEYS[1], 'n', ARGV[1], 'e', ARGV[2])
+	redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+end
+return 0
+`)
+
 // SetFailures implements Store.
 func (b *redisBackend) SetFailures(ctx context.Context, key string, c Counter) error {
 	if err := checkKey("failure key", key); err != nil {
 		return err
 	}
 	k := b.key("f", key)
-	_, err := b.conn.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, k)
-		if c.Count > 0 && !counterExpired(c, b.now()) {
-			p.HSet(ctx, k, "n", c.Count, "e", nanos(c.Expires))
-			p.PExpireAt(ctx, k, time.UnixMilli(pxat(c.Expires)))
-		}
-		return nil
+	if c.Count <= 0 || counterExpired(c, b.now()) {
+		c = Counter{}
+	}
+	// A lockout, or an operator's "log this user out everywhere" (the
+	// JWT authenticator keeps it as a counter), must survive a failover
+	// like a revocation.
+	err := b.replicated(ctx, k, func(conn redis.Cmdable) error {
+		return scriptSetFailures.Run(ctx, conn, []string{k}, c.Count, nanos(c.Expires), pxat(c.Expires)).Err()
 	})
 	return b.do("setting failed logins", err)
 }

@@ -181,11 +181,11 @@ func (c *redisConn) drop(key string) {
 }
 
 // invalidate drops key here and publishes it so that every subscriber
-// drops it too. It tries twice before giving up.
-func (c *redisConn) invalidate(ctx context.Context, key string) error {
+// drops it too. It tries as often as tries says before giving up.
+func (c *redisConn) invalidate(ctx context.Context, key string, tries int) error {
 	c.drop(key)
 	var err error
-	for range 2 {
+	for range tries {
 		if err = c.client.Publish(ctx, redisInvalidateChannel, key).Err(); err == nil {
 			return nil
 		}

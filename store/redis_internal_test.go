@@ -13,15 +13,24 @@ import (
 // newTestRedis opens a backend on srv with a logger the test observes.
 func newTestRedis(t *testing.T, addr string) (*redisBackend, *observer.ObservedLogs) {
 	t.Helper()
+	return newTestBackend(t, &Redis{Address: addr})
+}
+
+// newTestBackend opens a backend as r configures it, with a logger the
+// test observes.
+func newTestBackend(t *testing.T, r *Redis) (*redisBackend, *observer.ObservedLogs) {
+	t.Helper()
 	core, logs := observer.New(zap.DebugLevel)
-	r := &Redis{Address: addr}
-	opts, err := r.options()
+	if err := r.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	target, err := r.target()
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := newRedisConn(opts, zap.New(core))
+	conn := newRedisConn(target, zap.New(core))
 	t.Cleanup(func() { _ = conn.destroy() })
-	return &redisBackend{conn: conn, prefix: "t:", now: time.Now}, logs
+	return newRedisBackend(conn, "t:", r.WaitReplicas, r.waitTimeout()), logs
 }
 
 // pollUntil calls cond until it is true, failing after timeout.
@@ -34,6 +43,27 @@ func pollUntil(t *testing.T, what string, timeout time.Duration, cond func() boo
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// cacheLive reports whether c's invalidation subscription is confirmed,
+// that is whether its cache answers.
+func cacheLive(c *redisConn) bool {
+	c.cache.mu.Lock()
+	defer c.cache.mu.Unlock()
+	return c.cache.live
+}
+
+// cacheNotRevoked reads jti through b, which is not revoked, until b's
+// cache holds that answer (its subscription must be up first).
+func cacheNotRevoked(t *testing.T, b *redisBackend, jti string) {
+	t.Helper()
+	pollUntil(t, "the not-revoked answer for "+jti+" to be cached", 5*time.Second, func() bool {
+		if got, err := b.IsRevoked(t.Context(), jti); err != nil || got {
+			t.Fatalf("IsRevoked(%s) = %v, %v; want false", jti, got, err)
+		}
+		_, ok := b.conn.cachedRevoked(b.key("r", jti))
+		return ok
+	})
 }
 
 func TestRedisOutageLoggedOnce(t *testing.T) {
@@ -75,25 +105,12 @@ func TestRedisSubscriptionLossBypassesCache(t *testing.T) {
 	srv := redistest.Start(t)
 	b, _ := newTestRedis(t, srv.Addr())
 	ctx := t.Context()
-	live := func(c *redisConn) bool {
-		c.cache.mu.Lock()
-		defer c.cache.mu.Unlock()
-		return c.cache.live
-	}
-	pollUntil(t, "b's subscription", 5*time.Second, func() bool { return live(b.conn) })
-	for range 3 { // the second read is cached
-		if got, err := b.IsRevoked(ctx, "jti"); err != nil || got {
-			t.Fatalf("IsRevoked = %v, %v", got, err)
-		}
-	}
-	if _, ok := b.conn.cachedRevoked(b.key("r", "jti")); !ok {
-		t.Fatal("the not-revoked answer was not cached")
-	}
+	cacheNotRevoked(t, b, "jti")
 	admin := srv.Client()
 	if err := admin.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
 		t.Fatal(err)
 	}
-	pollUntil(t, "b to notice the lost subscription", time.Second, func() bool { return !live(b.conn) })
+	pollUntil(t, "b to notice the lost subscription", time.Second, func() bool { return !cacheLive(b.conn) })
 	if _, ok := b.conn.cachedRevoked(b.key("r", "jti")); ok {
 		t.Fatal("cache still answers while the subscription is down")
 	}
@@ -104,5 +121,5 @@ func TestRedisSubscriptionLossBypassesCache(t *testing.T) {
 	if got, err := b.IsRevoked(ctx, "jti"); err != nil || !got {
 		t.Errorf("IsRevoked after the subscription was cut = %v, %v; want true", got, err)
 	}
-	pollUntil(t, "b to resubscribe", 5*time.Second, func() bool { return live(b.conn) })
+	pollUntil(t, "b to resubscribe", 5*time.Second, func() bool { return cacheLive(b.conn) })
 }

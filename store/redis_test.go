@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/caddy-restauth/caddy-restauth/internal/redistest"
 	"github.com/caddy-restauth/caddy-restauth/store"
@@ -27,41 +30,146 @@ func TestRedisConformance(t *testing.T) {
 	})
 }
 
+// TestRedisClusterConformance runs the suite on a three-master Redis
+// Cluster: every script must keep to one hash slot (the cluster
+// refuses anything else) and the keys of a listing spread over the nodes.
+func TestRedisClusterConformance(t *testing.T) {
+	c := redistest.StartCluster(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return provision(t, &store.Redis{Cluster: c.Addrs(), KeyPrefix: "test:" + t.Name() + ":"})
+	})
+	storetest.RunReopen(t, func(t *testing.T) store.Store {
+		return provision(t, &store.Redis{Cluster: c.Addrs()[:1], KeyPrefix: "reopen:"})
+	})
+}
+
+// TestRedisSentinelConformance runs the suite on the master that Redis
+// Sentinel names, with every revocation waiting for the replica.
+func TestRedisSentinelConformance(t *testing.T) {
+	s := redistest.StartSentinel(t)
+	sentinel := &store.RedisSentinel{Master: redistest.SentinelMaster, Addresses: s.Addrs()}
+	storetest.Run(t, func(t *testing.T) store.Store {
+		// A generous wait: a busy machine must not fail the suite.
+		return provision(t, &store.Redis{Sentinel: sentinel, KeyPrefix: "test:" + t.Name() + ":",
+			WaitReplicas: 1, WaitTimeout: caddy.Duration(5 * time.Second)})
+	})
+	storetest.RunReopen(t, func(t *testing.T) store.Store {
+		return provision(t, &store.Redis{Sentinel: sentinel, KeyPrefix: "reopen:"})
+	})
+}
+
+// TestRedisSharedAcrossModules: in every mode, a revocation, a token
+// deletion and a session end through one module are seen within a second
+// through another that has its own client (as another Caddy process
+// does) and may have cached the credential as valid; a module with
+// another key prefix sees none of it.
 func TestRedisSharedAcrossModules(t *testing.T) {
 	srv := redistest.Start(t)
-	ctx := t.Context()
-	a := provision(t, &store.Redis{Address: srv.Addr()})
-	// Another spelling of the address: a client of its own, as in another
-	// Caddy process, so only pub/sub can tell it about a change.
-	b := provision(t, &store.Redis{URL: "redis://localhost:" + strconv.Itoa(srv.Port) + "/0"})
-	other := provision(t, &store.Redis{Address: srv.Addr(), KeyPrefix: "other:"})
-	for _, s := range []*store.Redis{a, b, other} {
-		t.Cleanup(func() { _ = s.Cleanup() })
-	}
-	if got, err := b.IsRevoked(ctx, "jti"); err != nil || got {
-		t.Fatalf("IsRevoked before revoking = %v, %v", got, err)
-	}
-	if _, err := a.Revoke(ctx, "jti", time.Now().Add(time.Hour)); err != nil {
+	cluster := redistest.StartCluster(t)
+	sentinel := redistest.StartSentinel(t)
+	const channel = "restauth:invalidate"
+	channelNode, err := cluster.Client().MasterForKey(t.Context(), channel)
+	if err != nil {
 		t.Fatal(err)
 	}
-	// b may have cached "not revoked": the invalidation must reach it.
-	deadline := time.Now().Add(time.Second)
-	for {
-		got, err := b.IsRevoked(ctx, "jti")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("revocation through one module not seen through another within 1s")
-		}
-		time.Sleep(10 * time.Millisecond)
+	for _, mode := range []struct {
+		name string
+		// a and b reach the same data with clients of their own.
+		a, b store.Redis
+		// subscriptions is the server their subscriptions are on.
+		subscriptions *redis.Client
+	}{
+		// Another spelling of the address makes another client.
+		{"one server", store.Redis{Address: srv.Addr()}, store.Redis{URL: "redis://localhost:" + strconv.Itoa(srv.Port) + "/0"}, srv.Client()},
+		{"cluster", store.Redis{Cluster: cluster.Addrs()}, store.Redis{Cluster: cluster.Addrs()[2:]}, channelNode},
+		{"sentinel",
+			store.Redis{Sentinel: &store.RedisSentinel{Master: redistest.SentinelMaster, Addresses: sentinel.Addrs()}},
+			store.Redis{Sentinel: &store.RedisSentinel{Master: redistest.SentinelMaster, Addresses: sentinel.Addrs()[1:]}},
+			sentinel.Master().Client()},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			ctx := t.Context()
+			other := mode.a
+			other.KeyPrefix = "other:"
+			a, b, o := provision(t, &mode.a), provision(t, &mode.b), provision(t, &other)
+			for _, s := range []*store.Redis{a, b, o} {
+				t.Cleanup(func() { _ = s.Cleanup() })
+			}
+			// Until both clients are subscribed, nothing is cached and the
+			// test would prove nothing.
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				n, err := mode.subscriptions.PubSubNumSub(ctx, channel).Result()
+				if err == nil && n[channel] >= 2 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("subscriptions to %s: %v, %v; want a's and b's", channel, n, err)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			now := time.Now()
+			tok := store.Token{ID: "t1", KeyHash: []byte("kh"), Owner: "alice", Created: now}
+			sess := store.Session{IDHash: []byte("sid"), User: "alice", Created: now, IdleExpires: now.Add(time.Hour), Expires: now.Add(time.Hour)}
+			if err := a.CreateToken(ctx, tok); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.CreateSession(ctx, sess); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct {
+				name string
+				// valid asks b whether the credential still works.
+				valid  func() (bool, error)
+				revoke func() error
+			}{
+				{"JWT revocation",
+					func() (bool, error) { got, err := b.IsRevoked(ctx, "jti"); return !got, err },
+					func() error { _, err := a.Revoke(ctx, "jti", time.Now().Add(time.Hour)); return err }},
+				{"token deletion",
+					func() (bool, error) { return found(b.TokenByKeyHash(ctx, tok.KeyHash)) },
+					func() error { return a.DeleteToken(ctx, tok.ID) }},
+				{"session end",
+					func() (bool, error) { return found(b.Session(ctx, sess.IDHash)) },
+					func() error { return a.DeleteSession(ctx, sess.IDHash) }},
+			} {
+				// Twice: the second answer may come from b's cache.
+				for range 2 {
+					if ok, err := c.valid(); err != nil || !ok {
+						t.Fatalf("%s: valid through b before = %v, %v", c.name, ok, err)
+					}
+				}
+				if err := c.revoke(); err != nil {
+					t.Fatalf("%s through a: %v", c.name, err)
+				}
+				deadline := time.Now().Add(time.Second)
+				for {
+					ok, err := c.valid()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !ok {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%s through a not seen through b within 1s", c.name)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			if got, err := o.IsRevoked(ctx, "jti"); err != nil || got {
+				t.Errorf("IsRevoked under another key prefix = %v, %v; want false", got, err)
+			}
+		})
 	}
-	if got, err := other.IsRevoked(ctx, "jti"); err != nil || got {
-		t.Errorf("IsRevoked under another key prefix = %v, %v; want false", got, err)
+}
+
+// found turns a lookup's result into whether the record was found.
+func found[T any](_ T, err error) (bool, error) {
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
 	}
+	return err == nil, err
 }
 
 // TestRedisHotPathCached checks that repeated hot-path reads do not each
@@ -182,25 +290,47 @@ func TestRedisUnreachableFailsFast(t *testing.T) {
 func TestRedisCaddyfile(t *testing.T) {
 	for _, tc := range []struct {
 		in, want string
-		fail     bool
+		// fail is part of the error; at, when set, the line it names.
+		fail string
+		at   int
 	}{
 		{in: `redis`, want: `{}`},
 		{in: `redis 10.0.0.1:6380`, want: `{"address":"10.0.0.1:6380"}`},
 		{in: "redis {\n address h:1\n username u\n password {env.P}\n db 2\n tls\n key_prefix x:\n}",
 			want: `{"address":"h:1","username":"u","password":"{env.P}","db":2,"tls":true,"key_prefix":"x:"}`},
 		{in: "redis {\n url redis://h:1/3\n}", want: `{"url":"redis://h:1/3"}`},
-		{in: "redis {\n db -1\n}", fail: true},
-		{in: "redis {\n db x\n}", fail: true},
-		{in: "redis {\n tls yes\n}", fail: true},
-		{in: "redis {\n bogus 1\n}", fail: true},
-		{in: "redis a b", fail: true},
-		{in: "redis a {\n address b\n}", fail: true},
+		{in: "redis {\n sentinel mymaster s1:26379 s2:26379\n sentinel_password {env.S}\n password {env.P}\n wait_replicas 1\n}",
+			want: `{"sentinel":{"master":"mymaster","addresses":["s1:26379","s2:26379"],"password":"{env.S}"},"password":"{env.P}","wait_replicas":1}`},
+		{in: "redis {\n sentinel_username su\n sentinel m s1:26379\n tls\n key_prefix x:\n}",
+			want: `{"sentinel":{"master":"m","addresses":["s1:26379"],"username":"su"},"tls":true,"key_prefix":"x:"}`},
+		{in: "redis {\n cluster n1:7000 n2:7000 n3:7000\n username u\n password {env.P}\n tls\n wait_replicas 1 2s\n}",
+			want: `{"cluster":["n1:7000","n2:7000","n3:7000"],"username":"u","password":"{env.P}","tls":true,"wait_replicas":1,"wait_timeout":2000000000}`},
+		{in: "redis {\n db -1\n}", fail: "Testfile:2"},
+		{in: "redis {\n db x\n}", fail: "Testfile:2"},
+		{in: "redis {\n tls yes\n}", fail: "Testfile:2"},
+		{in: "redis {\n bogus 1\n}", fail: "Testfile:2"},
+		{in: "redis a b", fail: "Testfile:1"},
+		{in: "redis a {\n address b\n}", fail: "Testfile:2"},
+		{in: "redis h:1 {\n key_prefix x:\n sentinel m s:1\n}", fail: "address and sentinel are mutually exclusive", at: 3},
+		{in: "redis {\n cluster n:1\n url redis://h:1\n}", fail: "url and cluster are mutually exclusive", at: 3},
+		{in: "redis {\n sentinel m s:1\n cluster n:1\n}", fail: "sentinel and cluster are mutually exclusive", at: 3},
+		{in: "redis {\n sentinel m\n}", fail: "want `sentinel <master name> <host:port>...`, at Testfile:2"},
+		{in: "redis {\n cluster\n}", fail: "want `cluster <host:port>...`"},
+		{in: "redis {\n cluster n:1\n cluster n:2\n}", fail: "cluster already specified, at Testfile:3"},
+		{in: "redis {\n sentinel_password p\n}", fail: "sentinel needs the master's name"},
+		{in: "redis {\n cluster n:1\n db 1\n}", fail: "db must be 0 with cluster"},
+		{in: "redis {\n cluster n:1\n key_prefix {app}:\n}", fail: "must not contain { or } with cluster"},
+		{in: "redis {\n wait_replicas 0\n}", fail: "at least 1, got \"0\", at Testfile:2"},
+		{in: "redis {\n wait_replicas 1 soon\n}", fail: "timeout \"soon\" is not a positive duration"},
+		{in: "redis {\n wait_replicas\n}", fail: "want `wait_replicas <number of replicas> [<timeout>]`"},
 	} {
 		var r store.Redis
 		err := r.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.in))
-		if tc.fail {
-			if err == nil {
-				t.Errorf("%q: no error", tc.in)
+		if tc.fail != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.fail) {
+				t.Errorf("%q: error %v, want one containing %q", tc.in, err, tc.fail)
+			} else if at := fmt.Sprintf("at Testfile:%d", tc.at); tc.at != 0 && !strings.HasSuffix(err.Error(), at) {
+				t.Errorf("%q: error %v, want it %s", tc.in, err, at)
 			}
 			continue
 		}
@@ -215,9 +345,36 @@ func TestRedisCaddyfile(t *testing.T) {
 	}
 }
 
+// TestRedisValidate checks the JSON config, which skips the Caddyfile's
+// checks.
 func TestRedisValidate(t *testing.T) {
-	if err := (&store.Redis{URL: "redis://h:1", Address: "h:2"}).Validate(); err == nil {
-		t.Error("url and address: no error")
+	sentinel := &store.RedisSentinel{Master: "m", Addresses: []string{"s:1"}}
+	for _, tc := range []struct {
+		name string
+		r    store.Redis
+		want string // "" for valid
+	}{
+		{"one server", store.Redis{Address: "h:1", WaitReplicas: 1}, ""},
+		{"sentinel", store.Redis{Sentinel: sentinel, Password: "p", DB: 2, TLS: true}, ""},
+		{"cluster", store.Redis{Cluster: []string{"n:1"}, WaitReplicas: 2, WaitTimeout: caddy.Duration(time.Second)}, ""},
+		{"url and address", store.Redis{URL: "redis://h:1", Address: "h:2"}, "address and url are mutually exclusive"},
+		{"url and password", store.Redis{URL: "redis://h:1", Password: "p"}, "url and username/password/db are mutually exclusive"},
+		{"address and cluster", store.Redis{Address: "h:1", Cluster: []string{"n:1"}}, "address and cluster are mutually exclusive"},
+		{"sentinel and cluster", store.Redis{Sentinel: sentinel, Cluster: []string{"n:1"}}, "sentinel and cluster are mutually exclusive"},
+		{"sentinel without master", store.Redis{Sentinel: &store.RedisSentinel{Addresses: []string{"s:1"}}}, "sentinel needs the master's name"},
+		{"sentinel without addresses", store.Redis{Sentinel: &store.RedisSentinel{Master: "m"}}, "at least one sentinel"},
+		{"cluster with db", store.Redis{Cluster: []string{"n:1"}, DB: 3}, "db must be 0 with cluster"},
+		{"cluster with a tag in the prefix", store.Redis{Cluster: []string{"n:1"}, KeyPrefix: "a{b}:"}, "must not contain { or }"},
+		{"negative wait", store.Redis{WaitReplicas: -1}, "wait_replicas must not be negative"},
+		{"timeout without wait", store.Redis{WaitTimeout: caddy.Duration(time.Second)}, "wait_timeout without wait_replicas"},
+	} {
+		err := tc.r.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
 	}
 	r := &store.Redis{URL: "redis://user:hunter2@[bad"}
 	err := r.Provision(newCaddyContext(t))

@@ -130,10 +130,12 @@ func (b *boltBackend) DeleteUserSessions(ctx context.Context, user string) (int,
 // operators, not for requests).
 func (b *redisBackend) redisSessions(ctx context.Context, visit func(key string, s Session)) error {
 	prefix := b.key("s", "")
-	iter := b.conn.client.Scan(ctx, 0, escapeGlob(prefix)+"*", 1000).Iterator()
+	keys, err := b.conn.scan(ctx, escapeGlob(prefix)+"*")
+	if err := b.do("listing sessions", err); err != nil {
+		return err
+	}
 	now := b.now()
-	for iter.Next(ctx) {
-		key := iter.Val()
+	for _, key := range keys {
 		idHash, err := hex.DecodeString(strings.TrimPrefix(key, prefix))
 		if err != nil {
 			continue
@@ -151,12 +153,7 @@ func (b *redisBackend) redisSessions(ctx context.Context, visit func(key string,
 		}
 		visit(key, s)
 	}
-	return b.do("listing sessions", iter.Err())
-}
-
-// escapeGlob escapes the characters SCAN MATCH treats as a pattern.
-func escapeGlob(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`).Replace(s)
+	return nil
 }
 
 // UserSessions implements UserSessions.
@@ -190,13 +187,12 @@ func (b *redisBackend) DeleteUserSessions(ctx context.Context, user string) (int
 	}
 	n := 0
 	for _, key := range keys {
-		deleted, err := b.conn.client.Del(ctx, key).Result()
-		if err := b.do("deleting session", err); err != nil {
+		deleted, err := b.deleteSessionKey(ctx, key)
+		if err != nil {
 			return n, err
 		}
-		n += int(deleted)
-		if err := b.invalidate(ctx, key); err != nil {
-			return n, err
+		if deleted {
+			n++
 		}
 	}
 	return n, nil

@@ -1,13 +1,17 @@
-// Package redistest starts throwaway redis-server processes for tests.
+// Package redistest starts throwaway redis-server processes for tests: a
+// single server (Start), a Redis Cluster (StartCluster) and a master with a
+// replica watched by Sentinel (StartSentinel).
 package redistest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +25,14 @@ const startTimeout = 10 * time.Second
 type Server struct {
 	t    testing.TB
 	Port int
+	// conf is the config file the server starts with ("" for none), and
+	// args are added to the command line of every start (cluster mode,
+	// replicaof, sentinel).
+	conf string
+	args []string
+	dir  string
 	cmd  *exec.Cmd
+	out  *lockedBuffer // what the server logged since its last start
 }
 
 // Addr is the server's host:port.
@@ -42,26 +53,56 @@ func Start(t testing.TB) *Server {
 // the server when the test ends and needs redis-server.
 func Reserve(t testing.TB) *Server {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("redis-server not found (CI is set, so this fails instead of skipping): %v", err)
-		}
-		t.Skip("redis-server not found: install redis to run the redis store tests")
-	}
-	s := &Server{t: t, Port: freePort(t)}
+	return reserve(t, "")
+}
+
+// reserve is Reserve for a server started with the config file conf (none
+// when "") and args.
+func reserve(t testing.TB, conf string, args ...string) *Server {
+	t.Helper()
+	return reserveOn(t, freePort(t), conf, args...)
+}
+
+// reserveOn is reserve on a given port.
+func reserveOn(t testing.TB, port int, conf string, args ...string) *Server {
+	t.Helper()
+	need(t, "redis-server")
+	s := &Server{t: t, Port: port, conf: conf, args: args, dir: t.TempDir()}
 	t.Cleanup(s.Kill)
 	return s
+}
+
+// need skips the test, or fails it under CI, when binary is not installed.
+func need(t testing.TB, binary string) {
+	t.Helper()
+	if _, err := exec.LookPath(binary); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s not found (CI is set, so this fails instead of skipping): %v", binary, err)
+		}
+		t.Skipf("%s not found: install redis to run the redis store tests", binary)
+	}
 }
 
 // freePort returns a loopback port nobody listens on right now.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
+	return freePorts(t, 1)[0]
+}
+
+// freePorts returns n distinct loopback ports nobody listens on right now.
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		// Held open until all are picked, so that none is picked twice.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("finding a free port: %v", err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // Restart starts the server again on the same port after Kill (or for the
@@ -71,9 +112,17 @@ func (s *Server) Restart() {
 	if s.cmd != nil {
 		s.t.Fatal("redistest: Restart while the server runs")
 	}
-	cmd := exec.Command("redis-server",
-		"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.t.TempDir())
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf) // the config file must come first
+	}
+	args = append(args, "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir)
+	args = append(args, s.args...)
+	cmd := exec.Command("redis-server", args...)
+	out := new(lockedBuffer) // redis logs to stdout; shown when it misbehaves
+	cmd.Stdout, cmd.Stderr = out, out
+	s.out = out
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("starting redis-server: %v", err)
 	}
@@ -90,7 +139,7 @@ func (s *Server) Restart() {
 		}
 		if time.Now().After(deadline) {
 			s.Kill()
-			s.t.Fatalf("redis-server on port %d did not answer PING within %v: %v", s.Port, startTimeout, err)
+			s.t.Fatalf("redis-server on port %d did not answer PING within %v: %v\n%s", s.Port, startTimeout, err, out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -115,5 +164,57 @@ func (s *Server) Client() *redis.Client {
 	return c
 }
 
+// Log is what the server logged since it last started.
+func (s *Server) Log() string {
+	if s.out == nil {
+		return ""
+	}
+	return s.out.String()
+}
+
+// lockedBuffer is a bytes.Buffer a process writes to while tests read it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// addrs are the servers' host:port.
+func addrs(servers []*Server) []string {
+	out := make([]string, len(servers))
+	for i, s := range servers {
+		out[i] = s.Addr()
+	}
+	return out
+}
+
 // String describes the server for test messages.
 func (s *Server) String() string { return fmt.Sprintf("redis-server on %s", s.Addr()) }
+
+// waitFor polls cond every 50 ms until it reports true, failing the test
+// with what it last said once timeout has passed.
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: %s: not within %v: %s", what, timeout, state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
