@@ -308,6 +308,21 @@ func BenchmarkTokenValidRedis(b *testing.B) {
 	serveLoop(b, h, "Authorization", []string{"Token " + key.Key})
 }
 
+// BenchmarkBasicCachedRedis is BenchmarkBasicCached with the redis
+// store: the three failure counters come from the store's local cache.
+func BenchmarkBasicCachedRedis(b *testing.B) {
+	srv := redistest.Start(b)
+	h := &Handler{
+		Users:    []identity.User{{Name: "alice", PasswordHash: testusers.AliceHash, Roles: []string{"editor", "member"}}},
+		StoreRaw: redisStoreRaw(srv),
+	}
+	provisionHandler(b, h)
+	basic := []string{testusers.BasicHeader("alice", testusers.AlicePassword)}
+	serveOnce(b, h, "Authorization", basic)
+	warmRedisCache(b, func() { serveOnce(b, h, "Authorization", basic) })
+	serveLoop(b, h, "Authorization", basic)
+}
+
 // BenchmarkJWTValidRedis is BenchmarkJWTValid with the redis store: the
 // revocation check is answered by the store's local cache.
 func BenchmarkJWTValidRedis(b *testing.B) {

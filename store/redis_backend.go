@@ -399,14 +399,19 @@ func (b *redisBackend) AddFailure(ctx context.Context, key string, window time.D
 	}
 	now := b.now()
 	exp := now.Add(window)
-	res, err := scriptAddFailure.Run(ctx, b.conn.client, []string{b.key("f", key)},
-		nanos(exp), pxat(exp), nanos(now)).Slice()
+	k := b.key("f", key)
+	res, err := scriptAddFailure.Run(ctx, b.conn.client, []string{k}, nanos(exp), pxat(exp), nanos(now)).Slice()
 	if err := b.do("counting a failed login", err); err != nil {
+		b.conn.drop(k)
 		return Counter{}, err
 	}
 	c, err := counterFrom(res[0], res[1])
 	if err != nil {
 		return Counter{}, fmt.Errorf("redis store: counting a failed login: %w", err)
+	}
+	// Every instance reads the counter from its cache: drop it everywhere.
+	if err := b.invalidate(ctx, k); err != nil {
+		return Counter{}, err
 	}
 	return c, nil
 }
@@ -416,13 +421,21 @@ func (b *redisBackend) Failures(ctx context.Context, key string) (Counter, error
 	if key == "" {
 		return Counter{}, nil
 	}
-	vals, err := b.conn.client.HMGet(ctx, b.key("f", key), "n", "e").Result()
-	if err := b.do("reading failed logins", err); err != nil {
-		return Counter{}, err
-	}
-	c, err := counterFrom(vals[0], vals[1])
-	if err != nil {
-		return Counter{}, fmt.Errorf("redis store: reading failed logins: %w", err)
+	// The key is built on the stack for the cache lookup (a password check
+	// reads three counters): a string only on a miss.
+	var buf [128]byte
+	c, ok := b.conn.cachedCounter(append(append(append(buf[:0], b.prefix...), "f:"...), key...))
+	if !ok {
+		k := b.key("f", key)
+		gen := b.conn.generation()
+		vals, err := b.conn.client.HMGet(ctx, k, "n", "e").Result()
+		if err := b.do("reading failed logins", err); err != nil {
+			return Counter{}, err
+		}
+		if c, err = counterFrom(vals[0], vals[1]); err != nil {
+			return Counter{}, fmt.Errorf("redis store: reading failed logins: %w", err)
+		}
+		b.conn.cacheCounter(k, gen, c)
 	}
 	if c.Count == 0 || counterExpired(c, b.now()) {
 		return Counter{}, nil
@@ -455,10 +468,9 @@ func (b *redisBackend) SetFailures(ctx context.Context, key string, c Counter) e
 	// A lockout, or an operator's "log this user out everywhere" (the
 	// JWT authenticator keeps it as a counter), must survive a failover
 	// like a revocation.
-	err := b.replicated(ctx, k, func(conn redis.Cmdable) error {
+	return b.writeRevocation(ctx, "setting failed logins", k, k, func(conn redis.Cmdable) error {
 		return scriptSetFailures.Run(ctx, conn, []string{k}, c.Count, nanos(c.Expires), pxat(c.Expires)).Err()
 	})
-	return b.do("setting failed logins", err)
 }
 
 // ResetFailures implements Store.
@@ -466,7 +478,12 @@ func (b *redisBackend) ResetFailures(ctx context.Context, key string) error {
 	if key == "" {
 		return nil
 	}
-	return b.do("resetting failed logins", b.conn.client.Del(ctx, b.key("f", key)).Err())
+	k := b.key("f", key)
+	if err := b.do("resetting failed logins", b.conn.client.Del(ctx, k).Err()); err != nil {
+		b.conn.drop(k)
+		return err
+	}
+	return b.invalidate(ctx, k)
 }
 
 // Secret implements Store.

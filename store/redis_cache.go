@@ -11,8 +11,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// The hot path (IsRevoked, TokenByKeyHash, Session) is answered from a
-// local cache kept per connection. Every write that could change a cached
+// The hot path (IsRevoked, TokenByKeyHash, Session, and Failures, which a
+// password check reads three times) is answered from a local cache kept
+// per connection. Every write that could change a cached
 // answer publishes the record's key on redisInvalidateChannel; every
 // process subscribed to it drops that key. While the subscription is not
 // confirmed (at start, or after losing the connection) nothing is cached
@@ -37,6 +38,7 @@ type redisCacheEntry struct {
 	revokedUntil time.Time
 	token        *Token
 	session      *Session
+	counter      *Counter
 	stored       time.Time
 }
 
@@ -211,12 +213,15 @@ func (c *redisConn) lookup(key string) (redisCacheEntry, bool) {
 	if !ok {
 		return e, false
 	}
-	if time.Since(e.stored) > redisCacheMaxAge {
+	if e.tooOld() {
 		delete(c.cache.entries, key)
 		return e, false
 	}
 	return e, true
 }
+
+// tooOld reports whether e is past redisCacheMaxAge.
+func (e redisCacheEntry) tooOld() bool { return time.Since(e.stored) > redisCacheMaxAge }
 
 func (c *redisConn) put(key string, gen uint64, e redisCacheEntry) {
 	c.cache.mu.Lock()
@@ -266,4 +271,22 @@ func (c *redisConn) cachedSession(key string) (Session, bool) {
 func (c *redisConn) cacheSession(key string, gen uint64, s Session) {
 	s = cloneSession(s)
 	c.put(key, gen, redisCacheEntry{session: &s})
+}
+
+// cachedCounter returns the cached failure counter of key (zero: none).
+// It is lookup for a key held as bytes, so that a password check's three
+// reads build no key string.
+func (c *redisConn) cachedCounter(key []byte) (Counter, bool) {
+	c.cache.mu.Lock()
+	e, ok := c.cache.entries[string(key)]
+	live := c.cache.live
+	c.cache.mu.Unlock()
+	if !ok || !live || e.counter == nil || e.tooOld() {
+		return Counter{}, false
+	}
+	return *e.counter, true
+}
+
+func (c *redisConn) cacheCounter(key string, gen uint64, n Counter) {
+	c.put(key, gen, redisCacheEntry{counter: &n})
 }

@@ -132,6 +132,17 @@ func TestRedisSharedAcrossModules(t *testing.T) {
 				{"session end",
 					func() (bool, error) { return found(b.Session(ctx, sess.IDHash)) },
 					func() error { return a.DeleteSession(ctx, sess.IDHash) }},
+				// A password check reads the counters from the cache: a
+				// failure counted or a lockout started through a is seen
+				// through b.
+				{"failed login counted",
+					func() (bool, error) { c, err := b.Failures(ctx, "fail:x"); return c.Count == 0, err },
+					func() error { _, err := a.AddFailure(ctx, "fail:x", time.Hour); return err }},
+				{"lockout",
+					func() (bool, error) { c, err := b.Failures(ctx, "fail:y"); return c.Count < 5, err },
+					func() error {
+						return a.SetFailures(ctx, "fail:y", store.Counter{Count: 5, Expires: time.Now().Add(time.Hour)})
+					}},
 			} {
 				// Twice: the second answer may come from b's cache.
 				for range 2 {
@@ -211,6 +222,9 @@ func TestRedisHotPathCached(t *testing.T) {
 			if _, err := s.IsRevoked(ctx, "jti"); err != nil {
 				t.Fatal(err)
 			}
+			if _, err := s.Failures(ctx, "fail:x"); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := s.Session(ctx, sess.IDHash); err != nil {
 				t.Fatal(err)
 			}
@@ -218,7 +232,7 @@ func TestRedisHotPathCached(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		// The INFO calls and a pub/sub ping may count; 300 reads must not.
+		// The INFO calls and a pub/sub ping may count; 400 reads must not.
 		if d := processed() - before; d < 10 {
 			break
 		}
@@ -236,6 +250,18 @@ func TestRedisHotPathCached(t *testing.T) {
 	}
 	if _, err := s.Revoke(ctx, "jti", time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := s.AddFailure(ctx, "fail:x", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.Failures(ctx, "fail:x"); err != nil || c.Count != 1 {
+		t.Errorf("failure counted, then read from the cache: %+v, %v", c, err)
+	}
+	if err := s.ResetFailures(ctx, "fail:x"); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.Failures(ctx, "fail:x"); err != nil || c.Count != 0 {
+		t.Errorf("counter reset, then read from the cache: %+v, %v", c, err)
 	}
 	if _, err := s.Session(ctx, sess.IDHash); err == nil {
 		t.Error("deleted session still served")
