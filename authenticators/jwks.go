@@ -345,6 +345,11 @@ func parseJWK(raw json.RawMessage, allowed []string) (string, *jwtVerifyKey, err
 			return k.Kid, nil, errors.New("malformed RSA key exponent")
 		}
 		key = &jwtVerifyKey{rsa: pub, pss: alg == "PS256"}
+		if !key.pss {
+			if prepared, err := newRS256Key(pub); err == nil {
+				key.rs256 = prepared
+			}
+		}
 	case "EC":
 		alg = cmp.Or(k.Alg, "ES256")
 		if alg != "ES256" || k.Crv != "P-256" {

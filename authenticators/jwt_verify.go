@@ -64,6 +64,8 @@ type jwtVerifyKey struct {
 	ec   *ecdsa.PublicKey
 	rsa  *rsa.PublicKey // RS256, or PS256 when pss
 	pss  bool
+	// rs256 is rsa prepared for RS256 (rs256_key.go).
+	rs256 *rs256Key
 }
 
 // jwtMAC is a reusable HMAC-SHA256 with the key already absorbed, and a
@@ -283,6 +285,8 @@ func (k *jwtVerifyKey) verify(input, sig []byte) bool {
 		r := new(big.Int).SetBytes(sig[:32])
 		s := new(big.Int).SetBytes(sig[32:])
 		return ecdsa.Verify(k.ec, sum[:], r, s)
+	case k.rs256 != nil:
+		return k.rs256.verify(input, sig)
 	case k.rsa != nil:
 		sum := sha256.Sum256(input)
 		if k.pss {
