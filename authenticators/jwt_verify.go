@@ -54,6 +54,41 @@ type jwtVerifier struct {
 	// fullClaims also collects aud and roles, which the request path does
 	// not use (the differential fuzz target compares them).
 	fullClaims bool
+	// headers remembers which key the encoded headers seen before chose.
+	headers jwtHeaderCache
+}
+
+// jwtHeaderCache maps the encoded header of a token, as sent, to the key
+// keyFor chose for it. The tokens of one key mostly share one header (the
+// same alg, kid and typ), so a never-seen or forged token skips decoding
+// and scanning it. keyFor is a function of the header's text, so a
+// remembered answer is the answer; only headers that chose a key are
+// remembered, and at most maxJWTHeaders of them (an attacker cannot grow
+// it, or evict the real ones).
+type jwtHeaderCache struct {
+	mu      sync.RWMutex
+	entries map[string]*jwtVerifyKey
+}
+
+// maxJWTHeaders bounds jwtHeaderCache.
+const maxJWTHeaders = 64
+
+func (c *jwtHeaderCache) lookup(encoded string) (*jwtVerifyKey, bool) {
+	c.mu.RLock()
+	k, ok := c.entries[encoded]
+	c.mu.RUnlock()
+	return k, ok
+}
+
+func (c *jwtHeaderCache) remember(encoded string, k *jwtVerifyKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = make(map[string]*jwtVerifyKey)
+	}
+	if len(c.entries) < maxJWTHeaders {
+		c.entries[strings.Clone(encoded)] = k
+	}
 }
 
 // jwtVerifyKey is one key of the keyring, ready to verify.
@@ -159,14 +194,17 @@ func (v *jwtVerifier) verify(raw string) (jwtClaimsSeen, error) {
 	text := buf[:len(raw)]
 	scratch := buf[len(raw):need]
 
-	header, err := jwtDecode(scratch, text[:dot1])
-	if err != nil {
-		return c, err
-	}
-	scratch = scratch[len(header):]
-	key, err := v.keyFor(header)
-	if err != nil {
-		return c, err
+	key, known := v.headers.lookup(raw[:dot1])
+	if !known {
+		header, err := jwtDecode(scratch, text[:dot1])
+		if err != nil {
+			return c, err
+		}
+		scratch = scratch[len(header):]
+		if key, err = v.keyFor(header); err != nil {
+			return c, err
+		}
+		v.headers.remember(raw[:dot1], key)
 	}
 	sig, err := jwtDecode(scratch, text[dot2+1:])
 	if err != nil {

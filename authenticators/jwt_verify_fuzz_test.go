@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -322,5 +323,55 @@ func referenceKeyFor(kr *keyring) jwt.Keyfunc {
 			return nil, errors.New("algorithm does not match the key")
 		}
 		return key.verify, nil
+	}
+}
+
+// TestJWTHeaderCache: a header is remembered only when it chose a key, a
+// remembered header answers as keyFor does (twice the same, valid or
+// forged signature), and no more than maxJWTHeaders are kept, so a flood
+// of headers neither grows it nor pushes the real ones out.
+func TestJWTHeaderCache(t *testing.T) {
+	hs, ed, es := fuzzKeys(t)
+	kr, _ := newKeyring([]*signingKey{hs, ed, es})
+	v := newJWTVerifier(kr, "", "", 0, time.Now)
+	v.now = func() time.Time { return fuzzNow }
+	claims := `{"sub":"alice","jti":"j1","exp":1800003600}`
+	h := `{"alg":"HS256","kid":"` + hs.kid + `"}`
+	valid := signJWT(t, hs, h, claims)
+	forged := valid[:strings.LastIndexByte(valid, '.')+1] + b64(make([]byte, 32))
+	for range 2 {
+		if _, err := v.verify(valid); err != nil {
+			t.Fatalf("valid token: %v", err)
+		}
+		if _, err := v.verify(forged); err != errJWTSignature {
+			t.Fatalf("forged token: %v", err)
+		}
+	}
+	// The same kid with another alg is another header: refused.
+	if _, err := v.verify(signJWT(t, hs, `{"alg":"EdDSA","kid":"`+hs.kid+`"}`, claims)); err != errJWTKey {
+		t.Fatalf("HS256 kid with alg EdDSA: %v", err)
+	}
+	// Headers that choose no key are not remembered.
+	for i := range 2 * maxJWTHeaders {
+		bad := signJWT(t, hs, fmt.Sprintf(`{"alg":"HS256","kid":"nope-%d"}`, i), claims)
+		if _, err := v.verify(bad); err != errJWTUnknownKid {
+			t.Fatalf("unknown kid: %v", err)
+		}
+	}
+	if n := len(v.headers.entries); n != 1 {
+		t.Fatalf("%d headers remembered, want 1 (only the one that chose a key)", n)
+	}
+	// Headers that do choose a key, in many spellings: at most the bound.
+	for i := range 2 * maxJWTHeaders {
+		spelled := signJWT(t, hs, fmt.Sprintf(`{"alg":"HS256","kid":"%s","x":%d}`, hs.kid, i), claims)
+		if _, err := v.verify(spelled); err != nil {
+			t.Fatalf("header spelling %d: %v", i, err)
+		}
+	}
+	if n := len(v.headers.entries); n != maxJWTHeaders {
+		t.Fatalf("%d headers remembered, want the bound %d", n, maxJWTHeaders)
+	}
+	if _, err := v.verify(valid); err != nil {
+		t.Fatalf("the first header after the flood: %v", err)
 	}
 }
