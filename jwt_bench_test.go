@@ -299,22 +299,28 @@ func medianNs(ns []int64) float64 {
 // RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3). Issue 15's target is
 // x-floor ≤ 1.10.
 func BenchmarkPairedRS256(b *testing.B) {
-	p, key, h := idpBenchHandler(b)
-	tokens := idpTokens(b, p, key, b.N)
-	raw := strings.TrimPrefix(tokens[0][0], "Bearer ")
-	dot := strings.LastIndexByte(raw, '.')
-	input := []byte(raw[:dot])
-	sig, err := jwt.NewParser().DecodeSegment(raw[dot+1:])
-	if err != nil {
-		b.Fatal(err)
-	}
-	pub := key.Priv.Public().(*rsa.PublicKey)
+	h, tokens, input, sig, pub := rs256Setup(b)
 	pairedLoop(b, h, tokens, func() {
 		sum := sha256.Sum256(input)
 		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {
 			b.Fatal(err)
 		}
 	})
+}
+
+// rs256Setup is the handler of the RS256 benchmarks, b.N never-seen tokens
+// of its provider, and the signing input, signature and public key of the
+// first of them (for the floor).
+func rs256Setup(b *testing.B) (h *Handler, tokens [][]string, input, sig []byte, pub *rsa.PublicKey) {
+	p, key, h := idpBenchHandler(b)
+	tokens = idpTokens(b, p, key, b.N)
+	raw := strings.TrimPrefix(tokens[0][0], "Bearer ")
+	dot := strings.LastIndexByte(raw, '.')
+	sig, err := jwt.NewParser().DecodeSegment(raw[dot+1:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h, tokens, []byte(raw[:dot]), sig, key.Priv.Public().(*rsa.PublicKey)
 }
 
 // BenchmarkPairedEdDSA is BenchmarkJWTNeverSeenEdDSA against
@@ -354,16 +360,8 @@ func BenchmarkPairedES256(b *testing.B) {
 // (authenticators/rs256_key.go): what is left of x-floor is the handler's
 // own cost above the cryptography.
 func BenchmarkPairedRS256Prepared(b *testing.B) {
-	p, key, h := idpBenchHandler(b)
-	tokens := idpTokens(b, p, key, b.N)
-	raw := strings.TrimPrefix(tokens[0][0], "Bearer ")
-	dot := strings.LastIndexByte(raw, '.')
-	input := []byte(raw[:dot])
-	sig, err := jwt.NewParser().DecodeSegment(raw[dot+1:])
-	if err != nil {
-		b.Fatal(err)
-	}
-	verify := authenticators.RS256Verifier(key.Priv.Public().(*rsa.PublicKey))
+	h, tokens, input, sig, pub := rs256Setup(b)
+	verify := authenticators.RS256Verifier(pub)
 	pairedLoop(b, h, tokens, func() {
 		if !verify(input, sig) {
 			b.Fatal("does not verify")
