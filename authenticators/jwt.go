@@ -191,6 +191,10 @@ func (j *JWT) Authenticate(r *http.Request) (*identity.Identity, error) {
 	if !ok {
 		return nil, nil
 	}
+	// Before anything reads it (the issuer is peeked first).
+	if len(raw) > maxJWTBytes {
+		return nil, j.reject("The token is too large.")
+	}
 	var id *identity.Identity
 	var err error
 	if t := j.trusted(raw); t != nil {
@@ -286,9 +290,6 @@ func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error
 // parse checks the signature and claims of a token and builds its
 // identity (with the user's configured roles).
 func (j *JWT) parse(ctx context.Context, raw string) (*identity.Identity, error) {
-	if len(raw) > maxJWTBytes {
-		return nil, j.reject("The token is too large.")
-	}
 	keys, err := j.keys.get(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("jwt: %w", err)

@@ -156,7 +156,10 @@ func (e *externalClaims) decode(b []byte, text string, c *jwtClaimsSeen) error {
 	if c.User, err = s.strValue(); err != nil {
 		return err
 	}
-	if c.User == "" {
+	// The provider's names go upstream in headers and are matched as
+	// ours are: they must be valid as ours must (no comma inside a role
+	// that an upstream would split into two, no line break).
+	if identity.ValidateName(c.User) != nil {
 		return errJWTClaims
 	}
 	if e.rolesPath == nil {
@@ -166,7 +169,15 @@ func (e *externalClaims) decode(b []byte, text string, c *jwtClaimsSeen) error {
 	if found, err = s.path(e.rolesPath); err != nil || !found {
 		return err
 	}
-	return s.stringOrList(&c.ExternalRoles)
+	if err := s.stringOrList(&c.ExternalRoles); err != nil {
+		return err
+	}
+	for _, r := range c.ExternalRoles {
+		if identity.ValidateRole(r) != nil {
+			return errJWTClaims
+		}
+	}
+	return nil
 }
 
 // path moves to the value at a dotted path of member names, reporting
@@ -259,11 +270,11 @@ func (j *JWT) trusted(raw string) *trustedIssuer {
 // checking the token: it only chooses the keys that check it. nil when the
 // token has no iss, is malformed, or its iss is no trust block's.
 //
-// The claims are decoded a chunk at a time until the top-level iss member
-// is found: providers put it near the start, so a large token costs a
-// small decode. A partial decode may cut a member in two; the scan then
-// fails and the next, longer, prefix is scanned again. (A second iss member
-// later on makes the token invalid when it is verified.)
+// The claims' first chunk is decoded and scanned for the top-level iss
+// member, where providers put it, so a large token costs a small decode;
+// when it is not there (or is cut), the rest is decoded and the whole
+// scanned once more: never more than two scans. (A second iss member later
+// on makes the token invalid when it is verified.)
 func (j *JWT) peekIssuer(raw string) *trustedIssuer {
 	dot1 := strings.IndexByte(raw, '.')
 	if dot1 < 0 {
@@ -285,8 +296,12 @@ func (j *JWT) peekIssuer(raw string) *trustedIssuer {
 	text, out := buf, buf[len(encoded):need]
 	decoded := 0 // bytes of out decoded so far, from the first len(text[:read]) characters
 	for read := 0; read < len(text); {
-		// Whole 4-character groups only, except at the end.
-		next := min(read+peekChunk, len(text))
+		// The first chunk (whole 4-character groups), then all the rest:
+		// at most two scans, whatever the token holds.
+		next := len(text)
+		if read == 0 {
+			next = min(peekChunk, len(text))
+		}
 		n, err := jwtB64.Decode(out[decoded:], text[read:next])
 		if err != nil {
 			return nil
@@ -322,8 +337,8 @@ func (j *JWT) peekIssuer(raw string) *trustedIssuer {
 	return nil
 }
 
-// peekChunk is how many characters of the claims peekIssuer decodes at a
-// time (a multiple of 4).
+// peekChunk is how many characters of the claims peekIssuer decodes first
+// (a multiple of 4).
 const peekChunk = 256
 
 // verifyExternal checks a token of a trusted provider (or finds it
@@ -335,9 +350,6 @@ func (t *trustedIssuer) verifyExternal(ctx context.Context, j *JWT, raw string) 
 	}
 	id, cached := keys.verified.Get(raw)
 	if !cached {
-		if len(raw) > maxJWTBytes {
-			return nil, j.reject("The token is too large.")
-		}
 		claims, err := keys.verifier.verify(raw)
 		if errors.Is(err, errJWTUnknownKid) {
 			// The provider may have rotated its keys.
@@ -355,6 +367,7 @@ func (t *trustedIssuer) verifyExternal(ctx context.Context, j *JWT, raw string) 
 		id = identity.New(claims.User, claims.ExternalRoles, "jwt", claims.ID)
 		id.Issuer = claims.Issuer
 		id.Expires = claims.ExpiresAt.Unix()
+		id.Foreign = !t.usersRequired
 	}
 	if j.env.Clock()().Unix() >= id.Expires+int64(time.Duration(j.Leeway)/time.Second) {
 		keys.verified.Delete(raw)

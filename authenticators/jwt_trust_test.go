@@ -1,6 +1,8 @@
 package authenticators
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -57,5 +59,18 @@ func TestPeekIssuer(t *testing.T) {
 		if got := j.peekIssuer(bad); got != nil {
 			t.Errorf("peekIssuer(%q) = %p, want nil", bad, got)
 		}
+	}
+}
+
+// TestJWTTooLarge: a token over 8 KiB is refused before anything reads it
+// (the issuer peek included), as a 401.
+func TestJWTTooLarge(t *testing.T) {
+	j := testJWT(t, testEnv(t))
+	huge := "eyJhbGciOiJSUzI1NiJ9." + jwtB64.EncodeToString([]byte(`{"pad":"`+strings.Repeat("A", 9000))) + ".c2ln"
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Bearer "+huge)
+	_, err := j.Authenticate(r)
+	if rej, ok := AsRejection(err); !ok || rej.StatusCode() != http.StatusUnauthorized || rej.Detail != "The token is too large." {
+		t.Fatalf("Authenticate: %v, want 401 The token is too large.", err)
 	}
 }

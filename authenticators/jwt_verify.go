@@ -62,9 +62,9 @@ type jwtVerifier struct {
 // keyFor chose for it. The tokens of one key mostly share one header (the
 // same alg, kid and typ), so a never-seen or forged token skips decoding
 // and scanning it. keyFor is a function of the header's text, so a
-// remembered answer is the answer; only headers that chose a key are
-// remembered, and at most maxJWTHeaders of them (an attacker cannot grow
-// it, or evict the real ones).
+// remembered answer is the answer; only the headers of tokens whose
+// signature verified are remembered (a forger cannot take the places),
+// and at most maxJWTHeaders of them, never evicted.
 type jwtHeaderCache struct {
 	mu      sync.RWMutex
 	entries map[string]*jwtVerifyKey
@@ -204,7 +204,6 @@ func (v *jwtVerifier) verify(raw string) (jwtClaimsSeen, error) {
 		if key, err = v.keyFor(header); err != nil {
 			return c, err
 		}
-		v.headers.remember(raw[:dot1], key)
 	}
 	sig, err := jwtDecode(scratch, text[dot2+1:])
 	if err != nil {
@@ -213,6 +212,10 @@ func (v *jwtVerifier) verify(raw string) (jwtClaimsSeen, error) {
 	scratch = scratch[len(sig):]
 	if !key.verify(text[:dot2], sig) {
 		return c, errJWTSignature
+	}
+	if !known {
+		// Only now: a forged token's header must not take a place.
+		v.headers.remember(raw[:dot1], key)
 	}
 	claims, err := jwtDecode(scratch, text[dot1+1:dot2])
 	if err != nil {

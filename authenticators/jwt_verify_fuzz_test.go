@@ -326,10 +326,10 @@ func referenceKeyFor(kr *keyring) jwt.Keyfunc {
 	}
 }
 
-// TestJWTHeaderCache: a header is remembered only when it chose a key, a
-// remembered header answers as keyFor does (twice the same, valid or
-// forged signature), and no more than maxJWTHeaders are kept, so a flood
-// of headers neither grows it nor pushes the real ones out.
+// TestJWTHeaderCache: a header is remembered only once a token with it
+// verified, a remembered header answers as keyFor does (valid or forged
+// signature), and no more than maxJWTHeaders are kept, so a flood of
+// headers neither grows it nor pushes the real ones out.
 func TestJWTHeaderCache(t *testing.T) {
 	hs, ed, es := fuzzKeys(t)
 	kr, _ := newKeyring([]*signingKey{hs, ed, es})
@@ -351,6 +351,14 @@ func TestJWTHeaderCache(t *testing.T) {
 	if _, err := v.verify(signJWT(t, hs, `{"alg":"EdDSA","kid":"`+hs.kid+`"}`, claims)); err != errJWTKey {
 		t.Fatalf("HS256 kid with alg EdDSA: %v", err)
 	}
+	// Forged tokens take no place, whatever their header.
+	for i := range 2 * maxJWTHeaders {
+		spelled := signJWT(t, hs, fmt.Sprintf(`{"alg":"HS256","kid":"%s","f":%d}`, hs.kid, i), claims)
+		forged := spelled[:strings.LastIndexByte(spelled, '.')+1] + b64(make([]byte, 32))
+		if _, err := v.verify(forged); err != errJWTSignature {
+			t.Fatalf("forged token %d: %v", i, err)
+		}
+	}
 	// Headers that choose no key are not remembered.
 	for i := range 2 * maxJWTHeaders {
 		bad := signJWT(t, hs, fmt.Sprintf(`{"alg":"HS256","kid":"nope-%d"}`, i), claims)
@@ -359,7 +367,7 @@ func TestJWTHeaderCache(t *testing.T) {
 		}
 	}
 	if n := len(v.headers.entries); n != 1 {
-		t.Fatalf("%d headers remembered, want 1 (only the one that chose a key)", n)
+		t.Fatalf("%d headers remembered, want 1 (only that of the valid token)", n)
 	}
 	// Headers that do choose a key, in many spellings: at most the bound.
 	for i := range 2 * maxJWTHeaders {

@@ -99,6 +99,12 @@ func (e *Endpoints) tokens(w http.ResponseWriter, r *http.Request, id *identity.
 	if e.tokenOps == nil {
 		return authenticators.NotFound("API tokens are not enabled: the token authenticator is not in the chain.")
 	}
+	if id != nil && id.Foreign {
+		// Its name and roles are the provider's: it must not reach the
+		// tokens of a local user of the same name, nor count as a token
+		// admin by a role the provider hands out.
+		return authenticators.Forbidden("API tokens belong to the users of this site; a user of an identity provider cannot list, create or revoke them (a trust block with `users required` makes its users this site's).")
+	}
 	if rest == "" || rest == "/" {
 		if err := allowMethods(r, http.MethodGet, http.MethodHead, http.MethodPost); err != nil {
 			return err

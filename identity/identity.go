@@ -29,6 +29,11 @@ type Identity struct {
 	// Issuer is the `iss` of a token from a trusted identity provider
 	// ("" for every credential of our own).
 	Issuer string
+	// Foreign marks a user known only to an identity provider (a trust
+	// block with `users optional`): not a user of this site's directory,
+	// even when the name is the same, so it owns and manages no API tokens
+	// here and no logout of a local user applies to it.
+	Foreign bool
 
 	// placeholders holds User, RolesJoined, Method and TokenID converted to
 	// `any` once, so publishing them per request allocates nothing.

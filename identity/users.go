@@ -64,11 +64,8 @@ func ValidateUsers(users []User) error {
 
 // ValidateUser checks one user's name, password hash and roles.
 func ValidateUser(u User) error {
-	if u.Name == "" {
-		return errors.New("user: name is required")
-	}
-	if strings.ContainsAny(u.Name, ":\r\n") {
-		return fmt.Errorf("user %q: name must not contain ':' or line breaks", u.Name)
+	if err := ValidateName(u.Name); err != nil {
+		return err
 	}
 	if err := CheckPasswordHash(u.PasswordHash); err != nil {
 		return fmt.Errorf("user %q: %w", u.Name, err)
@@ -81,13 +78,37 @@ func ValidateUser(u User) error {
 	return nil
 }
 
-// ValidateRole checks that a role name can travel in a comma-separated
-// header: a non-empty word without commas, spaces or line breaks.
-func ValidateRole(role string) error {
-	if role == "" || strings.ContainsAny(role, ", \t\r\n") {
-		return fmt.Errorf("role %q must be a non-empty word without commas or spaces", role)
+// ValidateName checks that a user name can be a Basic login and travel
+// in a request header: not empty, no ':' and no control characters (line
+// breaks, NUL, DEL).
+func ValidateName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("user: name is required")
+	case strings.Contains(name, ":") || hasControl(name):
+		return fmt.Errorf("user %q: name must not contain ':' or control characters such as line breaks", name)
 	}
 	return nil
+}
+
+// ValidateRole checks that a role name can travel in a comma-separated
+// header: a non-empty word without commas, spaces or control characters.
+func ValidateRole(role string) error {
+	if role == "" || strings.ContainsAny(role, ", ") || hasControl(role) {
+		return fmt.Errorf("role %q must be a non-empty word without commas, spaces or control characters", role)
+	}
+	return nil
+}
+
+// hasControl reports whether s holds an ASCII control character (what a
+// header value may not carry, tab aside, which names may not either).
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // ErrBadCredentials is returned for an unknown user, a wrong password or a

@@ -130,6 +130,13 @@ func TestIDPAttacks(t *testing.T) {
 		{"tampered claims", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"`+p.Issuer()+`","aud":"api://orders","preferred_username":"admin","exp":`+fmt.Sprint(hour)+`}`)) + "." + parts[2]},
 		{"tampered signature", parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))},
 		{"1024-bit RSA key", weak.Mint(t, p.Claims(nil))},
+		// The provider's names must be valid as ours are: a role with a
+		// comma would reach the upstream as two roles.
+		{"a role with a comma", rs.Mint(t, p.Claims(jwt.MapClaims{"realm_access": map[string]any{"roles": []string{"a,admin"}}}))},
+		{"an empty role", rs.Mint(t, p.Claims(jwt.MapClaims{"realm_access": map[string]any{"roles": []string{"", "reader"}}}))},
+		{"a role with a space", rs.Mint(t, p.Claims(jwt.MapClaims{"realm_access": map[string]any{"roles": []string{"a b"}}}))},
+		{"a user with a line break", rs.Mint(t, p.Claims(jwt.MapClaims{"preferred_username": "zoe\r\nX-Remote-Roles: admin"}))},
+		{"a user with a colon", rs.Mint(t, p.Claims(jwt.MapClaims{"preferred_username": "zoe:x"}))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -318,4 +325,38 @@ func TestIDPBackgroundRefreshAndLeeway(t *testing.T) {
 		resp, body := call(t, tester, "GET", httpBase+"/orders", bearer(token), "")
 		return resp.StatusCode == http.StatusUnauthorized, fmt.Sprintf("status %d %s", resp.StatusCode, body)
 	})
+}
+
+// TestIDPUsersAndAPITokens: a user whom only the provider knows (users
+// optional) is not this site's user of the same name: it can neither list,
+// create nor revoke API tokens, whatever roles the provider gives it. With
+// users required, the provider's user is this site's, and manages its
+// tokens as it would with a password.
+func TestIDPUsersAndAPITokens(t *testing.T) {
+	key := oidctest.NewKey(t, "rs", "RS256")
+	p := oidctest.NewProvider(t, key)
+	up := newUpstream(t)
+	alice := withBasic("alice", alicePassword)
+
+	optional := startCaddy(t, trustConfig(t, p, up, ""))
+	mine := createToken(t, optional, alice, `{}`)
+	foreign := bearer(key.Mint(t, p.Claims(jwt.MapClaims{"preferred_username": "alice", "realm_access": map[string]any{"roles": []string{"admin"}}})))
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", "/@tokens", ""},
+		{"GET", "/@tokens?user=bob", ""},
+		{"POST", "/@tokens", `{}`},
+		{"POST", "/@tokens", `{"user": "bob"}`},
+		{"DELETE", "/@tokens/" + mine.ID, ""},
+	} {
+		resp, body := call(t, optional, c.method, httpBase+c.path, foreign, c.body)
+		assertProblem(t, resp, body, http.StatusForbidden, "users of this site")
+	}
+	resp, body := call(t, optional, "GET", httpBase+"/items", withToken(mine.Key), "")
+	assertUpstream(t, up, resp, body, "alice", "editor,member")
+
+	required := startCaddy(t, trustConfig(t, p, up, "users required"))
+	local := bearer(key.Mint(t, p.Claims(jwt.MapClaims{"preferred_username": "alice"})))
+	tok := createToken(t, required, local, `{}`)
+	resp, body = call(t, required, "GET", httpBase+"/items", withToken(tok.Key), "")
+	assertUpstream(t, up, resp, body, "alice", "editor,member")
 }
