@@ -192,8 +192,7 @@ func TestJWTExpiryClock(t *testing.T) {
 func TestJWTCookieRunOutIsStale(t *testing.T) {
 	clock := newTestClock()
 	env := clockEnv(t, clock)
-	j := testJWT(t, env)
-	j.Cookie = "auth_token"
+	j := testJWTWith(t, env, &JWT{Cookie: "auth_token"})
 	acct, _ := env.Users.Lookup(fuzzUser)
 	token, expires, err := j.Issue(context.Background(), acct)
 	if err != nil {
@@ -218,6 +217,11 @@ func TestJWTCookieRunOutIsStale(t *testing.T) {
 			rej, ok := AsRejection(err)
 			if !ok || rej.Detail != tc.wantDetail || rej.Stale != tc.wantStale {
 				t.Fatalf("Authenticate: %+v, want %q with stale %v", err, tc.wantDetail, tc.wantStale)
+			}
+			// A stale cookie is expired, so the browser stops sending it.
+			expires := len(rej.SetCookie) == 1 && strings.HasPrefix(rej.SetCookie[0], "auth_token=; Path=/; Max-Age=0")
+			if expires != tc.wantStale {
+				t.Fatalf("Set-Cookie %q, want the cookie expired: %v", rej.SetCookie, tc.wantStale)
 			}
 		})
 	}

@@ -100,11 +100,17 @@ func storeTestToken(tb testing.TB, env Env, t *Token) {
 // ES256 key (testdata/jwt/), as configured by an operator.
 func testJWT(tb testing.TB, env Env) *JWT {
 	tb.Helper()
-	j := &JWT{Keys: []JWTKey{
+	return testJWTWith(tb, env, &JWT{})
+}
+
+// testJWTWith is testJWT with the options already set in j.
+func testJWTWith(tb testing.TB, env Env, j *JWT) *JWT {
+	tb.Helper()
+	j.Keys = []JWTKey{
 		{Algorithm: "hs256", Secret: fuzzHS256Secret},
 		{Algorithm: "ed25519", File: filepath.Join("testdata", "jwt", "ed25519.pem")},
 		{Algorithm: "es256", File: filepath.Join("testdata", "jwt", "es256.pem")},
-	}}
+	}
 	if err := j.Validate(); err != nil {
 		tb.Fatal(err)
 	}

@@ -94,6 +94,9 @@ type JWT struct {
 	verified *cache.Bounded[string, *identity.Identity]
 	// logouts are the users' "not before" times (LogOutUser).
 	logouts *notBefore
+	// expired are the Set-Cookie values that expire the token cookie, over
+	// plain HTTP ([0]) and over HTTPS ([1]).
+	expired [2]string
 }
 
 // maxVerifiedTokens bounds the verified-token cache.
@@ -160,6 +163,12 @@ func (j *JWT) Bind(env Env) error {
 		return err
 	}
 	j.startNotBefore()
+	if j.Cookie != "" {
+		for i, secure := range []bool{false, true} {
+			c := &http.Cookie{Name: j.Cookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
+			j.expired[i] = c.String()
+		}
+	}
 	j.challenge = fmt.Sprintf(`Bearer realm=%q`, env.Realm)
 	j.invalid = fmt.Sprintf(`Bearer realm=%q, error="invalid_token"`, env.Realm)
 	return nil
@@ -210,7 +219,7 @@ func (j *JWT) Authenticate(r *http.Request) (*identity.Identity, error) {
 		}
 	}
 	if fromCookie {
-		markStale(err)
+		j.markStale(r, err)
 	}
 	return id, err
 }
@@ -218,11 +227,22 @@ func (j *JWT) Authenticate(r *http.Request) (*identity.Identity, error) {
 // markStale marks the rejection of a token cookie that has merely run
 // out (expired, revoked) as stale, like an ended session's cookie: the
 // login endpoints ignore it, so a browser that still sends it can log in
-// again. Everywhere else it is a 401 as before.
-func markStale(err error) {
+// again, and the answer expires the cookie (Path=/), so that the browser
+// stops sending it. Everywhere else it is a 401 as before.
+func (j *JWT) markStale(r *http.Request, err error) {
 	if rej, ok := AsRejection(err); ok && (rej.Detail == detailJWTExpired || rej.Detail == detailJWTRevoked) {
 		rej.Stale = true
+		rej.SetCookie = j.expiredCookie(r)
 	}
+}
+
+// expiredCookie is the Set-Cookie value that expires the token cookie (a
+// new slice each time; formatted at Bind).
+func (j *JWT) expiredCookie(r *http.Request) []string {
+	if ArrivedOverTLS(r) {
+		return []string{j.expired[1]}
+	}
+	return []string{j.expired[0]}
 }
 
 // The details of a token that has run out.

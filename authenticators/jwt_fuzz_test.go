@@ -17,8 +17,7 @@ import (
 // verifier the authenticator uses.
 func FuzzJWT(f *testing.F) {
 	env := testEnv(f)
-	j := testJWT(f, env)
-	j.Cookie = "auth_token"
+	j := testJWTWith(f, env, &JWT{Cookie: "auth_token"})
 	jwts := validJWTs(f)
 	for _, tok := range jwts {
 		f.Add(tok)

@@ -146,3 +146,34 @@ func TestLoginPageUnderHandlePath(t *testing.T) {
 		t.Fatalf("sign-in page under /app: %d\n%s", page.StatusCode, body)
 	}
 }
+
+// TestLoginPageStaleJWTCookie: a browser that still sends a revoked JWT
+// cookie is sent to sign in and told to drop the cookie, so that after
+// signing in (a session) it is not sent back to the sign-in page forever.
+func TestLoginPageStaleJWTCookie(t *testing.T) {
+	up := newUpstream(t)
+	tester := startCaddy(t, siteConfig(t, "login_page\n\t\tjwt {\n\t\t\tcookie access_token\n\t\t}", up.addr()))
+	token := login(t, tester, httpBase, "alice", alicePassword)
+	if resp, body := call(t, tester, "POST", httpBase+"/@logout", bearer(token), ""); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("@logout: %d %s", resp.StatusCode, body)
+	}
+	req, err := http.NewRequest("GET", httpBase+"/docs/page", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", browserAccept)
+	req.Header.Set("Cookie", "access_token="+token)
+	resp := noRedirects(t, req)
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/@signin?") {
+		t.Fatalf("got %d Location %q, want 303 to the sign-in page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	expired := false
+	for _, c := range resp.Cookies() {
+		if c.Name == "access_token" && c.MaxAge < 0 {
+			expired = true
+		}
+	}
+	if !expired {
+		t.Fatalf("the redirect does not expire the revoked token cookie: %q", resp.Header["Set-Cookie"])
+	}
+}
