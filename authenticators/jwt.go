@@ -281,8 +281,8 @@ func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error
 		j.verified.Delete(raw)
 		return nil, j.reject(detailJWTExpired)
 	}
-	if j.loggedOut(id) {
-		return nil, j.reject(detailJWTRevoked)
+	if err := j.checkLoggedOut(ctx, id); err != nil {
+		return nil, err
 	}
 	if j.RevocationEnabled() {
 		revoked, err := j.revocations.IsRevoked(ctx, id.TokenID)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,8 +25,13 @@ const notBeforeRefresh = 30 * time.Second
 // request path reads an immutable map through an atomic pointer: no store
 // I/O, no lock.
 type notBefore struct {
-	nbf  atomic.Pointer[map[string]int64]
-	stop context.CancelFunc
+	nbf atomic.Pointer[map[string]int64]
+	// loaded is set once the times have been read from the store: until
+	// then a JWT cannot be checked against them, and is refused as a
+	// store outage (503), never let through.
+	loaded atomic.Bool
+	loadMu sync.Mutex
+	stop   context.CancelFunc
 }
 
 // notBeforeKey is the store record of a user's "not before": a counter
@@ -35,17 +41,53 @@ func notBeforeKey(user string) string { return "nbf:user:" + user }
 
 // loggedOut reports whether id is a JWT issued at or before its user's
 // "not before" (the whole second: a token issued in the same second as the
-// logout is refused too).
-func (j *JWT) loggedOut(id *identity.Identity) bool {
+// logout is refused too; one without iat is refused while the logout
+// lasts). Until the times have been read from the store once, it reads
+// them itself, and fails (a store outage) when it cannot: a restart while
+// the store is slow must not let a logged-out user's JWT through.
+func (j *JWT) loggedOut(ctx context.Context, id *identity.Identity) (bool, error) {
 	if j.logouts == nil {
-		return false
+		return false, nil
+	}
+	if !j.logouts.loaded.Load() {
+		if err := j.loadNotBefore(ctx); err != nil {
+			return false, fmt.Errorf("jwt: reading the users' logouts: %w", err)
+		}
 	}
 	m := j.logouts.nbf.Load()
 	if m == nil {
-		return false
+		return false, nil
 	}
 	t, ok := (*m)[id.User]
-	return ok && id.IssuedAt <= t
+	return ok && id.IssuedAt <= t, nil
+}
+
+// checkLoggedOut is nil unless id's user was logged out after id was
+// issued (a rejection) or the logouts cannot be read (a store failure).
+func (j *JWT) checkLoggedOut(ctx context.Context, id *identity.Identity) error {
+	out, err := j.loggedOut(ctx, id)
+	switch {
+	case err != nil:
+		return err
+	case out:
+		return j.reject(detailJWTRevoked)
+	}
+	return nil
+}
+
+// loadNotBefore reads the times from the store unless that was done
+// already, and marks them loaded.
+func (j *JWT) loadNotBefore(ctx context.Context) error {
+	j.logouts.loadMu.Lock()
+	defer j.logouts.loadMu.Unlock()
+	if j.logouts.loaded.Load() {
+		return nil
+	}
+	if err := j.refreshNotBefore(ctx); err != nil {
+		return err
+	}
+	j.logouts.loaded.Store(true)
+	return nil
 }
 
 // LogOutUser refuses every JWT issued to user up to now, here at once and,
@@ -88,7 +130,13 @@ func (j *JWT) startNotBefore() {
 		tick := time.NewTicker(notBeforeRefresh)
 		defer tick.Stop()
 		for {
-			j.refreshNotBefore(ctx)
+			// A failed read is logged there; the times read before stay
+			// in force, and until a first read succeeds, requests try it.
+			if j.logouts.loaded.Load() {
+				_ = j.refreshNotBefore(ctx)
+			} else {
+				_ = j.loadNotBefore(ctx)
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -98,19 +146,22 @@ func (j *JWT) startNotBefore() {
 	}()
 }
 
-func (j *JWT) refreshNotBefore(ctx context.Context) {
+// refreshNotBefore reads every configured user's "not before" from the
+// store into memory.
+func (j *JWT) refreshNotBefore(ctx context.Context) error {
 	for _, user := range j.env.Users.Names() {
 		c, err := j.env.Store.Failures(ctx, notBeforeKey(user))
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
 				j.env.Logger.Debug("jwt: reading logouts failed", zap.Error(err))
 			}
-			return
+			return err
 		}
 		if c.Count > 0 {
 			j.setNotBefore(user, int64(c.Count))
 		}
 	}
+	return nil
 }
 
 // stopNotBefore stops the refresh of the "not before" times (Cleanup).

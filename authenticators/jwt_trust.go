@@ -367,6 +367,9 @@ func (t *trustedIssuer) verifyExternal(ctx context.Context, j *JWT, raw string) 
 		id = identity.New(claims.User, claims.ExternalRoles, "jwt", claims.ID)
 		id.Issuer = claims.Issuer
 		id.Expires = claims.ExpiresAt.Unix()
+		if claims.HasIat {
+			id.IssuedAt = claims.IssuedAt.Unix()
+		}
 		id.Foreign = !t.usersRequired
 	}
 	if j.env.Clock()().Unix() >= id.Expires+int64(time.Duration(j.Leeway)/time.Second) {
@@ -377,6 +380,11 @@ func (t *trustedIssuer) verifyExternal(ctx context.Context, j *JWT, raw string) 
 		acct, ok := j.env.Users.Lookup(id.User)
 		if !ok {
 			return nil, j.reject("The token's user is not a user here, or is disabled.")
+		}
+		// The provider's user is this site's: an operator's logout of the
+		// user refuses the provider's tokens issued before it too.
+		if err := j.checkLoggedOut(ctx, id); err != nil {
+			return nil, err
 		}
 		if fresh, changed := withCurrentRoles(id, acct); changed {
 			id, cached = fresh, false
