@@ -94,6 +94,11 @@ func TestExternalClaims(t *testing.T) {
 		{"no user", `{"sub":"x"}`, "", nil},
 		{"empty user", `{"preferred_username":""}`, "", nil},
 		{"user not a string", `{"preferred_username":7}`, "", nil},
+		// Parsers differ on which of two members counts: refused.
+		{"roles given twice", `{"preferred_username":"zoe","realm_access":{"roles":["viewer"],"roles":["admin"]}}`, "", nil},
+		{"roles object given twice", `{"preferred_username":"zoe","realm_access":{"roles":["viewer"]},"realm_access":{"roles":["admin"]}}`, "", nil},
+		{"a role with a comma", `{"preferred_username":"zoe","realm_access":{"roles":["a,admin"]}}`, "", nil},
+		{"a user with a line break", `{"preferred_username":"zoe\nx"}`, "", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -187,7 +187,7 @@ func (s *jsonScanner) path(names []string) (bool, error) {
 		if s.peek() != '{' {
 			return false, nil
 		}
-		found, err := s.member(name)
+		found, err := s.onlyMember(name)
 		if err != nil || !found {
 			return false, err
 		}
@@ -195,7 +195,38 @@ func (s *jsonScanner) path(names []string) (bool, error) {
 	return true, nil
 }
 
-// member moves to the value of member name of the object at hand.
+// onlyMember is member for a name that must appear once: the whole object
+// is read, and a second member of that name makes it malformed (parsers
+// differ on which of two would count).
+func (s *jsonScanner) onlyMember(name string) (bool, error) {
+	value := -1
+	more, err := s.openObject()
+	for err == nil && more {
+		var key []byte
+		if key, err = s.key(); err != nil {
+			break
+		}
+		if string(key) == name {
+			if value >= 0 {
+				return false, errJWTMalformed
+			}
+			value = s.i
+		}
+		if err = s.skip(1); err != nil {
+			break
+		}
+		more, err = s.next('}')
+	}
+	if err != nil || value < 0 {
+		return false, err
+	}
+	s.i = value
+	return true, nil
+}
+
+// member moves to the value of the first member name of the object at
+// hand (for the issuer peek, which only routes: the verification refuses a
+// top-level member given twice).
 func (s *jsonScanner) member(name string) (bool, error) {
 	more, err := s.openObject()
 	for err == nil && more {
