@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"net/http"
-	"slices"
+	"net/url"
 	"strings"
 )
 
@@ -136,9 +136,24 @@ func removeCookies(r *http.Request, names ...string) {
 	r.Header["Cookie"] = kept
 }
 
-// cookieNamed reports whether the cookie-pair part is one of the named
-// cookies.
+// cookieNamed reports whether the cookie-pair part is, or holds, one of
+// the named cookies in any spelling some server reads as that name: with
+// spaces around the name, in another case (ASP.NET), percent-encoded
+// (PHP), or after a comma inside the part (older Rack splits there).
 func cookieNamed(part string, names []string) bool {
-	name, _, _ := strings.Cut(part, "=")
-	return slices.Contains(names, strings.TrimSpace(name))
+	for piece := range strings.SplitSeq(part, ",") {
+		name, _, _ := strings.Cut(piece, "=")
+		name = strings.TrimSpace(name)
+		if strings.Contains(name, "%") {
+			if decoded, err := url.PathUnescape(name); err == nil {
+				name = decoded
+			}
+		}
+		for _, n := range names {
+			if strings.EqualFold(name, n) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -24,6 +24,10 @@ func TestRemoveCookies(t *testing.T) {
 		{"prefix of another name stays", []string{"sessionidx=1; xsessionid=2"}, []string{"sessionidx=1; xsessionid=2"}},
 		{"none present: untouched", []string{"a=1;b=2"}, []string{"a=1;b=2"}},
 		{"malformed parts kept", []string{"sessionid=abc; novalue; =x"}, []string{"novalue; =x"}},
+		// Spellings other servers read as the same name.
+		{"another case", []string{"SessionId=abc; CSRFTOKEN=x; a=1"}, []string{"a=1"}},
+		{"percent-encoded name", []string{"session%69d=abc; a=1"}, []string{"a=1"}},
+		{"after a comma", []string{"other=1, sessionid=abc; a=1"}, []string{"a=1"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
