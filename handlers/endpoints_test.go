@@ -94,16 +94,23 @@ func TestLogin(t *testing.T) {
 		name, method, body string
 		status             int
 		detail             string
+		form               bool // sent as a form, as curl -d does
 	}{
-		{"right password", "POST", `{"login":"alice","password":"` + password + `"}`, 200, ""},
-		{"username as NetBox names it", "POST", `{"username":"alice","password":"` + password + `"}`, 200, ""},
-		{"wrong password", "POST", `{"login":"alice","password":"wrong"}`, 401, ""},
-		{"disabled user", "POST", `{"login":"carol","password":"` + password + `"}`, 401, ""},
-		{"no password", "POST", `{"login":"alice"}`, 400, `Send "username"`},
-		{"GET", "GET", "", 405, "Method GET is not allowed"},
+		{"right password", "POST", `{"login":"alice","password":"` + password + `"}`, 200, "", false},
+		{"username as NetBox names it", "POST", `{"username":"alice","password":"` + password + `"}`, 200, "", false},
+		{"wrong password", "POST", `{"login":"alice","password":"wrong"}`, 401, "", false},
+		{"disabled user", "POST", `{"login":"carol","password":"` + password + `"}`, 401, "", false},
+		{"no password", "POST", `{"login":"alice"}`, 400, `Send "username"`, false},
+		{"JSON sent as a form", "POST", `{"login":"alice","password":"` + password + `"}`, 400, "Content-Type: application/json", true},
+		{"form", "POST", "login=alice&password=" + password, 200, "", true},
+		{"GET", "GET", "", 405, "Method GET is not allowed", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			w := e.serve(t, request(c.method, "/@login", c.body))
+			r := request(c.method, "/@login", c.body)
+			if c.form {
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			w := e.serve(t, r)
 			if c.status != 200 {
 				assertProblem(t, w, c.status, c.detail)
 				if c.status == 405 && w.Header().Get("Allow") != "POST" {

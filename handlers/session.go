@@ -4,6 +4,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
@@ -83,6 +84,18 @@ func (e *Endpoints) checkPassword(r *http.Request, name, password string) (*iden
 
 // readCredentials reads "username" (or "login") and "password" from a JSON
 // body or, as `requests.post(url, data=...)` sends them, a form.
+// jsonSentAsForm reports whether a form body was really a JSON object: a
+// single field whose name starts with '{'.
+func jsonSentAsForm(r *http.Request) bool {
+	if len(r.PostForm) != 1 {
+		return false
+	}
+	for k := range r.PostForm {
+		return strings.HasPrefix(strings.TrimSpace(k), "{")
+	}
+	return false
+}
+
 func readCredentials(w http.ResponseWriter, r *http.Request) (name, password string, err error) {
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mediaType == "application/x-www-form-urlencoded" || mediaType == "multipart/form-data" {
@@ -95,6 +108,9 @@ func readCredentials(w http.ResponseWriter, r *http.Request) (name, password str
 			name = r.PostForm.Get("login")
 		}
 		password = r.PostForm.Get("password")
+		if name == "" && password == "" && jsonSentAsForm(r) {
+			return "", "", authenticators.BadRequest("The body is JSON, but its Content-Type says a form (curl -d sends that): add the header Content-Type: application/json.")
+		}
 	} else {
 		var req loginRequest
 		if err := readJSON(w, r, &req); err != nil {
