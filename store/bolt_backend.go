@@ -406,17 +406,23 @@ func (b *boltBackend) CreateToken(ctx context.Context, t Token) error {
 				return err
 			}
 		}
-		if err := putToken(tx, t); err != nil {
-			return err
-		}
-		if err := w.put(tx, bucketTokenHashes, t.KeyHash, []byte(t.ID)); err != nil {
-			return fmt.Errorf("writing token %s key hash: %w", t.ID, err)
-		}
-		if err := tx.Bucket(bucketTokenOwners).Put(ownerKey(t.Owner, t.ID), nil); err != nil {
-			return fmt.Errorf("writing token %s owner index: %w", t.ID, err)
-		}
-		return nil
+		return insertToken(tx, w, t)
 	})
+}
+
+// insertToken writes t and its index entries; the caller has made sure
+// that neither its id nor its key hash is taken.
+func insertToken(tx *bolt.Tx, w *boltWrites, t Token) error {
+	if err := putToken(tx, t); err != nil {
+		return err
+	}
+	if err := w.put(tx, bucketTokenHashes, t.KeyHash, []byte(t.ID)); err != nil {
+		return fmt.Errorf("writing token %s key hash: %w", t.ID, err)
+	}
+	if err := tx.Bucket(bucketTokenOwners).Put(ownerKey(t.Owner, t.ID), nil); err != nil {
+		return fmt.Errorf("writing token %s owner index: %w", t.ID, err)
+	}
+	return nil
 }
 
 // Token implements Store.

@@ -54,19 +54,13 @@ redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
 return 0
 `)
 
-// CreateToken implements Store.
-func (b *redisBackend) CreateToken(ctx context.Context, t Token) error {
-	if err := checkToken(t); err != nil {
-		return err
-	}
-	if err := b.ensureTokenLayout(ctx); err != nil {
-		return err
-	}
+// createTokenArgs returns the keys and arguments of scriptCreateToken for t.
+func (b *redisBackend) createTokenArgs(t Token) (keys []string, args []any, err error) {
 	stored := cloneToken(t)
 	stored.LastUsed = nil
 	j, err := json.Marshal(stored)
 	if err != nil {
-		return fmt.Errorf("redis store: encoding token %s: %w", t.ID, err)
+		return nil, nil, fmt.Errorf("redis store: encoding token %s: %w", t.ID, err)
 	}
 	hash := hex.EncodeToString(t.KeyHash)
 	var exp int64
@@ -77,16 +71,31 @@ func (b *redisBackend) CreateToken(ctx context.Context, t Token) error {
 	if t.LastUsed != nil {
 		lu = nanos(*t.LastUsed)
 	}
-	res, err := scriptCreateToken.Run(ctx, b.conn.client,
-		[]string{b.tokenKey("t", t.ID), b.tokenKey("th", hash), b.tokenKey("to", t.Owner), b.allTokensKey()},
-		j, t.ID, t.Created.UnixMilli(), exp, hash, t.Owner, lu).Int()
+	keys = []string{b.tokenKey("t", t.ID), b.tokenKey("th", hash), b.tokenKey("to", t.Owner), b.allTokensKey()}
+	args = []any{j, t.ID, t.Created.UnixMilli(), exp, hash, t.Owner, lu}
+	return keys, args, nil
+}
+
+// CreateToken implements Store.
+func (b *redisBackend) CreateToken(ctx context.Context, t Token) error {
+	if err := checkToken(t); err != nil {
+		return err
+	}
+	if err := b.ensureTokenLayout(ctx); err != nil {
+		return err
+	}
+	keys, args, err := b.createTokenArgs(t)
+	if err != nil {
+		return err
+	}
+	res, err := scriptCreateToken.Run(ctx, b.conn.client, keys, args...).Int()
 	if err := b.do("creating token "+t.ID, err); err != nil {
 		return err
 	}
 	if res != 0 {
 		return ErrExists
 	}
-	return b.invalidate(ctx, b.tokenKey("th", hash))
+	return b.invalidate(ctx, keys[1])
 }
 
 // decodeTokenFields builds a token from the j and lu fields of its hash;
