@@ -64,6 +64,10 @@ type boltBackend struct {
 	// mem is what the request path reads instead of the file; set, and
 	// filled from the file, before db.
 	mem *boltMemory
+	// sweepLimits bounds the sweep's transactions (bolt_sweep.go);
+	// onSweepBatch, when set, is told of each of them. Tests set both.
+	sweepLimits  sweepLimits
+	onSweepBatch func(sweepBatch)
 }
 
 // openBolt returns the store of the file at path, which its first
@@ -198,96 +202,6 @@ func (b *boltBackend) destroy() error {
 		return fmt.Errorf("closing token store %s: %w", b.path, err)
 	}
 	return nil
-}
-
-// expiredFunc reports whether a stored value is expired at now.
-type expiredFunc func(v []byte, now time.Time) bool
-
-// sweepTargets lists the buckets swept by key; tokens, which carry index
-// entries, are swept separately.
-var sweepTargets = []struct {
-	bucket  []byte
-	expired expiredFunc
-}{
-	{bucketRevoked, func(v []byte, now time.Time) bool {
-		until, ok := decodeTime(v)
-		return ok && !now.Before(until)
-	}},
-	{bucketSessions, func(v []byte, now time.Time) bool {
-		s, err := decodeSession(nil, v)
-		return err != nil || sessionExpired(s, now)
-	}},
-	{bucketFailures, func(v []byte, now time.Time) bool {
-		c, ok := decodeCounter(v)
-		return ok && counterExpired(c, now)
-	}},
-}
-
-func tokenExpired(v []byte, now time.Time) bool {
-	var t Token
-	return json.Unmarshal(v, &t) == nil && t.Expired(now)
-}
-
-// sweep deletes every record expired at now. It finds them in a read
-// transaction and opens a write transaction only when there is something to
-// delete, checking each record again there since it may have been renewed
-// in between.
-func (b *boltBackend) sweep(now time.Time) error {
-	expired := make([][][]byte, len(sweepTargets))
-	var tokenIDs [][]byte
-	found := false
-	db := b.db.Load()
-	err := db.View(func(tx *bolt.Tx) error {
-		for i, target := range sweepTargets {
-			err := tx.Bucket(target.bucket).ForEach(func(k, v []byte) error {
-				if target.expired(v, now) {
-					expired[i] = append(expired[i], bytes.Clone(k))
-					found = true
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
-			if tokenExpired(v, now) {
-				tokenIDs = append(tokenIDs, bytes.Clone(k))
-				found = true
-			}
-			return nil
-		})
-	})
-	if err != nil || !found {
-		return err
-	}
-	return b.updateDB(db, func(tx *bolt.Tx, w *boltWrites) error {
-		for i, target := range sweepTargets {
-			bk := tx.Bucket(target.bucket)
-			for _, k := range expired[i] {
-				if v := bk.Get(k); v != nil && target.expired(v, now) {
-					if err := w.delete(tx, target.bucket, k); err != nil {
-						return fmt.Errorf("deleting from %s: %w", target.bucket, err)
-					}
-				}
-			}
-		}
-		tokens := tx.Bucket(bucketTokens)
-		for _, id := range tokenIDs {
-			v := tokens.Get(id)
-			if v == nil {
-				continue
-			}
-			var t Token
-			if json.Unmarshal(v, &t) != nil || !t.Expired(now) {
-				continue
-			}
-			if err := deleteTokenTx(tx, w, t); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }
 
 // Time values are stored as big-endian Unix nanoseconds, clamped to the

@@ -1,0 +1,147 @@
+package store
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+)
+
+// Every record kind is generated sweepTestRecords times; one in ten is
+// still live when the sweep runs, the others have expired.
+const sweepTestRecords = 1000
+
+func sweepTestLive(i int) bool { return i%10 == 9 }
+
+// sweepTestExpiry is when the i-th record expires: an hour apart, either
+// side of base+1h, when the tests sweep.
+func sweepTestExpiry(base time.Time) func(i int) time.Time {
+	return func(i int) time.Time {
+		if sweepTestLive(i) {
+			return base.Add(2 * time.Hour)
+		}
+		return base.Add(time.Minute)
+	}
+}
+
+var sweepTestKinds = []recordKind{kindToken, kindSession, kindRevocation, kindFailure}
+
+// concurrentWrite starts a session write in another goroutine and reports
+// whether it completed within a deadline far longer than any write takes
+// (it never completes while a transaction of the sweep holds the lock).
+func concurrentWrite(t *testing.T, create func(Session) error, base time.Time) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- create(fixtureSession(-1, base, base.Add(2*time.Hour))) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("a write during the sweep: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a write during the sweep did not complete: the sweep holds the lock between batches")
+	}
+}
+
+// TestBoltSweepBatches: a sweep over many expired records deletes them all
+// in many write transactions, none deleting more than the batch limit
+// (counted from what the file holds between two of them), keeps the live
+// records, and lets a write through while it runs.
+func TestBoltSweepBatches(t *testing.T) {
+	const batch = 100
+	b, err := openBolt(filepath.Join(t.TempDir(), "batches.db"), time.Second, time.Hour, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.destroy() }()
+	db, err := b.database()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now()
+	for _, kind := range sweepTestKinds {
+		if err := loadBolt(b, kind, sweepTestRecords, base, sweepTestExpiry(base)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.sweepLimits = sweepLimits{batchRecords: batch, batchTime: time.Hour, scanRecords: 700}
+
+	// records counts the records (not their index entries); txID is the
+	// id of the last committed write transaction.
+	records := func() int {
+		n := 0
+		for _, name := range []string{"tokens", "sessions", "revoked", "failures"} {
+			n += bucketSizes(t, db)[name]
+		}
+		return n
+	}
+	txID := func() int {
+		var id int
+		if err := db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	prev, prevTx := records(), txID()
+	batches, wrote := 0, false
+	b.onSweepBatch = func(sb sweepBatch) {
+		batches++
+		n, id := records(), txID()
+		if id != prevTx+1 {
+			t.Errorf("batch %d: %d write transactions since the previous one, want 1", batches, id-prevTx)
+		}
+		if deleted := prev - n; deleted > batch || deleted != sb.records {
+			t.Errorf("batch %d deleted %d records (reported %d); at most %d per transaction", batches, deleted, sb.records, batch)
+		}
+		prev, prevTx = n, id
+		if !wrote {
+			wrote = true
+			concurrentWrite(t, func(s Session) error { return b.CreateSession(t.Context(), s) }, base)
+			prev, prevTx = records(), txID()
+		}
+	}
+	if err := b.sweep(base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
+	expired := len(sweepTestKinds) * sweepTestRecords * 9 / 10
+	if min := expired / batch; batches < min {
+		t.Errorf("%d write transactions deleted %d records; want at least %d", batches, expired, min)
+	}
+	live := sweepTestRecords / 10
+	want := map[string]int{"tokens": live, "token_key_hashes": live, "token_owners": live,
+		"revoked": live, "sessions": live + 1, "failures": live}
+	for name, n := range bucketSizes(t, db) {
+		if n != want[name] {
+			t.Errorf("bucket %s holds %d keys after the sweep, want %d", name, n, want[name])
+		}
+	}
+	// What the store keeps in memory of the records went with them.
+	for name, n := range map[string]int{"revoked": b.mem.revoked.len(), "sessions": b.mem.sessions.len(),
+		"failures": b.mem.failures.len(), "token_key_hashes": b.mem.keyHashes.len()} {
+		if n != want[name] {
+			t.Errorf("%d %s known in memory after the sweep, want %d", n, name, want[name])
+		}
+	}
+	ctx := t.Context()
+	for i := range sweepTestRecords {
+		if !sweepTestLive(i) {
+			continue
+		}
+		tok := fixtureToken(i, base, base)
+		if _, err := b.TokenByKeyHash(ctx, tok.KeyHash); err != nil {
+			t.Fatalf("live token %d after the sweep: %v", i, err)
+		}
+		if _, err := b.Session(ctx, fixtureSession(i, base, base).IDHash); err != nil {
+			t.Fatalf("live session %d after the sweep: %v", i, err)
+		}
+		if ok, err := b.IsRevoked(ctx, fixtureJTI(i)); !ok || err != nil {
+			t.Fatalf("live revocation %d after the sweep: %v, %v", i, ok, err)
+		}
+	}
+	if _, err := b.Session(ctx, fixtureSession(-1, base, base).IDHash); err != nil {
+		t.Errorf("the session written during the sweep: %v", err)
+	}
+}
