@@ -28,6 +28,10 @@ type memoryBackend struct {
 	// moves it).
 	now     func() time.Time
 	sweeper *sweeper
+	// sweepChunk is memorySweepChunk unless a test lowers it; onSweepPause,
+	// when set, is called at each pause of a sweep, without the lock.
+	sweepChunk   int
+	onSweepPause func()
 }
 
 // newMemoryBackend returns an empty backend whose sweeper deletes expired
@@ -46,30 +50,56 @@ func newMemoryBackend(interval time.Duration) *memoryBackend {
 	return m
 }
 
+// memorySweepChunk is how many records the sweep examines before it
+// releases the lock for a moment, so that no call waits behind a sweep of
+// a large store.
+const memorySweepChunk = 1024
+
 // sweep deletes every record expired at now.
 func (m *memoryBackend) sweep(now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	chunk := m.sweepChunk
+	if chunk <= 0 {
+		chunk = memorySweepChunk
+	}
+	examined := 0
+	// pause lets waiting callers in after every chunk. A map may be
+	// changed while it is ranged over: a record added meanwhile may or may
+	// not be seen, one deleted meanwhile is not.
+	pause := func() {
+		if examined++; examined%chunk == 0 {
+			m.mu.Unlock()
+			if m.onSweepPause != nil {
+				m.onSweepPause()
+			}
+			m.mu.Lock()
+		}
+	}
 	for id, t := range m.tokens {
 		if t.Expired(now) {
 			m.deleteToken(t)
 			delete(m.tokens, id)
 		}
+		pause()
 	}
 	for jti, until := range m.revoked {
 		if !now.Before(until) {
 			delete(m.revoked, jti)
 		}
+		pause()
 	}
 	for k, s := range m.sessions {
 		if sessionExpired(s, now) {
 			delete(m.sessions, k)
 		}
+		pause()
 	}
 	for k, c := range m.counters {
 		if counterExpired(c, now) {
 			delete(m.counters, k)
 		}
+		pause()
 	}
 }
 

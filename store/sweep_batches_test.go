@@ -145,3 +145,76 @@ func TestBoltSweepBatches(t *testing.T) {
 		t.Errorf("the session written during the sweep: %v", err)
 	}
 }
+
+// TestMemorySweepPauses: the memory sweep lets go of the lock after every
+// chunk of records it examines, so a write gets through while it runs, and
+// still deletes every expired record and no live one.
+func TestMemorySweepPauses(t *testing.T) {
+	const chunk = 100
+	m := newMemoryBackend(time.Hour)
+	defer func() { _ = m.destroy() }()
+	ctx := t.Context()
+	base := time.Now()
+	m.now = func() time.Time { return base }
+	expiry := sweepTestExpiry(base)
+	for i := range sweepTestRecords {
+		exp := expiry(i)
+		_, revokeErr := m.Revoke(ctx, fixtureJTI(i), exp)
+		for _, err := range []error{
+			m.CreateToken(ctx, fixtureToken(i, base, exp)),
+			m.CreateSession(ctx, fixtureSession(i, base, exp)),
+			revokeErr,
+			m.SetFailures(ctx, fixtureFailureKey(i), Counter{Count: 3, Expires: exp}),
+		} {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	m.sweepChunk = chunk
+
+	records := func() int {
+		m.mu.RLock()
+		defer m.mu.RUnlock()
+		return len(m.tokens) + len(m.revoked) + len(m.sessions) + len(m.counters)
+	}
+	prev, pauses, wrote := records(), 0, false
+	m.onSweepPause = func() {
+		pauses++
+		n := records()
+		if prev-n > chunk {
+			t.Errorf("pause %d: %d records deleted while the lock was held, want at most %d", pauses, prev-n, chunk)
+		}
+		prev = n
+		if !wrote {
+			wrote = true
+			concurrentWrite(t, func(s Session) error { return m.CreateSession(ctx, s) }, base)
+			prev = records()
+		}
+	}
+	m.sweep(base.Add(time.Hour))
+	if n := records(); prev-n > chunk {
+		t.Errorf("after the last pause %d records were deleted, want at most %d", prev-n, chunk)
+	}
+
+	if min := len(sweepTestKinds)*sweepTestRecords/chunk - 1; pauses < min {
+		t.Errorf("the sweep paused %d times, want at least %d", pauses, min)
+	}
+	live := sweepTestRecords / 10
+	m.mu.RLock()
+	got := []int{len(m.tokens), len(m.byHash), len(m.revoked), len(m.sessions), len(m.counters)}
+	m.mu.RUnlock()
+	want := []int{live, live, live, live + 1, live}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("tokens, key hashes, revocations, sessions, counters after the sweep: %v, want %v", got, want)
+		}
+	}
+	for i := range sweepTestRecords {
+		if sweepTestLive(i) {
+			if _, err := m.TokenByKeyHash(ctx, fixtureToken(i, base, base).KeyHash); err != nil {
+				t.Fatalf("live token %d after the sweep: %v", i, err)
+			}
+		}
+	}
+}
