@@ -185,46 +185,41 @@ func (b *redisBackend) Tokens(ctx context.Context, owner string) ([]Token, error
 	if owner != "" {
 		index = b.tokenKey("to", owner)
 	}
-	ids, err := b.conn.client.ZRange(ctx, index, 0, -1).Result()
-	if err := b.do("listing tokens", err); err != nil {
-		return nil, err
-	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	cmds := make([]*redis.SliceCmd, len(ids))
-	_, err = b.conn.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = p.HMGet(ctx, b.tokenKey("t", id), "j", "lu")
-		}
-		return nil
-	})
-	if err := b.do("listing tokens", err); err != nil {
-		return nil, err
-	}
 	now := b.now()
 	var list []Token
-	var stale []any
-	for i, cmd := range cmds {
-		vals := cmd.Val()
-		t, err := decodeTokenFields(ids[i], vals[0], vals[1], now)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			stale = append(stale, ids[i])
-			continue
-		case err != nil:
+	err := b.scanIndex(ctx, index, func(ids []string) ([]any, error) {
+		cmds := make([]*redis.SliceCmd, len(ids))
+		_, err := b.conn.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, id := range ids {
+				cmds[i] = p.HMGet(ctx, b.tokenKey("t", id), "j", "lu")
+			}
+			return nil
+		})
+		if err := b.do("listing tokens", err); err != nil {
 			return nil, err
-		case owner != "" && t.Owner != owner:
-			// The id was reused by another owner after this one's token
-			// expired.
-			stale = append(stale, ids[i])
-			continue
 		}
-		list = append(list, t)
-	}
-	if len(stale) > 0 {
-		// Best effort: a failure leaves entries the next listing skips.
-		_ = b.conn.client.ZRem(ctx, index, stale...).Err()
+		var stale []any
+		for i, cmd := range cmds {
+			vals := cmd.Val()
+			t, err := decodeTokenFields(ids[i], vals[0], vals[1], now)
+			switch {
+			case errors.Is(err, ErrNotFound):
+				stale = append(stale, ids[i])
+				continue
+			case err != nil:
+				return nil, err
+			case owner != "" && t.Owner != owner:
+				// The id was reused by another owner after this one's token
+				// expired.
+				stale = append(stale, ids[i])
+				continue
+			}
+			list = append(list, t)
+		}
+		return stale, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.SortFunc(list, compareTokens)
 	return list, nil
