@@ -11,9 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/caddy-restauth/caddy-restauth/internal/process"
 )
 
 // This file runs Caddy as a real process (built from ./cmd/caddy, the same
@@ -191,20 +192,7 @@ func (p *caddyProcess) Reload() {
 }
 
 // Stop ends the process gracefully and waits for it.
-func (p *caddyProcess) Stop() {
-	if p.cmd == nil || p.cmd.Process == nil || p.cmd.ProcessState != nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
-	}
-}
+func (p *caddyProcess) Stop() { process.Stop(p.cmd, 15*time.Second) }
 
 // Restart stops the process and starts it again with the same data.
 func (p *caddyProcess) Restart() {

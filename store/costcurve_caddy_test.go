@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-restauth/caddy-restauth/internal/process"
 	"github.com/caddy-restauth/caddy-restauth/internal/testusers"
 )
 
@@ -102,18 +103,7 @@ http://127.0.0.1:%d {
 // stop ends the process (SIGTERM, then SIGKILL after ten seconds) and
 // waits for it; stopping a stopped process does nothing.
 func (c *curveCaddy) stop() {
-	if c.cmd.ProcessState != nil {
-		return
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = c.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-done
-	}
+	process.Stop(c.cmd, 10*time.Second)
 	c.client.CloseIdleConnections()
 }
 
