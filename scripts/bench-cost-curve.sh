@@ -2,42 +2,29 @@
 # The cost curve of issue 18: API tokens, sessions and revoked JWT ids in the
 # bolt and the redis store at each size, measured by BenchmarkCostCurve
 # (store/costcurve_bench_test.go, which says what each column measures).
-# Needs go and redis-server.
+# Needs go, redis-server, redis-cli, python3.
 #
 #   scripts/bench-cost-curve.sh [sizes...]        default: 1000 100000 1000000
 #   COSTCURVE_BENCH=bolt/session scripts/bench-cost-curve.sh 1000   # a subset
 #
 # It builds ./cmd/caddy and the store tests, starts a redis-server of its own
 # on a free loopback port, rebuilds every data set in a temporary directory,
-# prints the benchmark's lines and then the table of BENCHMARKS.md, and
-# stops everything it started and removes the directory when it ends.
+# prints the benchmark's lines and then the tables of BENCHMARKS.md, and
+# stops everything it started and removes the directory however it ends
+# (scripts/lib/caddy_process.sh; the benchmark stops its Caddy processes,
+# which also die with it).
+# shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1000 100000 1000000)
-work=$(mktemp -d)
-redis_pid=
-cleanup() {
-	if [ -n "$redis_pid" ]; then
-		kill "$redis_pid" 2>/dev/null || true
-		wait "$redis_pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-go build -o "$work/caddy" ./cmd/caddy
+source scripts/lib/caddy_process.sh
+source scripts/lib/redis_server.sh
+bench_workdir
+build_caddy
 go test -c -o "$work/store.test" ./store
-
 rport=$(freeport)
-redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
-redis_pid=$!
-for _ in $(seq 100); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null && break
-	sleep 0.1
-done
+start_redis redis "$rport"
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load at start:$(uptime | sed 's/.*load average://')"
 start=$(date +%s)

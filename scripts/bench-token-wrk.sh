@@ -17,26 +17,10 @@ duration=${1:-10}
 rounds=${2:-3}
 source scripts/lib/caddy_process.sh
 source scripts/lib/credentials.sh
+source scripts/lib/redis_server.sh
 source scripts/lib/wrk_measurement.sh
 bench_workdir
 build_caddy
-
-# start_redis <name> <port> [redis-server args...]: runs a redis-server
-# without persistence in $work/<name> and waits until it answers.
-start_redis() {
-	local name=$1 port=$2
-	shift 2
-	mkdir -p "$work/$name"
-	redis-server "$@" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work/$name" \
-		>"$work/$name/log" 2>&1 &
-	track_pid $!
-	for _ in $(seq 100); do
-		redis-cli -p "$port" ping >/dev/null 2>&1 && return
-		sleep 0.1
-	done
-	echo "redis-server $name on port $port did not start" >&2
-	exit 1
-}
 
 # One server.
 rport=$(freeport)
