@@ -6,6 +6,7 @@
 
 # start_redis NAME PORT [redis-server args...]: runs a redis-server without
 # persistence in $work/NAME and waits until it answers.
+# shellcheck disable=SC2154 # $work is set by bench_workdir (caddy_process.sh)
 start_redis() {
 	local name=$1 port=$2
 	shift 2
