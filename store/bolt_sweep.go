@@ -24,10 +24,18 @@ import (
 // transactions of at most sweepScanRecords records, so that no read
 // transaction stays open long either (a long one would hold up a write
 // that grows the file).
+//
+// The commit is what varies (a batch of tokens dirties a page per index
+// entry), so the batch size also follows the time the last transaction
+// held the lock: above sweepHoldTarget the next batch is made smaller in
+// proportion (down to sweepMinBatch records), below half of it larger
+// again (up to sweepBatchRecords).
 const (
 	sweepBatchRecords = 1000
 	sweepBatchTime    = time.Millisecond
 	sweepScanRecords  = 10_000
+	sweepHoldTarget   = 4 * time.Millisecond
+	sweepMinBatch     = 8
 )
 
 // sweepLimits bounds the transactions of one sweep; a zero field means
@@ -150,24 +158,38 @@ func (b *boltBackend) sweep(now time.Time) error {
 // every write transaction to done.
 func (b *boltBackend) sweepBucket(db *bolt.DB, target sweepTarget, now time.Time, limits sweepLimits, done func(sweepBatch)) error {
 	var from []byte
+	size := limits // batchRecords follows the lock hold (see above)
 	for {
 		expired, next, err := scanExpired(db, target, from, now, limits.scanRecords)
 		if err != nil {
 			return err
 		}
 		for len(expired) > 0 {
-			batch, n, err := b.deleteBatch(db, target, expired, now, limits)
+			batch, n, err := b.deleteBatch(db, target, expired, now, size)
 			if err != nil {
 				return err
 			}
 			done(batch)
 			expired = expired[n:]
+			size.batchRecords = nextBatchSize(size.batchRecords, n, batch.hold, limits.batchRecords)
 		}
 		if next == nil {
 			return nil
 		}
 		from = next
 	}
+}
+
+// nextBatchSize is the record limit of the batch after one that went
+// through n records and held the writer lock for hold, with at most limit.
+func nextBatchSize(current, n int, hold time.Duration, limit int) int {
+	switch {
+	case hold > sweepHoldTarget && n > 0:
+		return min(current, max(sweepMinBatch, int(float64(n)*float64(sweepHoldTarget)/float64(hold))))
+	case hold < sweepHoldTarget/2:
+		return min(limit, current*2)
+	}
+	return current
 }
 
 // scanExpired examines at most limit records of the target's bucket,

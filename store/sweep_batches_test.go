@@ -218,3 +218,27 @@ func TestMemorySweepPauses(t *testing.T) {
 		}
 	}
 }
+
+// TestNextBatchSize: a batch that held the writer lock too long makes the
+// next one smaller in proportion (not below the minimum), a quick one makes
+// it larger again (not above the limit).
+func TestNextBatchSize(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name        string
+		current, n  int
+		hold        time.Duration
+		limit, want int
+	}{
+		{"on target", 1000, 1000, 3 * ms, 1000, 1000},
+		{"four times too long", 1000, 1000, 16 * ms, 1000, 250},
+		{"far too long", 100, 100, 500 * ms, 1000, sweepMinBatch},
+		{"quick: doubles", 100, 100, ms, 1000, 200},
+		{"quick at the limit", 800, 800, ms, 1000, 1000},
+		{"stopped by time: no bigger than now", 100, 40, 8 * ms, 1000, 20},
+	} {
+		if got := nextBatchSize(tc.current, tc.n, tc.hold, tc.limit); got != tc.want {
+			t.Errorf("%s: nextBatchSize(%d, %d, %v, %d) = %d, want %d", tc.name, tc.current, tc.n, tc.hold, tc.limit, got, tc.want)
+		}
+	}
+}
