@@ -24,13 +24,19 @@ type SessionInfo struct {
 // userSessionStore is st's listing of sessions by user, if it has one (st
 // may be wrapped, e.g. to be measured); without one, a 501.
 func userSessionStore(st store.Store) (store.UserSessions, error) {
-	if m, ok := st.(interface{ Unwrap() store.Store }); ok {
-		st = m.Unwrap()
-	}
-	if us, ok := st.(store.UserSessions); ok {
+	if us, ok := unwrapStore(st).(store.UserSessions); ok {
 		return us, nil
 	}
 	return nil, &Rejection{Status: http.StatusNotImplemented, Detail: "This store cannot list sessions by user."}
+}
+
+// unwrapStore is the backend behind st (st itself unless it is a
+// MeasuredStore), for the interfaces a backend may add to store.Store.
+func unwrapStore(st store.Store) store.Store {
+	if m, ok := st.(interface{ Unwrap() store.Store }); ok {
+		return m.Unwrap()
+	}
+	return st
 }
 
 // UserSessions lists the sessions of user in env's store. idle is the
@@ -79,9 +85,17 @@ func EndUserSessions(ctx context.Context, env Env, user string) (int, error) {
 	return n, nil
 }
 
-// CountStored counts the API tokens and sessions in env's store (sessions
-// only where the store can list them), for the gauges.
+// CountStored counts the API tokens and sessions in env's store, for the
+// gauges: from its sizes (store.Sizes: every backend of this module, no
+// record read), else by listing them (sessions only where the store can
+// list them).
 func CountStored(ctx context.Context, env Env) (tokens, sessions int, err error) {
+	if sizes, ok := unwrapStore(env.Store).(store.Sizes); ok {
+		if tokens, sessions, err = sizes.Sizes(ctx); err != nil {
+			return 0, 0, fmt.Errorf("counting tokens and sessions: %w", err)
+		}
+		return tokens, sessions, nil
+	}
 	toks, err := env.Store.Tokens(ctx, "")
 	if err != nil {
 		return 0, 0, fmt.Errorf("counting tokens: %w", err)

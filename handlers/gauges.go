@@ -30,9 +30,9 @@ type storeGauges struct {
 
 var gauges = &storeGauges{
 	tokens: prometheus.NewDesc("caddy_rest_auth_tokens",
-		"API tokens in the stores in use (counted at most once a minute).", nil, nil),
+		"API tokens in the stores in use (counted at most once a minute; expired ones not yet removed included).", nil, nil),
 	sessions: prometheus.NewDesc("caddy_rest_auth_sessions",
-		"Live sessions in the stores in use (counted at most once a minute).", nil, nil),
+		"Sessions in the stores in use (counted at most once a minute; expired ones not yet removed included).", nil, nil),
 }
 
 // RegisterGauges registers the store gauges in registry; registering them
