@@ -1,46 +1,51 @@
 package authenticators
 
-import "crypto/sha256"
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"hash"
+	"sync"
+)
 
-// keyedHash computes HMAC-SHA256 (RFC 2104) under one secret on stack
-// buffers, for the values looked up on every request (API token keys,
-// session ids, CSRF tokens): hashing them allocates nothing.
+// keyedHash computes HMAC-SHA256 (RFC 2104) under one secret, for the
+// values looked up on every request (API token keys, session ids, CSRF
+// tokens). It reuses HMACs that have the key's pads absorbed already
+// (crypto/hmac restores them on Reset), so a value of up to 55 bytes
+// costs three SHA-256 blocks instead of five, and the buffers travel with
+// the HMAC: hashing allocates nothing.
 type keyedHash struct {
-	ipad, opad [sha256.BlockSize]byte
+	macs *sync.Pool // of *keyedMAC
 }
 
-// maxStackHashed is the longest value hashed without allocating (longer
-// ones are hashed too, in a heap buffer).
-const maxStackHashed = 192
+// keyedMAC is one reusable HMAC and its buffers.
+type keyedMAC struct {
+	h   hash.Hash
+	in  []byte
+	sum [sha256.Size]byte
+}
 
-// newKeyedHash prepares the HMAC pads for secret.
+// newKeyedHash prepares the HMAC of secret.
 func newKeyedHash(secret []byte) keyedHash {
-	if len(secret) > sha256.BlockSize {
-		sum := sha256.Sum256(secret)
-		secret = sum[:]
-	}
-	var h keyedHash
-	copy(h.ipad[:], secret)
-	copy(h.opad[:], secret)
-	for i := range h.ipad {
-		h.ipad[i] ^= 0x36
-		h.opad[i] ^= 0x5c
-	}
-	return h
+	key := append([]byte(nil), secret...)
+	return keyedHash{macs: &sync.Pool{New: func() any {
+		return &keyedMAC{h: hmac.New(sha256.New, key), in: make([]byte, 0, 128)}
+	}}}
 }
 
 // sum returns HMAC-SHA256(secret, v).
-func (h *keyedHash) sum(v string) [sha256.Size]byte {
-	var stack [sha256.BlockSize + maxStackHashed]byte
-	inner := stack[:]
-	if len(v) > maxStackHashed {
-		inner = make([]byte, sha256.BlockSize+len(v))
+func (k keyedHash) sum(v string) [sha256.Size]byte {
+	m := k.macs.Get().(*keyedMAC)
+	m.h.Reset()
+	m.in = append(m.in[:0], v...)
+	m.h.Write(m.in)
+	m.h.Sum(m.sum[:0])
+	out := m.sum
+	if cap(m.in) > maxKeptInput {
+		m.in = make([]byte, 0, 128) // an odd long value is not kept
 	}
-	copy(inner, h.ipad[:])
-	n := copy(inner[sha256.BlockSize:], v)
-	innerSum := sha256.Sum256(inner[:sha256.BlockSize+n])
-	var outer [sha256.BlockSize + sha256.Size]byte
-	copy(outer[:], h.opad[:])
-	copy(outer[sha256.BlockSize:], innerSum[:])
-	return sha256.Sum256(outer[:])
+	k.macs.Put(m)
+	return out
 }
+
+// maxKeptInput bounds the input buffer a pooled HMAC keeps.
+const maxKeptInput = 1024
