@@ -86,7 +86,7 @@ func storeTestToken(tb testing.TB, env Env, t *Token) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sum := hasher.sum(fuzzTokenKey)
+	sum := hasher.Sum(fuzzTokenKey)
 	err = env.Store.CreateToken(context.Background(), store.Token{
 		ID: id, KeyHash: sum[:], Owner: fuzzUser, Roles: []string{"editor"},
 		Created: time.Now(), WriteEnabled: true,

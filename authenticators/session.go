@@ -218,7 +218,7 @@ func (s *Session) checkWrite(r *http.Request, sess store.Session, h *sessionHash
 	if token == "" {
 		return Forbidden("CSRF token missing: send the " + s.CSRFHeader + " header with the csrftoken cookie's value.")
 	}
-	if sum := h.sum(token); subtle.ConstantTimeCompare(sum[:], sess.CSRFHash) != 1 {
+	if sum := h.Sum(token); subtle.ConstantTimeCompare(sum[:], sess.CSRFHash) != 1 {
 		return Forbidden("CSRF token incorrect.")
 	}
 	return nil
@@ -349,15 +349,15 @@ func (s *Session) formatExpiredCookies() {
 
 // sessionHasher is HMAC-SHA256 under the store's session key: ids and
 // CSRF tokens are stored only as hashes.
-type sessionHasher struct{ keyedHash }
+type sessionHasher struct{ identity.KeyedHash }
 
 func newSessionHasher(key []byte) (*sessionHasher, error) {
-	return &sessionHasher{newKeyedHash(key)}, nil
+	return &sessionHasher{identity.NewKeyedHash(key)}, nil
 }
 
 // hash is the HMAC of v.
 func (h *sessionHasher) hash(v string) []byte {
-	sum := h.sum(v)
+	sum := h.Sum(v)
 	return sum[:]
 }
 

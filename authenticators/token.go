@@ -170,7 +170,7 @@ func (t *Token) Authenticate(r *http.Request) (*identity.Identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token: %w", err)
 	}
-	sum := hasher.sum(key)
+	sum := hasher.Sum(key)
 	now := t.now()
 	e, stale := t.cache.get(sum, now)
 	if e == nil {

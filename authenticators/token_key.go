@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+
+	"github.com/caddy-restauth/caddy-restauth/identity"
 )
 
 // TokenPrefix starts every API token key, so that secret scanners can find
@@ -40,12 +42,12 @@ type NewKey struct {
 }
 
 // keyHasher hashes token keys: HMAC-SHA256 under the server's token
-// secret, on stack buffers (keyedHash).
-type keyHasher struct{ keyedHash }
+// secret (identity.KeyedHash).
+type keyHasher struct{ identity.KeyedHash }
 
 // newKeyHasher prepares the hasher of token keys for secret.
 func newKeyHasher(secret []byte) *keyHasher {
-	return &keyHasher{newKeyedHash(secret)}
+	return &keyHasher{identity.NewKeyedHash(secret)}
 }
 
 // generate makes a new random key and its hash.
@@ -57,7 +59,7 @@ func (h *keyHasher) generate() (NewKey, error) {
 	id := base64.RawURLEncoding.EncodeToString(raw[:tokenIDBytes])
 	secret := base64.RawURLEncoding.EncodeToString(raw[tokenIDBytes:])
 	key := TokenPrefix + id + "." + secret
-	sum := h.sum(key)
+	sum := h.Sum(key)
 	return NewKey{
 		ID:      id,
 		Key:     key,

@@ -19,7 +19,7 @@ func TestKeyHasherIsHMAC(t *testing.T) {
 		}
 		mac := hmac.New(sha256.New, secret)
 		mac.Write([]byte(k.Key))
-		if got := h.sum(k.Key); !bytes.Equal(got[:], mac.Sum(nil)) || !bytes.Equal(k.Hash, got[:]) {
+		if got := h.Sum(k.Key); !bytes.Equal(got[:], mac.Sum(nil)) || !bytes.Equal(k.Hash, got[:]) {
 			t.Fatalf("sum differs from HMAC-SHA256 for a %d-byte secret", len(secret))
 		}
 	}
@@ -82,7 +82,7 @@ func FuzzParseKey(f *testing.F) {
 			if len(id) != tokenIDLen || !strings.HasPrefix(key, TokenPrefix+id+".") {
 				t.Fatalf("parseKey(%q) = %q", key, id)
 			}
-			_ = h.sum(key)
+			_ = h.Sum(key)
 		}
 	})
 }

@@ -87,7 +87,7 @@ func (a *Account) TokenIdentity(method, tokenID string) *Identity {
 type Directory struct {
 	set atomic.Pointer[userSet]
 
-	mac keyedHash
+	mac KeyedHash
 	// hashing limits concurrent password hashing: an argon2id check takes
 	// tens of MiB, so unbounded parallel wrong-password requests could
 	// exhaust memory.
@@ -109,9 +109,11 @@ const maxCachedPasswords = 4096
 // NewDirectory validates users and builds a directory for them.
 func NewDirectory(users []User) (*Directory, error) {
 	d := &Directory{hashing: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
-	if _, err := rand.Read(d.mac.key[:]); err != nil {
+	var key [32]byte
+	if _, err := rand.Read(key[:]); err != nil {
 		return nil, fmt.Errorf("generating password cache key: %w", err)
 	}
+	d.mac = NewKeyedHash(key[:])
 	if err := d.Replace(users); err != nil {
 		return nil, err
 	}
@@ -168,7 +170,7 @@ func (d *Directory) Lookup(name string) (*Account, bool) {
 // Cached returns the account when this exact name and password were
 // verified before: no hashing needed.
 func (d *Directory) Cached(name, password []byte) (*Account, bool) {
-	return d.set.Load().cache.Get(d.mac.sum(name, password))
+	return d.set.Load().cache.Get(d.mac.SumPair(name, password))
 }
 
 // Verify checks a user's password. It returns ErrBadCredentials for an
@@ -176,7 +178,7 @@ func (d *Directory) Cached(name, password []byte) (*Account, bool) {
 // the same hashing time on each.
 func (d *Directory) Verify(name, password []byte) (*Account, error) {
 	set := d.set.Load()
-	key := d.mac.sum(name, password)
+	key := d.mac.SumPair(name, password)
 	if a, ok := set.cache.Get(key); ok {
 		return a, nil
 	}

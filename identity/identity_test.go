@@ -13,26 +13,33 @@ const (
 	argon     = "$argon2id$v=19$m=47104,t=1,p=1$MDEyMzQ1Njc4OWFiY2RlZg$ccAORvH13I8YjkXWdyaZ1/PKY39jbLo19oqHa3T+lmk"
 )
 
-func TestKeyedHashIsHMACSHA256(t *testing.T) {
-	var k keyedHash
-	for i := range k.key {
-		k.key[i] = byte(i * 7)
+// TestKeyedHashPairIsHMACSHA256: SumPair is HMAC-SHA256 of the
+// length-prefixed name and the password (also past the pooled buffer's
+// size), so that no two splits of the same bytes share an input.
+func TestKeyedHashPairIsHMACSHA256(t *testing.T) {
+	key := make([]byte, 32)
+	for i := range key {
+		key[i] = byte(i * 7)
 	}
+	k := NewKeyedHash(key)
 	for _, c := range []struct{ name, password string }{
 		{"alice", "secret"},
 		{"", ""},
-		{"bob", string(make([]byte, 1000))}, // longer than the stack buffer
+		{"bob", string(make([]byte, 3000))}, // longer than the kept buffer
 	} {
-		mac := hmac.New(sha256.New, k.key[:])
+		mac := hmac.New(sha256.New, key)
 		n := len(c.name)
 		mac.Write([]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
 		mac.Write([]byte(c.name))
 		mac.Write([]byte(c.password))
 		want := mac.Sum(nil)
-		got := k.sum([]byte(c.name), []byte(c.password))
+		got := k.SumPair([]byte(c.name), []byte(c.password))
 		if !hmac.Equal(got[:], want) {
-			t.Fatalf("keyedHash(%q) differs from crypto/hmac", c.name)
+			t.Fatalf("SumPair(%q) differs from crypto/hmac", c.name)
 		}
+	}
+	if k.SumPair([]byte("ab"), []byte("c")) == k.SumPair([]byte("a"), []byte("bc")) {
+		t.Fatal("two splits of the same bytes collide")
 	}
 }
 

@@ -1,31 +1,69 @@
 package identity
 
-import "crypto/sha256"
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"hash"
+	"sync"
+)
 
-// keyedHash is HMAC-SHA256 (RFC 2104) of a user name and password under a
-// random key, written out over sha256.Sum256 so that it runs on stack
-// buffers: the verified-password cache must cost no allocation per request.
-type keyedHash struct {
-	key [sha256.BlockSize]byte
+// KeyedHash computes HMAC-SHA256 (RFC 2104) under one secret, for the
+// values looked up on every request: API token keys, session ids, CSRF
+// tokens, and the user and password of the verified-password cache. It
+// reuses HMACs that have the secret's pads absorbed already (crypto/hmac
+// restores them on Reset), so a short value costs three SHA-256 blocks
+// instead of five, and the buffers travel with the HMAC: hashing
+// allocates nothing. The zero value is not usable; use NewKeyedHash.
+type KeyedHash struct {
+	macs *sync.Pool // of *keyedMAC
 }
 
-// sum returns HMAC-SHA256(key, len(name) || name || password).
-func (k *keyedHash) sum(name, password []byte) [sha256.Size]byte {
-	var inner [sha256.BlockSize + 4 + 252]byte
-	msg := inner[:0]
-	for _, b := range k.key {
-		msg = append(msg, b^0x36)
-	}
-	n := len(name)
-	msg = append(msg, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	msg = append(msg, name...)
-	msg = append(msg, password...) // past the stack buffer, append moves to the heap
-	innerSum := sha256.Sum256(msg)
+// keyedMAC is one reusable HMAC and its buffers.
+type keyedMAC struct {
+	h   hash.Hash
+	in  []byte
+	sum [sha256.Size]byte
+}
 
-	var outer [sha256.BlockSize + sha256.Size]byte
-	for i, b := range k.key {
-		outer[i] = b ^ 0x5c
+// maxKeptInput bounds the input buffer a pooled HMAC keeps.
+const maxKeptInput = 1024
+
+// NewKeyedHash prepares the HMAC of secret.
+func NewKeyedHash(secret []byte) KeyedHash {
+	key := append([]byte(nil), secret...)
+	return KeyedHash{macs: &sync.Pool{New: func() any {
+		return &keyedMAC{h: hmac.New(sha256.New, key), in: make([]byte, 0, 128)}
+	}}}
+}
+
+// Sum returns HMAC-SHA256(secret, v).
+func (k KeyedHash) Sum(v string) [sha256.Size]byte {
+	m := k.macs.Get().(*keyedMAC)
+	m.in = append(m.in[:0], v...)
+	return k.finish(m)
+}
+
+// SumPair returns HMAC-SHA256(secret, len(name) || name || password), the
+// length a 4-byte big-endian count: no two pairs share an input.
+func (k KeyedHash) SumPair(name, password []byte) [sha256.Size]byte {
+	m := k.macs.Get().(*keyedMAC)
+	n := len(name)
+	m.in = append(m.in[:0], byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	m.in = append(m.in, name...)
+	m.in = append(m.in, password...)
+	return k.finish(m)
+}
+
+// finish hashes m.in and returns m to the pool.
+func (k KeyedHash) finish(m *keyedMAC) [sha256.Size]byte {
+	m.h.Reset()
+	m.h.Write(m.in)
+	m.h.Sum(m.sum[:0])
+	out := m.sum
+	clear(m.in) // the input may be a password
+	if cap(m.in) > maxKeptInput {
+		m.in = make([]byte, 0, 128) // an odd long value is not kept
 	}
-	copy(outer[sha256.BlockSize:], innerSum[:])
-	return sha256.Sum256(outer[:])
+	k.macs.Put(m)
+	return out
 }

@@ -1,4 +1,4 @@
-package authenticators
+package identity
 
 import (
 	"crypto/hmac"
@@ -14,7 +14,7 @@ import (
 // goroutines at once.
 func TestKeyedHashIsHMAC(t *testing.T) {
 	for _, secret := range []string{"s", strings.Repeat("k", 32), strings.Repeat("long secret ", 20)} {
-		k := newKeyedHash([]byte(secret))
+		k := NewKeyedHash([]byte(secret))
 		var wg sync.WaitGroup
 		for g := range 4 {
 			wg.Add(1)
@@ -24,7 +24,7 @@ func TestKeyedHashIsHMAC(t *testing.T) {
 					v := strings.Repeat(string(rune('a'+g)), n)
 					mac := hmac.New(sha256.New, []byte(secret))
 					mac.Write([]byte(v))
-					if got := k.sum(v); !hmac.Equal(got[:], mac.Sum(nil)) {
+					if got := k.Sum(v); !hmac.Equal(got[:], mac.Sum(nil)) {
 						t.Errorf("secret %d bytes, value %d bytes: not HMAC-SHA256", len(secret), n)
 					}
 				}
