@@ -160,11 +160,7 @@ func (c *sessionCache) get(idHash []byte) (Session, bool) {
 	if !ok {
 		return Session{}, false
 	}
-	buf := make([]byte, len(s.IDHash)+len(s.CSRFHash))
-	n := copy(buf, s.IDHash)
-	copy(buf[n:], s.CSRFHash)
-	s.IDHash, s.CSRFHash = buf[:n:n], buf[n:]
-	return s, true
+	return cloneSession(s), true
 }
 
 // generation is the value to pass to putUnchanged for a read that begins

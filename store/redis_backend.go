@@ -285,10 +285,13 @@ func (b *redisBackend) Session(ctx context.Context, idHash []byte) (Session, err
 	if len(idHash) == 0 {
 		return Session{}, ErrNotFound
 	}
-	key := b.sessionKey(idHash)
-	if s, ok := b.conn.cachedSession(key); ok {
+	// The key on the stack for the cache lookup: a string only on a miss.
+	var buf [192]byte
+	cacheKey := hex.AppendEncode(append(append(buf[:0], b.prefix...), "s:"...), idHash)
+	if s, ok := b.conn.cachedSession(cacheKey); ok {
 		return s, nil
 	}
+	key := string(cacheKey)
 	gen := b.conn.generation()
 	v, err := b.conn.client.Get(ctx, key).Bytes()
 	if errors.Is(err, redis.Nil) {

@@ -220,6 +220,20 @@ func (c *redisConn) lookup(key string) (redisCacheEntry, bool) {
 	return e, true
 }
 
+// lookupBytes is lookup for a key held as bytes (built on the caller's
+// stack for a read on every request: no key string). A stale entry is
+// left for lookup or the next put to drop.
+func (c *redisConn) lookupBytes(key []byte) (redisCacheEntry, bool) {
+	c.cache.mu.Lock()
+	e, ok := c.cache.entries[string(key)]
+	live := c.cache.live
+	c.cache.mu.Unlock()
+	if !ok || !live || e.tooOld() {
+		return redisCacheEntry{}, false
+	}
+	return e, true
+}
+
 // tooOld reports whether e is past redisCacheMaxAge.
 func (e redisCacheEntry) tooOld() bool { return time.Since(e.stored) > redisCacheMaxAge }
 
@@ -260,8 +274,8 @@ func (c *redisConn) cacheToken(key string, gen uint64, t Token) {
 	c.put(key, gen, redisCacheEntry{token: &t})
 }
 
-func (c *redisConn) cachedSession(key string) (Session, bool) {
-	e, ok := c.lookup(key)
+func (c *redisConn) cachedSession(key []byte) (Session, bool) {
+	e, ok := c.lookupBytes(key)
 	if !ok || e.session == nil || sessionExpired(*e.session, time.Now()) {
 		return Session{}, false
 	}
@@ -274,14 +288,9 @@ func (c *redisConn) cacheSession(key string, gen uint64, s Session) {
 }
 
 // cachedCounter returns the cached failure counter of key (zero: none).
-// It is lookup for a key held as bytes, so that a password check's three
-// reads build no key string.
 func (c *redisConn) cachedCounter(key []byte) (Counter, bool) {
-	c.cache.mu.Lock()
-	e, ok := c.cache.entries[string(key)]
-	live := c.cache.live
-	c.cache.mu.Unlock()
-	if !ok || !live || e.counter == nil || e.tooOld() {
+	e, ok := c.lookupBytes(key)
+	if !ok || e.counter == nil {
 		return Counter{}, false
 	}
 	return *e.counter, true
