@@ -187,7 +187,7 @@ func (s *jsonScanner) path(names []string) (bool, error) {
 		if s.peek() != '{' {
 			return false, nil
 		}
-		found, err := s.onlyMember(name)
+		found, err := s.member(name, true)
 		if err != nil || !found {
 			return false, err
 		}
@@ -195,10 +195,12 @@ func (s *jsonScanner) path(names []string) (bool, error) {
 	return true, nil
 }
 
-// onlyMember is member for a name that must appear once: the whole object
-// is read, and a second member of that name makes it malformed (parsers
-// differ on which of two would count).
-func (s *jsonScanner) onlyMember(name string) (bool, error) {
+// member moves to the value of member name of the object at hand. With
+// unique, the whole object is read and a second member of that name makes
+// it malformed (parsers differ on which of two would count); without, the
+// first one is taken (for the issuer peek, which only routes: the
+// verification refuses a top-level member given twice).
+func (s *jsonScanner) member(name string, unique bool) (bool, error) {
 	value := -1
 	more, err := s.openObject()
 	for err == nil && more {
@@ -207,6 +209,9 @@ func (s *jsonScanner) onlyMember(name string) (bool, error) {
 			break
 		}
 		if string(key) == name {
+			if !unique {
+				return true, nil
+			}
 			if value >= 0 {
 				return false, errJWTMalformed
 			}
@@ -222,27 +227,6 @@ func (s *jsonScanner) onlyMember(name string) (bool, error) {
 	}
 	s.i = value
 	return true, nil
-}
-
-// member moves to the value of the first member name of the object at
-// hand (for the issuer peek, which only routes: the verification refuses a
-// top-level member given twice).
-func (s *jsonScanner) member(name string) (bool, error) {
-	more, err := s.openObject()
-	for err == nil && more {
-		var key []byte
-		if key, err = s.key(); err != nil {
-			break
-		}
-		if string(key) == name {
-			return true, nil
-		}
-		if err = s.skip(1); err != nil {
-			break
-		}
-		more, err = s.next('}')
-	}
-	return false, err
 }
 
 // stringOrList reads a string, a list of strings, or null.
@@ -341,7 +325,7 @@ func (j *JWT) peekIssuer(raw string) *trustedIssuer {
 		read = next
 		complete := read == len(text)
 		s := jsonScanner{b: out[:decoded]}
-		found, err := s.member("iss")
+		found, err := s.member("iss", false)
 		switch {
 		case err != nil && complete:
 			return nil // malformed
