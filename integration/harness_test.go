@@ -21,6 +21,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	_ "github.com/caddy-restauth/caddy-restauth"
+	"github.com/caddy-restauth/caddy-restauth/internal/poll"
 	"github.com/caddy-restauth/caddy-restauth/internal/testusers"
 )
 
@@ -366,15 +367,5 @@ func assertLoadErrors(t *testing.T, cases []configCase) {
 // a bare sleep.
 func eventually(t *testing.T, within time.Duration, done func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		ok, state := done()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, state)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Until(t, "the state the test expects", within, done)
 }

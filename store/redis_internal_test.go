@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/caddy-restauth/caddy-restauth/internal/poll"
 	"github.com/caddy-restauth/caddy-restauth/internal/redistest"
 )
 
@@ -36,13 +37,7 @@ func newTestBackend(t *testing.T, r *Redis) (*redisBackend, *observer.ObservedLo
 // pollUntil calls cond until it is true, failing after timeout.
 func pollUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s after %v", what, timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, what, timeout, poll.True(cond))
 }
 
 // cacheLive reports whether c's invalidation subscription is confirmed,

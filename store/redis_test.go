@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/caddy-restauth/caddy-restauth/internal/poll"
 	"github.com/caddy-restauth/caddy-restauth/internal/redistest"
 	"github.com/caddy-restauth/caddy-restauth/store"
 	"github.com/caddy-restauth/caddy-restauth/store/storetest"
@@ -97,17 +98,10 @@ func TestRedisSharedAcrossModules(t *testing.T) {
 			}
 			// Until both clients are subscribed, nothing is cached and the
 			// test would prove nothing.
-			deadline := time.Now().Add(5 * time.Second)
-			for {
+			poll.Until(t, "a's and b's subscriptions to "+channel, 5*time.Second, func() (bool, string) {
 				n, err := mode.subscriptions.PubSubNumSub(ctx, channel).Result()
-				if err == nil && n[channel] >= 2 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("subscriptions to %s: %v, %v; want a's and b's", channel, n, err)
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+				return err == nil && n[channel] >= 2, fmt.Sprint(n, err)
+			})
 			now := time.Now()
 			tok := store.Token{ID: "t1", KeyHash: []byte("kh"), Owner: "alice", Created: now}
 			sess := store.Session{IDHash: []byte("sid"), User: "alice", Created: now, IdleExpires: now.Add(time.Hour), Expires: now.Add(time.Hour)}
@@ -153,20 +147,13 @@ func TestRedisSharedAcrossModules(t *testing.T) {
 				if err := c.revoke(); err != nil {
 					t.Fatalf("%s through a: %v", c.name, err)
 				}
-				deadline := time.Now().Add(time.Second)
-				for {
+				poll.Until(t, c.name+" through a, seen through b", time.Second, func() (bool, string) {
 					ok, err := c.valid()
 					if err != nil {
 						t.Fatal(err)
 					}
-					if !ok {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("%s through a not seen through b within 1s", c.name)
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
+					return !ok, "still valid through b"
+				})
 			}
 			if got, err := o.IsRevoked(ctx, "jti"); err != nil || got {
 				t.Errorf("IsRevoked under another key prefix = %v, %v; want false", got, err)

@@ -12,6 +12,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 	"go.uber.org/zap"
+
+	"github.com/caddy-restauth/caddy-restauth/internal/poll"
 )
 
 // fill stores one live and one soon-expired record of every kind.
@@ -46,13 +48,7 @@ func fill(t *testing.T, s interface {
 // waitUntil polls cond for up to five seconds.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, what, 5*time.Second, poll.True(cond))
 }
 
 func TestMemorySweep(t *testing.T) {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/caddy-restauth/caddy-restauth/internal/poll"
 )
 
 // startTimeout is how long Start waits for a new server to answer PING.
@@ -206,15 +208,5 @@ func (s *Server) String() string { return fmt.Sprintf("redis-server on %s", s.Ad
 // with what it last said once timeout has passed.
 func waitFor(t testing.TB, what string, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redistest: %s: not within %v: %s", what, timeout, state)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.Until(t, "redistest: "+what, timeout, cond)
 }

@@ -12,15 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-restauth/caddy-restauth/internal/poll"
 	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
 // Short expiries are used to watch records vanish; waitFor gives them
-// pollTimeout to do so, checking every pollInterval.
+// pollTimeout to do so.
 const (
-	shortTTL     = 50 * time.Millisecond
-	pollTimeout  = 5 * time.Second
-	pollInterval = 5 * time.Millisecond
+	shortTTL    = 50 * time.Millisecond
+	pollTimeout = 5 * time.Second
 )
 
 // Run runs the conformance suite against the stores open returns.
@@ -927,20 +927,13 @@ func must(t *testing.T, err error) {
 // longer than pollTimeout or cond fails.
 func waitFor(t *testing.T, what string, cond func() (bool, error)) {
 	t.Helper()
-	deadline := time.Now().Add(pollTimeout)
-	for {
+	poll.Until(t, what, pollTimeout, func() (bool, string) {
 		ok, err := cond()
 		if err != nil {
 			t.Fatalf("waiting for %s: %v", what, err)
 		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s after %v", what, pollTimeout)
-		}
-		time.Sleep(pollInterval)
-	}
+		return ok, "still not"
+	})
 }
 
 func tokenIDs(list []store.Token) []string {
