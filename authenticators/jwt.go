@@ -230,7 +230,7 @@ func (j *JWT) Authenticate(r *http.Request) (*identity.Identity, error) {
 // again, and the answer expires the cookie (Path=/), so that the browser
 // stops sending it. Everywhere else it is a 401 as before.
 func (j *JWT) markStale(r *http.Request, err error) {
-	if rej, ok := AsRejection(err); ok && (rej.Detail == detailJWTExpired || rej.Detail == detailJWTRevoked) {
+	if rej, ok := AsRejection(err); ok && rej.ranOut {
 		rej.Stale = true
 		rej.SetCookie = j.expiredCookie(r)
 	}
@@ -279,7 +279,7 @@ func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error
 	}
 	if j.env.Clock()().Unix() >= id.Expires+int64(time.Duration(j.Leeway)/time.Second) {
 		j.verified.Delete(raw)
-		return nil, j.reject(detailJWTExpired)
+		return nil, j.ranOut(detailJWTExpired)
 	}
 	if err := j.checkLoggedOut(ctx, id); err != nil {
 		return nil, err
@@ -291,7 +291,7 @@ func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error
 		}
 		if revoked {
 			j.verified.Delete(raw)
-			return nil, j.reject(detailJWTRevoked)
+			return nil, j.ranOut(detailJWTRevoked)
 		}
 	}
 	acct, ok := j.env.Users.Lookup(id.User)
@@ -317,7 +317,7 @@ func (j *JWT) parse(ctx context.Context, raw string) (*identity.Identity, error)
 	claims, err := keys.verifier.verify(raw)
 	if err != nil {
 		if errors.Is(err, errJWTExpired) {
-			return nil, j.reject(detailJWTExpired)
+			return nil, j.ranOut(detailJWTExpired)
 		}
 		return nil, j.reject("The token is invalid.")
 	}
@@ -346,6 +346,14 @@ func withCurrentRoles(id *identity.Identity, acct *identity.Account) (*identity.
 	fresh := identity.New(acct.Name, acct.Roles, id.Method, id.TokenID)
 	fresh.Issuer, fresh.Expires, fresh.IssuedAt = id.Issuer, id.Expires, id.IssuedAt
 	return fresh, true
+}
+
+// ranOut is the rejection of a token that was good and has run out
+// (expired, revoked): a cookie carrying it is stale (markStale).
+func (j *JWT) ranOut(detail string) *Rejection {
+	rej := j.reject(detail)
+	rej.ranOut = true
+	return rej
 }
 
 func (j *JWT) reject(detail string) *Rejection {
@@ -410,7 +418,7 @@ func (j *JWT) Revoke(ctx context.Context, id *identity.Identity) error {
 		return fmt.Errorf("jwt: revoking token: %w", err)
 	}
 	if !revoked {
-		return j.reject(detailJWTRevoked)
+		return j.ranOut(detailJWTRevoked)
 	}
 	j.env.Logger.Debug("jwt: token revoked", zap.String("user", id.User), zap.String("jti", id.TokenID))
 	return nil

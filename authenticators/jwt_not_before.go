@@ -70,7 +70,7 @@ func (j *JWT) checkLoggedOut(ctx context.Context, id *identity.Identity) error {
 	case err != nil:
 		return err
 	case out:
-		return j.reject(detailJWTRevoked)
+		return j.ranOut(detailJWTRevoked)
 	}
 	return nil
 }

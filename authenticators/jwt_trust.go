@@ -375,7 +375,7 @@ func (t *trustedIssuer) verifyExternal(ctx context.Context, j *JWT, raw string) 
 		}
 		if err != nil {
 			if errors.Is(err, errJWTExpired) {
-				return nil, j.reject(detailJWTExpired)
+				return nil, j.ranOut(detailJWTExpired)
 			}
 			return nil, j.reject("The token is invalid.")
 		}
@@ -389,7 +389,7 @@ func (t *trustedIssuer) verifyExternal(ctx context.Context, j *JWT, raw string) 
 	}
 	if j.env.Clock()().Unix() >= id.Expires+int64(time.Duration(j.Leeway)/time.Second) {
 		keys.verified.Delete(raw)
-		return nil, j.reject(detailJWTExpired)
+		return nil, j.ranOut(detailJWTExpired)
 	}
 	if t.usersRequired {
 		acct, ok := j.env.Users.Lookup(id.User)

@@ -32,6 +32,9 @@ type Rejection struct {
 	// them): a field of its own, so that refusing a dead session makes no
 	// header map.
 	SetCookie []string
+	// ranOut marks a credential that was good and has run out (an expired
+	// or revoked JWT); see JWT.markStale.
+	ranOut bool
 }
 
 func (r *Rejection) Error() string { return r.Detail }
