@@ -26,7 +26,7 @@ type headerRegistry struct {
 	mu       sync.Mutex
 	defaults []string
 	refs     map[string]int // canonical name → number of blocks using it
-	snapshot atomic.Pointer[[]string]
+	snapshot atomic.Pointer[headerNameSet]
 }
 
 func newHeaderRegistry(defaults ...string) *headerRegistry {
@@ -58,9 +58,12 @@ func (r *headerRegistry) remove(names ...string) {
 	r.publish()
 }
 
-// names are the defaults and every registered name. The slice is shared:
+// set holds the defaults and every registered name. It is shared:
 // callers must not modify it.
-func (r *headerRegistry) names() []string { return *r.snapshot.Load() }
+func (r *headerRegistry) set() *headerNameSet { return r.snapshot.Load() }
+
+// names are the defaults and every registered name.
+func (r *headerRegistry) names() []string { return r.set().names }
 
 // publish replaces the snapshot; r.mu is held (or r is new).
 func (r *headerRegistry) publish() {
@@ -70,5 +73,5 @@ func (r *headerRegistry) publish() {
 			names = append(names, n)
 		}
 	}
-	r.snapshot.Store(&names)
+	r.snapshot.Store(newHeaderNameSet(names...))
 }

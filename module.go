@@ -122,6 +122,7 @@ type Handler struct {
 	store       store.Store
 	userHeader  string
 	rolesHeader string
+	ownHeaders  *headerNameSet // userHeader and rolesHeader
 	logger      *zap.Logger
 	audit       *authenticators.Audit
 	// published is what the admin API and the store gauges see of the
@@ -160,6 +161,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.userHeader = http.CanonicalHeaderKey(cmp.Or(h.UserHeader, defaultUserHeader))
 	h.rolesHeader = http.CanonicalHeaderKey(cmp.Or(h.RolesHeader, defaultRolesHeader))
+	h.ownHeaders = newHeaderNameSet(h.userHeader, h.rolesHeader)
 	knownIdentityHeaders.add(h.userHeader, h.rolesHeader)
 	h.unload = append(h.unload, func() { knownIdentityHeaders.remove(h.userHeader, h.rolesHeader) })
 
@@ -400,8 +402,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	if isEndpoint && !isPreflight(r) {
 		if id != nil {
-			// The access log names who used the endpoint.
-			publishIdentity(r, id)
+			if !seen { // the access log names who used the endpoint
+				publishIdentity(r, id)
+			}
 			if !h.roleAllowed(id) {
 				h.countOnce(seen, decided, authenticators.OutcomeForbidden)
 				h.refuse(w, r, authenticators.Forbidden(noAllowedRole))
@@ -424,7 +427,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	h.countOnce(seen, decided, authenticators.OutcomeOK)
 
 	if id != nil {
-		h.setIdentity(r, id)
+		h.setIdentity(r, id, !seen)
 	}
 	if !h.KeepCredentials {
 		delete(r.Header, "Authorization")

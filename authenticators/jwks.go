@@ -71,7 +71,7 @@ type trustedIssuer struct {
 // provider withdrew stops working at once).
 type jwksKeys struct {
 	verifier *jwtVerifier
-	verified *cache.Bounded[string, *identity.Identity]
+	verified *cache.BySecret[*identity.Identity]
 }
 
 // newTrustedIssuer prepares a trust block and starts fetching its keys in
@@ -253,7 +253,7 @@ func (t *trustedIssuer) fetchKeys(ctx context.Context) error {
 	if len(v.byKid) == 0 {
 		return fmt.Errorf("the JWKS at %s has no usable key", t.jwksURL)
 	}
-	t.keys.Store(&jwksKeys{verifier: v, verified: cache.New[string, *identity.Identity](maxVerifiedTokens)})
+	t.keys.Store(&jwksKeys{verifier: v, verified: cache.NewBySecret[*identity.Identity](maxVerifiedTokens)})
 	t.logger.Debug("jwt: identity provider keys fetched", zap.Int("keys", len(v.byKid)))
 	return nil
 }

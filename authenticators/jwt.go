@@ -91,7 +91,7 @@ type JWT struct {
 	// by their exact text, so a repeated request skips parsing. Expiry,
 	// revocation and the user are still checked on every request. The cache
 	// lives as long as this config: a reload (new keys, users) starts anew.
-	verified *cache.Bounded[string, *identity.Identity]
+	verified *cache.BySecret[*identity.Identity]
 	// logouts are the users' "not before" times (LogOutUser).
 	logouts *notBefore
 	// expired are the Set-Cookie values that expire the token cookie, over
@@ -158,7 +158,7 @@ func (j *JWT) Bind(env Env) error {
 		})
 		j.jwks = []map[string]string{} // a shared secret is never published
 	}
-	j.verified = cache.New[string, *identity.Identity](maxVerifiedTokens)
+	j.verified = cache.NewBySecret[*identity.Identity](maxVerifiedTokens)
 	if err := j.bindTrust(env); err != nil {
 		return err
 	}
@@ -206,8 +206,8 @@ func (j *JWT) Authenticate(r *http.Request) (*identity.Identity, error) {
 	}
 	var id *identity.Identity
 	var err error
-	if t := j.trusted(raw); t != nil {
-		id, err = t.verifyExternal(r.Context(), j, raw)
+	if t, seen := j.trusted(raw); t != nil {
+		id, err = t.verifyExternal(r.Context(), j, raw, seen)
 	} else {
 		id, err = j.verify(r.Context(), raw)
 	}

@@ -266,19 +266,27 @@ func (s *jsonScanner) stringOrList(out *[]string) error {
 }
 
 // trusted returns the trust block of the token's issuer, if any: the one
-// that verified it before, else the one its `iss` names.
-func (j *JWT) trusted(raw string) *trustedIssuer {
+// that verified it before, else the one its `iss` names. When one verified
+// it before, seen is what it found, for verifyExternal.
+func (j *JWT) trusted(raw string) (t *trustedIssuer, seen verifiedBefore) {
 	if len(j.issuers) == 0 {
-		return nil
+		return nil, seen
 	}
 	for _, t := range j.issuers {
 		if keys := t.keys.Load(); keys != nil {
-			if _, ok := keys.verified.Get(raw); ok {
-				return t
+			if id, ok := keys.verified.Get(raw); ok {
+				return t, verifiedBefore{keys, id}
 			}
 		}
 	}
-	return j.peekIssuer(raw)
+	return j.peekIssuer(raw), seen
+}
+
+// verifiedBefore is the identity a provider's keys verified a token to
+// before (zero: none).
+type verifiedBefore struct {
+	keys *jwksKeys
+	id   *identity.Identity
 }
 
 // peekIssuer returns the trust block named by the `iss` of a token, without
@@ -358,12 +366,15 @@ const peekChunk = 256
 
 // verifyExternal checks a token of a trusted provider (or finds it
 // verified before), then its expiry and, with `users required`, its user.
-func (t *trustedIssuer) verifyExternal(ctx context.Context, j *JWT, raw string) (*identity.Identity, error) {
+func (t *trustedIssuer) verifyExternal(ctx context.Context, j *JWT, raw string, seen verifiedBefore) (*identity.Identity, error) {
 	keys, err := t.current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	id, cached := keys.verified.Get(raw)
+	id, cached := seen.id, seen.id != nil && seen.keys == keys
+	if !cached {
+		id, cached = keys.verified.Get(raw)
+	}
 	if !cached {
 		claims, err := keys.verifier.verify(raw)
 		if errors.Is(err, errJWTUnknownKid) {

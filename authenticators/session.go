@@ -181,8 +181,8 @@ func (s *Session) Authenticate(r *http.Request) (*identity.Identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
-	idHash := h.hash(sid)
-	sess, err := s.store.Session(r.Context(), idHash)
+	sum, remembered := h.Lookup(sid)
+	sess, err := s.store.Session(r.Context(), sum[:])
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, s.dead("The session has expired or ended; log in again.", r)
 	}
@@ -203,6 +203,9 @@ func (s *Session) Authenticate(r *http.Request) (*identity.Identity, error) {
 		}
 	}
 	s.maybeExtend(sess, now)
+	if !remembered {
+		h.Remember(sid, sum)
+	}
 	return acct.Identity("session"), nil
 }
 
@@ -267,7 +270,7 @@ func (s *Session) Start(w http.ResponseWriter, r *http.Request, acct *identity.A
 		return fmt.Errorf("session: %w", err)
 	}
 	if sid, ok := cookieValue(r, s.CookieName); ok {
-		if err := s.store.DeleteSession(r.Context(), h.hash(sid)); err != nil {
+		if err := s.delete(r.Context(), h, sid); err != nil {
 			return fmt.Errorf("session: ending the previous session: %w", err)
 		}
 	}
@@ -300,6 +303,16 @@ func (s *Session) Start(w http.ResponseWriter, r *http.Request, acct *identity.A
 	return nil
 }
 
+// delete removes the session with id sid from the store, and its id from
+// memory.
+func (s *Session) delete(ctx context.Context, h *sessionHasher, sid string) error {
+	if err := s.store.DeleteSession(ctx, h.hash(sid)); err != nil {
+		return err
+	}
+	h.Forget(sid)
+	return nil
+}
+
 // End deletes the request's session and expires both cookies.
 func (s *Session) End(w http.ResponseWriter, r *http.Request) error {
 	if sid, ok := cookieValue(r, s.CookieName); ok {
@@ -307,7 +320,7 @@ func (s *Session) End(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return fmt.Errorf("session: %w", err)
 		}
-		if err := s.store.DeleteSession(r.Context(), h.hash(sid)); err != nil {
+		if err := s.delete(r.Context(), h, sid); err != nil {
 			return fmt.Errorf("session: deleting: %w", err)
 		}
 	}
@@ -349,10 +362,11 @@ func (s *Session) formatExpiredCookies() {
 
 // sessionHasher is HMAC-SHA256 under the store's session key: ids and
 // CSRF tokens are stored only as hashes.
-type sessionHasher struct{ identity.KeyedHash }
+// The sums of ids that proved valid are remembered (identity.MemoizedHash).
+type sessionHasher struct{ identity.MemoizedHash }
 
 func newSessionHasher(key []byte) (*sessionHasher, error) {
-	return &sessionHasher{identity.NewKeyedHash(key)}, nil
+	return &sessionHasher{identity.NewMemoizedHash(key)}, nil
 }
 
 // hash is the HMAC of v.

@@ -170,7 +170,7 @@ func (t *Token) Authenticate(r *http.Request) (*identity.Identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token: %w", err)
 	}
-	sum := hasher.Sum(key)
+	sum, remembered := hasher.Lookup(key)
 	now := t.now()
 	e, stale := t.cache.get(sum, now)
 	if e == nil {
@@ -188,6 +188,9 @@ func (t *Token) Authenticate(r *http.Request) (*identity.Identity, error) {
 		return nil, Forbidden(detailTokenAddress)
 	}
 	t.uses.record(e, now)
+	if !remembered {
+		hasher.Remember(key, sum)
+	}
 	return e.id, nil
 }
 

@@ -42,12 +42,13 @@ type NewKey struct {
 }
 
 // keyHasher hashes token keys: HMAC-SHA256 under the server's token
-// secret (identity.KeyedHash).
-type keyHasher struct{ identity.KeyedHash }
+// secret, remembering the sums of keys that proved valid
+// (identity.MemoizedHash).
+type keyHasher struct{ identity.MemoizedHash }
 
 // newKeyHasher prepares the hasher of token keys for secret.
 func newKeyHasher(secret []byte) *keyHasher {
-	return &keyHasher{identity.NewKeyedHash(secret)}
+	return &keyHasher{identity.NewMemoizedHash(secret)}
 }
 
 // generate makes a new random key and its hash.

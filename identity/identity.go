@@ -36,24 +36,57 @@ type Identity struct {
 	Foreign bool
 
 	// placeholders holds User, RolesJoined, Method and TokenID converted to
-	// `any` once, so publishing them per request allocates nothing.
+	// `any` once, and lookup is Placeholder as a func value made once, so
+	// publishing them per request allocates nothing.
 	placeholders [4]any
+	lookup       func(key string) (any, bool)
 }
 
 // New builds an identity.
 func New(user string, roles []string, method, tokenID string) *Identity {
 	id := &Identity{User: user, Roles: roles, RolesJoined: JoinRoles(roles), Method: method, TokenID: tokenID}
 	id.placeholders = [4]any{id.User, id.RolesJoined, id.Method, id.TokenID}
+	id.lookup = id.Placeholder
 	return id
 }
 
-// Placeholders returns the values of {http.auth.user.id}, .roles, .method
-// and .token_id.
-func (id *Identity) Placeholders() (user, roles, method, tokenID any) {
-	if id.placeholders[0] == nil {
-		return id.User, id.RolesJoined, id.Method, id.TokenID
+// The placeholders an identity answers.
+const (
+	PlaceholderUser    = "http.auth.user.id"
+	PlaceholderRoles   = "http.auth.user.roles"
+	PlaceholderMethod  = "http.auth.user.method"
+	PlaceholderTokenID = "http.auth.user.token_id"
+)
+
+// Placeholder returns the value of the placeholder key: {http.auth.user.id},
+// .roles, .method and .token_id.
+func (id *Identity) Placeholder(key string) (any, bool) {
+	i := -1
+	switch key {
+	case PlaceholderUser:
+		i = 0
+	case PlaceholderRoles:
+		i = 1
+	case PlaceholderMethod:
+		i = 2
+	case PlaceholderTokenID:
+		i = 3
+	default:
+		return nil, false
 	}
-	return id.placeholders[0], id.placeholders[1], id.placeholders[2], id.placeholders[3]
+	if id.placeholders[0] == nil {
+		return [4]any{id.User, id.RolesJoined, id.Method, id.TokenID}[i], true
+	}
+	return id.placeholders[i], true
+}
+
+// PlaceholderFunc is Placeholder as a func value, made once for an identity
+// built by New.
+func (id *Identity) PlaceholderFunc() func(key string) (any, bool) {
+	if id.lookup == nil {
+		return id.Placeholder
+	}
+	return id.lookup
 }
 
 // HasAnyRole reports whether the identity carries at least one of roles.

@@ -1,0 +1,80 @@
+package cache
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"unsafe"
+)
+
+// BySecret is a Bounded cache keyed by secret values: API token keys,
+// session ids, JWTs. A map keyed by the secret itself would compare the
+// presented value with stored ones by early-exit equality; here the map
+// is keyed by a 64-bit hash under a seed of this process, and a hit is
+// confirmed by comparing the whole secret in constant time. The zero value
+// is not usable; use NewBySecret.
+//
+// The cache holds the secrets it is given in memory until they
+// are evicted, the way Caddy's basic_auth cache does: put only values that
+// proved to be valid credentials, so an attacker's guesses never take
+// room from them.
+type BySecret[V any] struct {
+	seed    maphash.Seed
+	entries *Bounded[uint64, secretEntry[V]]
+}
+
+type secretEntry[V any] struct {
+	secret string
+	value  V
+}
+
+// NewBySecret makes a cache holding at most size secrets.
+func NewBySecret[V any](size int) *BySecret[V] {
+	return &BySecret[V]{seed: maphash.MakeSeed(), entries: New[uint64, secretEntry[V]](size)}
+}
+
+// Get returns the value stored under secret.
+func (c *BySecret[V]) Get(secret string) (V, bool) {
+	e, ok := c.entries.Get(maphash.String(c.seed, secret))
+	if !ok || !EqualSecrets(e.secret, secret) {
+		var zero V
+		return zero, false
+	}
+	return e.value, true
+}
+
+// Put stores v under secret, replacing what another secret of the same
+// hash stored (the next Get of that one misses).
+func (c *BySecret[V]) Put(secret string, v V) {
+	c.entries.Put(maphash.String(c.seed, secret), secretEntry[V]{secret: secret, value: v})
+}
+
+// Delete removes what is stored under secret.
+func (c *BySecret[V]) Delete(secret string) {
+	k := maphash.String(c.seed, secret)
+	if e, ok := c.entries.Get(k); ok && EqualSecrets(e.secret, secret) {
+		c.entries.Delete(k)
+	}
+}
+
+// Len is the number of entries.
+func (c *BySecret[V]) Len() int { return c.entries.Len() }
+
+// EqualSecrets compares a and b in time that depends only on their
+// lengths, eight bytes at a time, without copying them (crypto/subtle
+// compares one byte at a time: a JWT takes four times as long).
+func EqualSecrets(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x := unsafe.Slice(unsafe.StringData(a), len(a))
+	y := unsafe.Slice(unsafe.StringData(b), len(b))
+	var v uint64
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		v |= binary.LittleEndian.Uint64(x[i:]) ^ binary.LittleEndian.Uint64(y[i:])
+	}
+	for ; i < len(x); i++ {
+		v |= uint64(x[i] ^ y[i])
+	}
+	return v == 0
+}
