@@ -351,7 +351,10 @@ func (h *Handler) checkLoginPageEndpoints() error {
 // been removed from the request by then. Every block removes spoofed
 // identity headers (see removeSpoofedIdentity).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	prior, seen := caddyhttp.GetVar(r.Context(), identityVar).(*identity.Identity)
+	// The vars map, read once: every lookup in the request's context walks
+	// Caddy's chain of contexts.
+	vars, _ := r.Context().Value(caddyhttp.VarsCtxKey).(map[string]any)
+	prior, seen := vars[identityVar].(*identity.Identity)
 	h.removeSpoofedIdentity(r, !seen)
 	if err := h.refuseURLCredentials(r); err != nil {
 		h.refuse(w, r, err)
@@ -393,10 +396,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			}
 			id, decided = nil, -1 // an ended session's cookie does not block a new login
 		}
-		if id == nil {
-			caddyhttp.SetVar(r.Context(), identityVar, anonymous)
-		} else {
-			caddyhttp.SetVar(r.Context(), identityVar, id)
+		if vars != nil {
+			if id == nil {
+				vars[identityVar] = anonymous
+			} else {
+				vars[identityVar] = id
+			}
 		}
 	}
 

@@ -11,9 +11,16 @@
 # (taskset; wrk -t1 -c32 pinned to another): the bare one, and one with
 # rest_auth (users_file integration/testdata/users.json, jwt with an hs256
 # key, token, session, a bolt store in the temporary data dir). Then, for
-# each credential, a 2 s warm-up of both and <rounds> rounds of a
-# <duration> s wrk run against each, alternating which goes first, so that
-# load from elsewhere on the machine hits both alike:
+# each credential, a 2 s warm-up and <rounds> rounds of <duration> s.
+#
+# BENCH_HTTP_MODE=alternate (the default) runs one wrk at a time, against
+# each Caddy in turn (alternating which goes first); the ratio is of their
+# req/s. BENCH_HTTP_MODE=together loads both Caddys at once, each with its
+# own wrk, sharing Caddy's CPU, so that load from elsewhere on the machine
+# slows both alike; the kernel does not split the CPU evenly between two
+# servers that wait for the network, so there the ratio is of their
+# requests per CPU second (CPU µs/request bare ÷ rest_auth). The
+# credentials:
 #
 #   1. JWT, the same token every request (from POST /@login)
 #   2. API token (Authorization: Token, from POST /@tokens)
@@ -41,6 +48,11 @@ cd "$(dirname "$0")/.."
 duration=${1:-8}
 rounds=${2:-3}
 max_rate=${BENCH_HTTP_MAX_RATE:-60000}
+mode=${BENCH_HTTP_MODE:-alternate}
+if [[ $mode != together && $mode != alternate ]]; then
+	echo "BENCH_HTTP_MODE must be together or alternate" >&2
+	exit 2
+fi
 for n in "$duration" "$rounds" "$max_rate"; do
 	if ! [[ $n =~ ^[1-9][0-9]*$ ]]; then
 		echo "usage: $0 [duration-seconds] [rounds]   (BENCH_HTTP_MAX_RATE: a positive integer)" >&2
@@ -154,49 +166,101 @@ wrk_target() {
 
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 
+# reused_lines SIDE: fails when wrk sent a never-seen token twice.
+check_unused() {
+	local reused
+	reused=$(awk '/^header lines reused:/ {print $NF}' "$work/wrk.$1.out")
+	if [[ $reused != 0 ]]; then
+		echo "the token files ran out ($1, $wrk_rps req/s): raise BENCH_HTTP_MAX_RATE above $max_rate" >&2
+		exit 1
+	fi
+}
+
+# per_request TICKS: CPU µs per request of the last wrk run (cpu_us), and the
+# % of one CPU that the Caddy process used (busy).
+per_request() {
+	cpu_us=$(awk -v d="$1" -v hz="$clk_tck" -v n="$wrk_requests" 'BEGIN {printf "%.2f", d / hz * 1e6 / n}')
+	busy=$(awk -v d="$1" -v hz="$clk_tck" -v s="$wrk_seconds" 'BEGIN {printf "%.0f", 100 * d / hz / s}')
+}
+
 # measure C SIDE SECONDS: one wrk run; sets rps, cpu_us (server CPU per
 # request) and busy (% of its CPU the Caddy process used; wrk's: wrk_busy).
 measure() {
-	local c=$1 side=$2 seconds=$3 pid t0 t1 reused
+	local c=$1 side=$2 seconds=$3 pid t0 t1
 	pid=$(caddy_pid "$side")
 	wrk_target "$c" "$side"
 	t0=$(cpu_ticks "$pid")
 	wrk_run -t"$threads" -c"$connections" -d"${seconds}s" "${targs[@]}"
 	t1=$(cpu_ticks "$pid")
-	if ((c == unique)); then
-		reused=$(awk '/^header lines reused:/ {print $NF}' "$wrk_output")
-		if [[ $reused != 0 ]]; then
-			echo "the token files ran out ($side, $wrk_rps req/s): raise BENCH_HTTP_MAX_RATE above $max_rate" >&2
-			exit 1
-		fi
-	fi
+	if ((c == unique)); then check_unused run; fi
 	rps=$wrk_rps
-	cpu_us=$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" -v n="$wrk_requests" 'BEGIN {printf "%.2f", d / hz * 1e6 / n}')
-	busy=$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" -v s="$wrk_seconds" 'BEGIN {printf "%.0f", 100 * d / hz / s}')
+	per_request $((t1 - t0))
 }
+
+# measure_together C SECONDS: both Caddys at once, each loaded by its own
+# wrk, sharing Caddy's CPU; sets rps_of, cpu_of and busy_of by side.
+measure_together() {
+	local c=$1 seconds=$2 side
+	declare -A t0 pid
+	for side in bare rest_auth; do
+		pid[$side]=$(caddy_pid "$side")
+		t0[$side]=$(cpu_ticks "${pid[$side]}")
+	done
+	for side in bare rest_auth; do
+		wrk_target "$c" "$side"
+		wrk_start "$side" -t"$threads" -c"$connections" -d"${seconds}s" "${targs[@]}"
+	done
+	for side in bare rest_auth; do
+		wrk_wait "$side"
+		if ((c == unique)); then check_unused "$side"; fi
+		per_request $(($(cpu_ticks "${pid[$side]}") - t0[$side]))
+		rps_of[$side]=$wrk_rps cpu_of[$side]=$cpu_us busy_of[$side]=$busy
+	done
+}
+declare -A rps_of cpu_of busy_of
 
 rows=() busies=() wrk_busies=()
 for c in "${!labels[@]}"; do
 	echo "== ${labels[$c]}"
 	if ((c == unique)); then mint "$work/tokens" $((warmup * max_rate)); fi
-	for side in bare rest_auth; do measure "$c" "$side" "$warmup"; done
+	if [[ $mode == together ]]; then
+		measure_together "$c" "$warmup"
+	else
+		for side in bare rest_auth; do measure "$c" "$side" "$warmup"; done
+	fi
 	bare_rps=() auth_rps=() ratios=() bare_cpu=() auth_cpu=() diffs=()
 	for r in $(seq "$rounds"); do
 		if ((c == unique)); then mint "$work/tokens" $((duration * max_rate)); fi
-		order=(bare rest_auth)
-		((r % 2)) || order=(rest_auth bare)
 		line=""
-		for side in "${order[@]}"; do
-			measure "$c" "$side" "$duration"
-			if [[ $side == bare ]]; then
-				bare_rps+=("$rps") bare_cpu+=("$cpu_us")
-			else
-				auth_rps+=("$rps") auth_cpu+=("$cpu_us")
-			fi
-			busies+=("$busy") wrk_busies+=("$wrk_busy")
-			line+="$side $(printf '%.0f' "$rps") req/s ${cpu_us} µs/req (CPU: Caddy ${busy}%, wrk ${wrk_busy}%); "
-		done
-		ratios+=("$(awk -v a="${auth_rps[-1]}" -v b="${bare_rps[-1]}" 'BEGIN {printf "%.3f", a / b}')")
+		if [[ $mode == together ]]; then
+			measure_together "$c" "$duration"
+			bare_rps+=("${rps_of[bare]}") bare_cpu+=("${cpu_of[bare]}")
+			auth_rps+=("${rps_of[rest_auth]}") auth_cpu+=("${cpu_of[rest_auth]}")
+			busies+=("$((busy_of[bare] + busy_of[rest_auth]))")
+			for side in bare rest_auth; do
+				line+="$side $(printf '%.0f' "${rps_of[$side]}") req/s ${cpu_of[$side]} µs/req (CPU: Caddy ${busy_of[$side]}%); "
+			done
+		else
+			order=(bare rest_auth)
+			((r % 2)) || order=(rest_auth bare)
+			for side in "${order[@]}"; do
+				measure "$c" "$side" "$duration"
+				if [[ $side == bare ]]; then
+					bare_rps+=("$rps") bare_cpu+=("$cpu_us")
+				else
+					auth_rps+=("$rps") auth_cpu+=("$cpu_us")
+				fi
+				busies+=("$busy") wrk_busies+=("$wrk_busy")
+				line+="$side $(printf '%.0f' "$rps") req/s ${cpu_us} µs/req (CPU: Caddy ${busy}%, wrk ${wrk_busy}%); "
+			done
+		fi
+		if [[ $mode == together ]]; then
+			# The kernel does not split the CPU evenly between them: their
+			# throughput per CPU second is the comparison.
+			ratios+=("$(awk -v a="${auth_cpu[-1]}" -v b="${bare_cpu[-1]}" 'BEGIN {printf "%.3f", b / a}')")
+		else
+			ratios+=("$(awk -v a="${auth_rps[-1]}" -v b="${bare_rps[-1]}" 'BEGIN {printf "%.3f", a / b}')")
+		fi
 		diffs+=("$(awk -v a="${auth_cpu[-1]}" -v b="${bare_cpu[-1]}" 'BEGIN {printf "%+.2f", a - b}')")
 		echo "round $r: ${line}ratio ${ratios[-1]}, ${diffs[-1]} µs/req"
 	done
@@ -213,11 +277,16 @@ rm -f "$work"/tokens.*
 range() { printf '%s\n' "$@" | sort -n | sed -n '1p;$p' | uniq | paste -sd-; }
 load_after=$(uptime | sed 's/.*load average: //')
 echo
+if [[ $mode == together ]]; then
+	placement="both Caddys at once on CPU ${caddy_cpu:-any}, each loaded by its own wrk on CPU ${wrk_cpu:-any}"
+	busy_note="In the measured runs the two Caddys used $(range "${busies[@]}") % of their CPU together (below about 95 %: something else held it)."
+else
+	placement="one Caddy at a time on CPU ${caddy_cpu:-any}, wrk on CPU ${wrk_cpu:-any}"
+	busy_note="In the measured runs Caddy used $(range "${busies[@]}") % of its CPU and wrk $(range "${wrk_busies[@]}") % of its own (Caddy below about 95 % and wrk not near 100 %: something else held Caddy's CPU)."
+fi
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $rounds rounds × $duration s, wrk -t$threads -c$connections," \
-	"Caddy on CPU ${caddy_cpu:-any}, wrk on CPU ${wrk_cpu:-any}; load average at start $load_before, at end $load_after." \
-	"Medians of the rounds; ratio and difference are medians of the per-round pairs." \
-	"In the measured runs Caddy used $(range "${busies[@]}") % of its CPU and wrk $(range "${wrk_busies[@]}") % of its own" \
-	"(Caddy below about 95 % and wrk not near 100 %: something else held Caddy's CPU)."
+	"$placement; load average at start $load_before, at end $load_after." \
+	"Medians of the rounds; ratio and difference are medians of the per-round pairs. $busy_note"
 echo
 echo "| credential | req/s bare | req/s rest_auth | ratio (target) | CPU µs/req bare | CPU µs/req rest_auth | difference (target) |"
 echo "|---|---|---|---|---|---|---|"
