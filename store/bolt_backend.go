@@ -76,11 +76,11 @@ type boltBackend struct {
 // the file is open.
 func openBolt(path string, timeout, interval time.Duration, logger *zap.Logger) (*boltBackend, error) {
 	b := &boltBackend{path: path, timeout: timeout, logger: logger, now: time.Now}
-	b.sweeper = startSweeper(interval, func() time.Time { return b.now() }, func(now time.Time) {
+	b.sweeper = startSweeper(interval, func() time.Time { return b.now() }, func(stop <-chan struct{}, now time.Time) {
 		if b.db.Load() == nil {
 			return // not opened yet: nothing to sweep
 		}
-		if err := b.sweep(now); err != nil {
+		if err := b.sweepUntil(stop, now); err != nil && !errors.Is(err, errSweepHalted) {
 			b.logger.Error("deleting expired records", zap.String("path", b.path), zap.Error(err))
 		}
 	})

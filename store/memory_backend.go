@@ -46,7 +46,7 @@ func newMemoryBackend(interval time.Duration) *memoryBackend {
 		secrets:  make(map[string][]byte),
 		now:      time.Now,
 	}
-	m.sweeper = startSweeper(interval, func() time.Time { return m.now() }, m.sweep)
+	m.sweeper = startSweeper(interval, func() time.Time { return m.now() }, func(_ <-chan struct{}, now time.Time) { m.sweep(now) })
 	return m
 }
 

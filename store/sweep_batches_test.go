@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -240,5 +241,46 @@ func TestNextBatchSize(t *testing.T) {
 		if got := nextBatchSize(tc.current, tc.n, tc.hold, tc.limit); got != tc.want {
 			t.Errorf("%s: nextBatchSize(%d, %d, %v, %d) = %d, want %d", tc.name, tc.current, tc.n, tc.hold, tc.limit, got, tc.want)
 		}
+	}
+}
+
+// TestBoltSweepStopsWhenClosing: a sweep ends after the batch it is in
+// when the store closes (halt closes stop), instead of holding up Caddy's
+// shutdown or reload until every expired record is gone; the next sweep
+// deletes the rest.
+func TestBoltSweepStopsWhenClosing(t *testing.T) {
+	b, err := openBolt(filepath.Join(t.TempDir(), "stop.db"), time.Second, time.Hour, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.destroy() }()
+	db, err := b.database()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now()
+	if err := loadBolt(b, kindSession, sweepTestRecords, base, sweepTestExpiry(base)); err != nil {
+		t.Fatal(err)
+	}
+	b.sweepLimits = sweepLimits{batchRecords: 100, batchTime: time.Hour}
+	stop := make(chan struct{})
+	batches := 0
+	b.onSweepBatch = func(sweepBatch) {
+		if batches++; batches == 1 {
+			close(stop)
+		}
+	}
+	if err := b.sweepUntil(stop, base.Add(time.Hour)); !errors.Is(err, errSweepHalted) {
+		t.Fatalf("sweep with stop closed: %v, want errSweepHalted", err)
+	}
+	live := sweepTestRecords / 10
+	if n := bucketSizes(t, db)["sessions"]; batches != 1 || n != sweepTestRecords-100 {
+		t.Fatalf("after a halted sweep: %d batches, %d sessions; want 1 batch, %d sessions", batches, n, sweepTestRecords-100)
+	}
+	if err := b.sweep(base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n := bucketSizes(t, db)["sessions"]; n != live {
+		t.Fatalf("after the next sweep: %d sessions, want %d", n, live)
 	}
 }

@@ -9,8 +9,9 @@ type sweeper struct {
 	done chan struct{}
 }
 
-// startSweeper starts calling sweep(now()) every interval.
-func startSweeper(interval time.Duration, now func() time.Time, sweep func(now time.Time)) *sweeper {
+// startSweeper starts calling sweep(stop, now()) every interval. A sweep
+// that takes long returns early once stop is closed.
+func startSweeper(interval time.Duration, now func() time.Time, sweep func(stop <-chan struct{}, now time.Time)) *sweeper {
 	s := &sweeper{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
@@ -21,14 +22,15 @@ func startSweeper(interval time.Duration, now func() time.Time, sweep func(now t
 			case <-s.stop:
 				return
 			case <-tick.C:
-				sweep(now())
+				sweep(s.stop, now())
 			}
 		}
 	}()
 	return s
 }
 
-// halt stops the sweeper and waits until a running sweep has returned.
+// halt stops the sweeper and waits until a running sweep has returned
+// (a bolt sweep stops after its current batch).
 func (s *sweeper) halt() {
 	close(s.stop)
 	<-s.done
