@@ -33,7 +33,7 @@ func (h *Handler) authenticate(r *http.Request) (*identity.Identity, int, error)
 			return id, i, err
 		}
 	}
-	if r.Header.Get("Authorization") != "" {
+	if v := r.Header["Authorization"]; len(v) > 0 && v[0] != "" { // Get, without canonicalising a canonical name
 		return nil, -1, authenticators.Invalid("The Authorization header is malformed or uses a scheme this API does not accept.")
 	}
 	return nil, -1, nil

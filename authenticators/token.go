@@ -310,7 +310,7 @@ func (t *Token) reject(bearer bool, detail string) *Rejection {
 func (t *Token) WWWAuthenticate() []string { return []string{t.bearer, "Token"} }
 
 // Scrub removes the Authorization header.
-func (t *Token) Scrub(r *http.Request) { r.Header.Del("Authorization") }
+func (t *Token) Scrub(r *http.Request) { delete(r.Header, "Authorization") } // canonical: no Del needed
 
 // flushEvery writes recorded uses every interval until Cleanup.
 func (t *Token) flushEvery(interval time.Duration) {

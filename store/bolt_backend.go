@@ -580,14 +580,16 @@ func (b *boltBackend) Session(ctx context.Context, idHash []byte) (Session, erro
 	if _, err := b.ready(ctx); err != nil {
 		return Session{}, err
 	}
-	if !b.mem.sessions.mayContainBytes(idHash) {
-		return Session{}, ErrNotFound
-	}
+	// A cached session is a present one (a write drops it from the cache
+	// before it leaves the key set): the key set is asked only on a miss.
 	if s, ok := b.mem.records.get(idHash); ok {
 		if sessionExpired(s, b.now()) {
 			return Session{}, ErrNotFound
 		}
 		return s, nil
+	}
+	if !b.mem.sessions.mayContainBytes(idHash) {
+		return Session{}, ErrNotFound
 	}
 	gen := b.mem.records.generation()
 	var s Session
