@@ -64,16 +64,26 @@ func checkIdentityHeader(name string) error {
 
 // publishIdentity makes the identity answer the {http.auth.user.*}
 // placeholders (Caddy's access log reads {http.auth.user.id} into user_id).
-// It adds the identity as a lookup to the request's replacer rather than
-// setting four values: Caddy's replacer takes a lock per value set, and its
-// HTTP server leaves room for one more lookup, so this costs no lock and
-// no allocation. A value set on the replacer under the same name (the
-// `vars` handler may set http.auth.user.id) still wins, as Caddy intends.
-// Called once per request, by the block that authenticated it.
+//
+// The user and the roles are set on the replacer, as Caddy's basic_auth
+// sets the user: the last writer wins, so a value set earlier in the route
+// (a `vars http.auth.user.id`, another auth handler) never stands in for
+// the authenticated identity, and one set later (a `vars` after rest_auth)
+// overrides it as Caddy intends. The method and the token id are added as
+// a lookup instead: Caddy's replacer takes a lock per value set, and its
+// HTTP server leaves room for one more lookup, so that costs no lock and
+// no allocation. Called once per request, by the block that authenticated
+// it.
 func publishIdentity(r *http.Request, id *identity.Identity) {
-	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		repl.Map(id.PlaceholderFunc())
+	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok {
+		return
 	}
+	for _, key := range [...]string{identity.PlaceholderUser, identity.PlaceholderRoles} {
+		v, _ := id.Placeholder(key)
+		repl.Set(key, v)
+	}
+	repl.Map(id.PlaceholderFunc())
 }
 
 // headerNamesEquivalent compares header names case-insensitively, treating

@@ -182,20 +182,27 @@ func (s *Session) Authenticate(r *http.Request) (*identity.Identity, error) {
 		return nil, fmt.Errorf("session: %w", err)
 	}
 	sum, remembered := h.Lookup(sid)
+	// ended answers a session that is over, and forgets its id.
+	ended := func(detail string) error {
+		if remembered {
+			h.Forget(sid)
+		}
+		return s.dead(detail, r)
+	}
 	sess, err := s.store.Session(r.Context(), sum[:])
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, s.dead("The session has expired or ended; log in again.", r)
+		return nil, ended("The session has expired or ended; log in again.")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("session: reading: %w", err)
 	}
 	now := s.env.Clock()()
 	if !now.Before(sess.Deadline()) {
-		return nil, s.dead("The session has expired or ended; log in again.", r)
+		return nil, ended("The session has expired or ended; log in again.")
 	}
 	acct, ok := s.env.Users.Lookup(sess.User)
 	if !ok {
-		return nil, s.dead("The session's user no longer exists or is disabled.", r)
+		return nil, ended("The session's user no longer exists or is disabled.")
 	}
 	if !IsSafeMethod(r.Method) {
 		if err := s.checkWrite(r, sess, h); err != nil {

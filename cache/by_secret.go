@@ -3,6 +3,7 @@ package cache
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"strings"
 	"unsafe"
 )
 
@@ -13,10 +14,12 @@ import (
 // confirmed by comparing the whole secret in constant time. The zero value
 // is not usable; use NewBySecret.
 //
-// The cache holds the secrets it is given in memory until they
+// The cache holds copies of the secrets it is given in memory until they
 // are evicted, the way Caddy's basic_auth cache does: put only values that
 // proved to be valid credentials, so an attacker's guesses never take
-// room from them.
+// room from them. A copy, because a secret is usually cut from a request
+// header: keeping the slice would keep the whole header (up to Caddy's
+// 16 KiB, or more) for every entry.
 type BySecret[V any] struct {
 	seed    maphash.Seed
 	entries *Bounded[uint64, secretEntry[V]]
@@ -45,7 +48,7 @@ func (c *BySecret[V]) Get(secret string) (V, bool) {
 // Put stores v under secret, replacing what another secret of the same
 // hash stored (the next Get of that one misses).
 func (c *BySecret[V]) Put(secret string, v V) {
-	c.entries.Put(maphash.String(c.seed, secret), secretEntry[V]{secret: secret, value: v})
+	c.entries.Put(maphash.String(c.seed, secret), secretEntry[V]{secret: strings.Clone(secret), value: v})
 }
 
 // Delete removes what is stored under secret.

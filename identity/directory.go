@@ -68,10 +68,10 @@ func (a *Account) TokenIdentity(method, tokenID string) *Identity {
 	if !ok {
 		return New(a.Name, a.Roles, method, tokenID)
 	}
-	id := *base
+	id := base.clone()
 	id.TokenID = tokenID
 	id.placeholders[3] = tokenID
-	return &id
+	return id
 }
 
 // Directory is the set of configured users with password verification.

@@ -50,6 +50,15 @@ func New(user string, roles []string, method, tokenID string) *Identity {
 	return id
 }
 
+// clone is a copy of id whose placeholder lookup is its own: a copied
+// lookup would still answer with id's values. (Never copy an Identity by
+// value otherwise.)
+func (id *Identity) clone() *Identity {
+	c := *id
+	c.lookup = c.Placeholder
+	return &c
+}
+
 // The placeholders an identity answers.
 const (
 	PlaceholderUser    = "http.auth.user.id"
