@@ -46,27 +46,35 @@ func concurrentWrite(t *testing.T, create func(Session) error, base time.Time) {
 	}
 }
 
+// sweepTestBolt opens a bolt store, closed when the test ends, holding
+// sweepTestRecords records of each kind, expiring by sweepTestExpiry(base).
+func sweepTestBolt(t *testing.T, kinds ...recordKind) (*boltBackend, *bolt.DB, time.Time) {
+	t.Helper()
+	b, err := openBolt(filepath.Join(t.TempDir(), "sweep.db"), time.Second, time.Hour, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.destroy() })
+	db, err := b.database()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now()
+	for _, kind := range kinds {
+		if err := loadBolt(b, kind, sweepTestRecords, base, sweepTestExpiry(base)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b, db, base
+}
+
 // TestBoltSweepBatches: a sweep over many expired records deletes them all
 // in many write transactions, none deleting more than the batch limit
 // (counted from what the file holds between two of them), keeps the live
 // records, and lets a write through while it runs.
 func TestBoltSweepBatches(t *testing.T) {
 	const batch = 100
-	b, err := openBolt(filepath.Join(t.TempDir(), "batches.db"), time.Second, time.Hour, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = b.destroy() }()
-	db, err := b.database()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := time.Now()
-	for _, kind := range sweepTestKinds {
-		if err := loadBolt(b, kind, sweepTestRecords, base, sweepTestExpiry(base)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b, db, base := sweepTestBolt(t, sweepTestKinds...)
 	b.sweepLimits = sweepLimits{batchRecords: batch, batchTime: time.Hour, scanRecords: 700}
 
 	// records counts the records (not their index entries); txID is the
@@ -249,19 +257,7 @@ func TestNextBatchSize(t *testing.T) {
 // shutdown or reload until every expired record is gone; the next sweep
 // deletes the rest.
 func TestBoltSweepStopsWhenClosing(t *testing.T) {
-	b, err := openBolt(filepath.Join(t.TempDir(), "stop.db"), time.Second, time.Hour, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = b.destroy() }()
-	db, err := b.database()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := time.Now()
-	if err := loadBolt(b, kindSession, sweepTestRecords, base, sweepTestExpiry(base)); err != nil {
-		t.Fatal(err)
-	}
+	b, db, base := sweepTestBolt(t, kindSession)
 	b.sweepLimits = sweepLimits{batchRecords: 100, batchTime: time.Hour}
 	stop := make(chan struct{})
 	batches := 0
