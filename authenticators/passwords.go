@@ -274,22 +274,24 @@ func stripe(key string) int {
 // *Rejection when one has reached its limit. A store failure counts as no
 // failures (logged once).
 func (p *Passwords) lockedOut(ctx context.Context, c *counters) error {
+	got, err := store.CheckFailures(ctx, p.store, [3]string{c[0].key, c[1].key, c[2].key})
+	if err != nil {
+		p.storeFailed(fmt.Errorf("throttle: reading failures: %w", err))
+		for i := range c {
+			c[i].count = 0
+		}
+		return nil
+	}
+	p.storeWorks()
 	for i := range c {
 		k := &c[i]
-		got, err := p.store.Failures(ctx, k.key)
-		if err != nil {
-			p.storeFailed(fmt.Errorf("throttle: reading failures: %w", err))
-			k.count = 0
-			continue
-		}
-		p.storeWorks()
-		k.count = got.Count
-		if got.Count >= k.limit {
+		k.count = got[i].Count
+		if got[i].Count >= k.limit {
 			countThrottled(k.key)
 			return &Rejection{
 				Status:     http.StatusTooManyRequests,
 				Detail:     "Too many failed logins for " + k.who + "; try again later.",
-				RetryAfter: got.Expires.Sub(p.now()),
+				RetryAfter: got[i].Expires.Sub(p.now()),
 			}
 		}
 	}

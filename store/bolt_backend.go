@@ -681,6 +681,39 @@ func (b *boltBackend) Failures(ctx context.Context, key string) (Counter, error)
 	return c, nil
 }
 
+// CheckFailures implements CheckCounters: one check of the key set for the
+// three counters, and one read transaction when any of them exists.
+func (b *boltBackend) CheckFailures(ctx context.Context, keys [3]string) ([3]Counter, error) {
+	var out [3]Counter
+	if _, err := b.ready(ctx); err != nil {
+		return out, fmt.Errorf("reading failures: %w", err)
+	}
+	present := false
+	for _, k := range keys {
+		present = present || k != "" && b.mem.failures.mayContain(k)
+	}
+	if !present {
+		return out, nil
+	}
+	now := b.now()
+	err := b.view(ctx, func(tx *bolt.Tx) error {
+		bucket := tx.Bucket(bucketFailures)
+		for i, k := range keys {
+			if k == "" {
+				continue
+			}
+			if c, _ := decodeCounter(bucket.Get([]byte(k))); !counterExpired(c, now) {
+				out[i] = c
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return [3]Counter{}, fmt.Errorf("reading failures: %w", err)
+	}
+	return out, nil
+}
+
 // SetFailures implements Store. A counter with no count or an expiry that
 // is not in the future is deleted instead.
 func (b *boltBackend) SetFailures(ctx context.Context, key string, c Counter) error {

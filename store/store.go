@@ -95,6 +95,34 @@ type Counters interface {
 	ResetFailures(ctx context.Context, key string) error
 }
 
+// CheckCounters is implemented by stores that read the failure counters
+// of one password check (per user and address, per user, per address) in
+// one operation. Use CheckFailures, which falls back to one Failures per
+// key.
+type CheckCounters interface {
+	// CheckFailures returns the live counters under keys, in order (Count
+	// 0 when none, and for an empty key).
+	CheckFailures(ctx context.Context, keys [3]string) ([3]Counter, error)
+}
+
+// CheckFailures reads the failure counters of one password check from s:
+// in one operation when s is a CheckCounters, else key by key. (Arrays,
+// not slices: nothing a password check reads is allocated for it.)
+func CheckFailures(ctx context.Context, s Counters, keys [3]string) ([3]Counter, error) {
+	if cc, ok := s.(CheckCounters); ok {
+		return cc.CheckFailures(ctx, keys)
+	}
+	var out [3]Counter
+	for i, k := range keys {
+		c, err := s.Failures(ctx, k)
+		if err != nil {
+			return [3]Counter{}, err
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
 // Secrets keeps generated server secrets.
 type Secrets interface {
 	// Secret returns the secret stored under name, or, when there is none,

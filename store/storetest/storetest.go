@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UserSessions", testUserSessions},
 		{"Failures", testFailures},
 		{"FailuresExpiry", testFailuresExpiry},
+		{"CheckFailures", testCheckFailures},
 		{"SecretGetOrCreate", testSecretGetOrCreate},
 		{"SecretConcurrent", testSecretConcurrent},
 		{"Concurrent", testConcurrent},
@@ -728,6 +729,47 @@ func testFailuresExpiry(t *testing.T, s store.Store) {
 	must(t, err)
 	if c.Count != 1 || time.Until(c.Expires) < 59*time.Minute {
 		t.Errorf("AddFailure after expiry = %+v, want a new counter of 1 for an hour", c)
+	}
+}
+
+// testCheckFailures: the three counters of a password check, read in one
+// operation, are what Failures answers for each key, in order: a live
+// counter, none, an expired one, an empty key.
+func testCheckFailures(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	none, err := store.CheckFailures(ctx, s, [3]string{"check:ua", "check:u", "check:a"})
+	must(t, err)
+	if none != [3]store.Counter{} {
+		t.Errorf("CheckFailures with no counters = %+v, want all zero", none)
+	}
+	live := store.Counter{Count: 4, Expires: time.Now().Add(time.Hour)}
+	must(t, s.SetFailures(ctx, "check:u", live))
+	must(t, s.SetFailures(ctx, "check:stale", store.Counter{Count: 9, Expires: time.Now().Add(-time.Second)}))
+	for _, keys := range [][3]string{
+		{"check:ua", "check:u", "check:a"},
+		{"check:u", "", "check:stale"},
+		{"check:stale", "check:a", "check:u"},
+	} {
+		got, err := store.CheckFailures(ctx, s, keys)
+		must(t, err)
+		for i, k := range keys {
+			want := store.Counter{}
+			if k == "check:u" {
+				want = live
+			}
+			if k != "" {
+				one, err := s.Failures(ctx, k)
+				must(t, err)
+				checkCounter(t, one, want)
+			}
+			if want.Count == 0 {
+				if got[i].Count != 0 {
+					t.Errorf("CheckFailures(%q)[%d] = %+v, want count 0", keys, i, got[i])
+				}
+				continue
+			}
+			checkCounter(t, got[i], want)
+		}
 	}
 }
 
