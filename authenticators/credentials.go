@@ -101,15 +101,22 @@ func cookieValue(r *http.Request, name string) (string, bool) {
 // when none is present or when no other cookie is left.
 func removeCookies(r *http.Request, names ...string) {
 	lines := r.Header["Cookie"]
-	present := false
+	present, others := false, false
 	for _, line := range lines {
 		for part := range strings.SplitSeq(line, ";") {
-			if cookieNamed(part, names) {
+			switch {
+			case cookieNamed(part, names):
 				present = true
+			case strings.TrimSpace(part) != "":
+				others = true
 			}
 		}
 	}
 	if !present {
+		return
+	}
+	if !others { // only the named cookies: nothing to rewrite
+		delete(r.Header, "Cookie")
 		return
 	}
 	var kept []string
