@@ -5,7 +5,8 @@
 #
 #   bench_workdir                    # makes $work; on any exit, stops every recorded process and removes it
 #   build_caddy                      # $work/caddy from ./cmd/caddy
-#   port=$(start_caddy NAME SITE)    # a Caddy whose site block holds SITE, pinned to $caddy_cpu when set
+#   port=$(start_caddy NAME SITE)    # a Caddy whose site block holds SITE, pinned to $caddy_cpu when set;
+#                                    # with $caddy_admin set, its admin endpoint (and /debug/pprof) on that port
 #   caddy_pid NAME                   # that Caddy's process id
 #   track_pid PID                    # any other process the cleanup must stop
 #
@@ -52,12 +53,14 @@ build_caddy() { go build -o "$work/caddy" ./cmd/caddy; }
 # http://127.0.0.1:<port> site (its data and config under $work/NAME), waits
 # until it answers, and prints the port.
 start_caddy() {
-	local name=$1 site=$2 port pid pin=() deadline
+	local name=$1 site=$2 port pid pin=() deadline admin
 	port=$(freeport)
+	admin=off
+	if [[ -n ${caddy_admin:-} ]]; then admin=127.0.0.1:$caddy_admin; fi
 	mkdir -p "$work/$name"
 	cat >"$work/$name/Caddyfile" <<CADDY
 {
-	admin off
+	admin $admin
 	http_port $port
 	default_bind 127.0.0.1
 	skip_install_trust

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# rest_auth's own CPU per request in a live Caddy (issue 18): a CPU profile
+# of a built Caddy while wrk sends one credential, split at the handler.
+#
+#   scripts/bench-profile.sh [profile-seconds]     # default: 10
+#
+# Needs go, curl and python3; installs wrk with apt-get when it is missing
+# (as bench-http.sh does). Builds ./cmd/caddy, starts one Caddy with its
+# admin endpoint on a free loopback port (for /debug/pprof) and rest_auth in
+# front of `respond "ok" 200` (the same site as bench-http.sh), pinned to
+# one CPU and wrk -t1 -c32 to another. For each credential (a JWT, an API
+# token, a session cookie, Basic with a cached password), wrk runs while
+# /debug/pprof/profile is taken for <profile-seconds>; then the samples
+# under rest_auth's ServeHTTP less those of the handler after it, divided
+# by the requests answered during the profile (wrk's rate × its length),
+# are rest_auth's own CPU per request, printed as a markdown table.
+# Sampling puts a few % of noise on it; the server's other costs (the HTTP
+# stack, the GC) are not counted. Every process it starts is stopped, and
+# its temporary directory removed, however it ends.
+# shellcheck source-path=SCRIPTDIR/..
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-10}
+if ! [[ $seconds =~ ^[1-9][0-9]*$ ]]; then
+	echo "usage: $0 [profile-seconds]" >&2
+	exit 2
+fi
+for tool in go curl python3; do
+	command -v "$tool" >/dev/null || { echo "bench-profile.sh needs $tool" >&2; exit 1; }
+done
+if ! command -v wrk >/dev/null; then
+	echo "wrk not found: installing it with apt-get" >&2
+	sudo=()
+	((EUID == 0)) || sudo=(sudo)
+	export DEBIAN_FRONTEND=noninteractive
+	"${sudo[@]}" apt-get install -y -qq wrk || { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq wrk; }
+fi
+
+source scripts/lib/caddy_process.sh
+source scripts/lib/cpu_placement.sh
+source scripts/lib/credentials.sh
+source scripts/lib/wrk_measurement.sh
+
+bench_workdir
+pin_cpus
+build_caddy
+RESTAUTH_JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
+export RESTAUTH_JWT_SECRET
+caddy_admin=$(freeport)
+port=$(start_caddy rest_auth "$(
+	cat <<SITE
+	rest_auth {
+		users_file $PWD/integration/testdata/users.json
+		jwt {
+			key hs256 {env.RESTAUTH_JWT_SECRET}
+		}
+		token
+		session
+		store bolt
+	}
+	respond "ok" 200
+SITE
+)")
+
+labels=("JWT, the same token" "API token" "session cookie" "Basic, cached")
+headers=(
+	"Authorization: Bearer $(new_jwt "$port")"
+	"Authorization: Token $(new_token "$port")"
+	"Cookie: sessionid=$(new_session "$port")"
+	"Authorization: $(basic_credentials)"
+)
+load_before=$(uptime | sed 's/.*load average: //')
+rows=()
+for c in "${!labels[@]}"; do
+	got=$(curl -s -o /dev/null -w '%{http_code}' -H "${headers[$c]}" "http://127.0.0.1:$port/api")
+	if [[ $got != 200 ]]; then
+		echo "${labels[$c]}: HTTP $got, want 200" >&2
+		exit 1
+	fi
+	wrk_start profile -t1 -c32 -d"$((seconds + 4))s" -H "${headers[$c]}" "http://127.0.0.1:$port/api"
+	sleep 2 # warm
+	curl -fsS -o "$work/$c.prof" "http://127.0.0.1:$caddy_admin/debug/pprof/profile?seconds=$seconds"
+	wrk_wait profile
+	# The handler's cumulative samples and those of the handler after it
+	# (respond), in seconds.
+	read -r own < <(go tool pprof -peek 'restauth\.\(\*Handler\)\.ServeHTTP$' "$work/caddy" "$work/$c.prof" 2>/dev/null | awk '
+		function secs(v) { if (v ~ /ms$/) { sub(/ms$/, "", v); return v / 1000 } sub(/s$/, "", v); return v }
+		/\| github.com\/caddy-restauth\/caddy-restauth\.\(\*Handler\)\.ServeHTTP$/ { cum = secs($4) }
+		/caddyhttp\.HandlerFunc\.ServeHTTP$/ { next_ = secs($1) }
+		END { print cum - next_ }')
+	rows+=("$(awk -v label="${labels[$c]}" -v rps="$wrk_rps" -v own="$own" -v s="$seconds" 'BEGIN {
+		printf "| %s | %.0f | %.2f µs |", label, rps, own / (rps * s) * 1e6 }')")
+	echo "${rows[-1]}" >&2
+done
+
+echo
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), ${seconds} s profiles, wrk -t1 -c32 on CPU ${wrk_cpu:-any}, Caddy on CPU ${caddy_cpu:-any};" \
+	"load average at start $load_before, at end $(uptime | sed 's/.*load average: //')."
+echo
+echo "| credential | req/s during the profile | rest_auth's own CPU per request |"
+echo "|---|---|---|"
+printf '%s\n' "${rows[@]}"
