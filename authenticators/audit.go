@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -50,9 +51,12 @@ type auditKey struct {
 	user, addr string
 }
 
+// auditLimit is the rate limit of one key. next and dropped are atomic so
+// that an event within the limit, the common case (every request of a Basic
+// client), is counted without taking the Audit's lock.
 type auditLimit struct {
-	last    time.Time
-	dropped int
+	next    atomic.Int64 // Unix nanoseconds from which the next event may be written
+	dropped atomic.Int64
 }
 
 // NewAudit makes the audit trail of a rest_auth handler whose logger is
@@ -118,21 +122,26 @@ func (a *Audit) PasswordAccepted(r *http.Request, method, user string) {
 // allow reports whether an event under key may be written now (at most one
 // per every), and how many were dropped since the last one written.
 func (a *Audit) allow(limits *cache.Bounded[auditKey, *auditLimit], key auditKey, every time.Duration) (int, bool) {
-	now := a.now()
+	now := a.now().UnixNano()
+	if l, ok := limits.Get(key); ok && now < l.next.Load() {
+		l.dropped.Add(1)
+		return 0, false
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	l, ok := limits.Get(key)
 	if !ok {
-		limits.Put(key, &auditLimit{last: now})
+		l = new(auditLimit)
+		l.next.Store(now + int64(every))
+		limits.Put(key, l)
 		return 0, true
 	}
-	if now.Sub(l.last) < every {
-		l.dropped++
+	if now < l.next.Load() {
+		l.dropped.Add(1)
 		return 0, false
 	}
-	dropped := l.dropped
-	l.last, l.dropped = now, 0
-	return dropped, true
+	l.next.Store(now + int64(every))
+	return int(l.dropped.Swap(0)), true
 }
 
 // IsPasswordMethod reports whether method takes a password on every
