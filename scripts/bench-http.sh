@@ -62,18 +62,11 @@ done
 for tool in go curl python3; do
 	command -v "$tool" >/dev/null || { echo "bench-http.sh needs $tool" >&2; exit 1; }
 done
-if ! command -v wrk >/dev/null; then
-	echo "wrk not found: installing it with apt-get" >&2
-	sudo=()
-	((EUID == 0)) || sudo=(sudo)
-	export DEBIAN_FRONTEND=noninteractive
-	"${sudo[@]}" apt-get install -y -qq wrk || { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq wrk; }
-fi
-
 source scripts/lib/caddy_process.sh
 source scripts/lib/cpu_placement.sh
 source scripts/lib/credentials.sh
 source scripts/lib/wrk_measurement.sh
+need_wrk
 
 bench_workdir
 pin_cpus
@@ -89,20 +82,7 @@ export RESTAUTH_JWT_SECRET
 
 declare -A port
 port[bare]=$(start_caddy bare $'\trespond "ok" 200')
-port[rest_auth]=$(start_caddy rest_auth "$(
-	cat <<SITE
-	rest_auth {
-		users_file $PWD/integration/testdata/users.json
-		jwt {
-			key hs256 {env.RESTAUTH_JWT_SECRET}
-		}
-		token
-		session
-		store bolt
-	}
-	respond "ok" 200
-SITE
-)")
+port[rest_auth]=$(start_caddy rest_auth "$(restauth_site)")
 
 # status SIDE [curl options...]: the status of GET /api on that Caddy.
 status() {

@@ -28,18 +28,11 @@ fi
 for tool in go curl python3; do
 	command -v "$tool" >/dev/null || { echo "bench-profile.sh needs $tool" >&2; exit 1; }
 done
-if ! command -v wrk >/dev/null; then
-	echo "wrk not found: installing it with apt-get" >&2
-	sudo=()
-	((EUID == 0)) || sudo=(sudo)
-	export DEBIAN_FRONTEND=noninteractive
-	"${sudo[@]}" apt-get install -y -qq wrk || { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq wrk; }
-fi
-
 source scripts/lib/caddy_process.sh
 source scripts/lib/cpu_placement.sh
 source scripts/lib/credentials.sh
 source scripts/lib/wrk_measurement.sh
+need_wrk
 
 bench_workdir
 pin_cpus
@@ -47,20 +40,7 @@ build_caddy
 RESTAUTH_JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
 export RESTAUTH_JWT_SECRET
 caddy_admin=$(freeport)
-port=$(start_caddy rest_auth "$(
-	cat <<SITE
-	rest_auth {
-		users_file $PWD/integration/testdata/users.json
-		jwt {
-			key hs256 {env.RESTAUTH_JWT_SECRET}
-		}
-		token
-		session
-		store bolt
-	}
-	respond "ok" 200
-SITE
-)")
+port=$(start_caddy rest_auth "$(restauth_site)")
 
 labels=("JWT, the same token" "API token" "session cookie" "Basic, cached")
 headers=(

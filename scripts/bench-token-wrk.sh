@@ -2,7 +2,8 @@
 # Token auth req/s through a real Caddy with each store: bolt, one redis
 # server, redis behind Sentinel (a master, two replicas, three sentinels)
 # and a 3-master Redis Cluster, measured in one run with wrk on loopback.
-# Needs go, wrk, redis-server, redis-cli, curl, python3.
+# Needs go, redis-server, redis-cli, curl, python3; installs wrk with apt-get
+# when it is missing.
 #
 #   scripts/bench-token-wrk.sh [duration-seconds] [rounds]
 #
@@ -19,6 +20,7 @@ source scripts/lib/caddy_process.sh
 source scripts/lib/credentials.sh
 source scripts/lib/redis_server.sh
 source scripts/lib/wrk_measurement.sh
+need_wrk
 bench_workdir
 build_caddy
 

@@ -7,6 +7,7 @@
 #   new_token PORT        # an API token's key from POST /@tokens
 #   new_session PORT      # a session id from POST /@session (the sessionid cookie)
 #   basic_credentials     # "Basic base64(alice:password)"
+#   restauth_site         # the site block of a Caddy that issues them all
 
 # alice's password, where the tests keep it.
 alice_password=$(sed -n 's/.*AlicePassword *= *"\([^"]*\)".*/\1/p' internal/testusers/testusers.go | head -1)
@@ -36,3 +37,21 @@ new_session() {
 }
 
 basic_credentials() { printf 'Basic %s' "$(printf 'alice:%s' "$alice_password" | base64 -w0)"; }
+
+# restauth_site: the site block of the benchmarks' Caddy with rest_auth
+# (its users, a JWT key from $RESTAUTH_JWT_SECRET, API tokens, sessions,
+# bolt) in front of `respond "ok" 200`.
+restauth_site() {
+	cat <<SITE
+	rest_auth {
+		users_file $PWD/integration/testdata/users.json
+		jwt {
+			key hs256 {env.RESTAUTH_JWT_SECRET}
+		}
+		token
+		session
+		store bolt
+	}
+	respond "ok" 200
+SITE
+}

@@ -2,6 +2,7 @@
 # Sourced by the benchmark scripts (after caddy_process.sh): wrk runs and
 # their numbers, and the median of several.
 #
+#   need_wrk                   # installs wrk with apt-get when it is missing
 #   wrk_run WRK-ARGUMENTS...   # sets wrk_requests, wrk_seconds, wrk_rps, wrk_busy; fails on any response >= 400
 #   wrk_start NAME WRK-ARGUMENTS...   # starts a wrk run in the background, its output in $work/wrk.NAME.out
 #   wrk_wait NAME                     # waits for it and sets wrk_requests, wrk_seconds, wrk_rps as wrk_run does
@@ -13,6 +14,15 @@
 # pace. Several runs started with wrk_start go on at the same time.
 
 declare -A wrk_pids
+
+need_wrk() {
+	local sudo=()
+	command -v wrk >/dev/null && return
+	echo "wrk not found: installing it with apt-get" >&2
+	((EUID == 0)) || sudo=(sudo)
+	export DEBIAN_FRONTEND=noninteractive
+	"${sudo[@]}" apt-get install -y -qq wrk || { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq wrk; }
+}
 
 wrk_start() {
 	local name=$1 pin=()
