@@ -76,7 +76,7 @@ func TestHeaderRegistry(t *testing.T) {
 	}
 	for i, s := range steps {
 		r.remove(s.remove...)
-		got := r.names()
+		got := r.set().names
 		if len(got) != len(s.want) || !slices.Equal(got[:2], s.want[:2]) {
 			t.Fatalf("step %d: names %q, want %q", i, got, s.want)
 		}

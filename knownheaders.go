@@ -62,9 +62,6 @@ func (r *headerRegistry) remove(names ...string) {
 // callers must not modify it.
 func (r *headerRegistry) set() *headerNameSet { return r.snapshot.Load() }
 
-// names are the defaults and every registered name.
-func (r *headerRegistry) names() []string { return r.set().names }
-
 // publish replaces the snapshot; r.mu is held (or r is new).
 func (r *headerRegistry) publish() {
 	names := slices.Clone(r.defaults)

@@ -19,6 +19,7 @@ cd "$(dirname "$0")/.."
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1000 100000 1000000)
 source scripts/lib/caddy_process.sh
+need_tools go redis-server redis-cli python3
 source scripts/lib/redis_server.sh
 bench_workdir
 build_caddy

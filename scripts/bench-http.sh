@@ -59,10 +59,8 @@ for n in "$duration" "$rounds" "$max_rate"; do
 		exit 2
 	fi
 done
-for tool in go curl python3; do
-	command -v "$tool" >/dev/null || { echo "bench-http.sh needs $tool" >&2; exit 1; }
-done
 source scripts/lib/caddy_process.sh
+need_tools go curl python3
 source scripts/lib/cpu_placement.sh
 source scripts/lib/credentials.sh
 source scripts/lib/wrk_measurement.sh
@@ -77,8 +75,7 @@ echo "load average at start: $load_before"
 
 build_caddy
 go build -o "$work/jwtbatch" ./scripts/jwtbatch
-RESTAUTH_JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
-export RESTAUTH_JWT_SECRET
+export_jwt_secret
 
 declare -A port
 port[bare]=$(start_caddy bare $'\trespond "ok" 200')

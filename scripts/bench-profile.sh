@@ -25,10 +25,8 @@ if ! [[ $seconds =~ ^[1-9][0-9]*$ ]]; then
 	echo "usage: $0 [profile-seconds]" >&2
 	exit 2
 fi
-for tool in go curl python3; do
-	command -v "$tool" >/dev/null || { echo "bench-profile.sh needs $tool" >&2; exit 1; }
-done
 source scripts/lib/caddy_process.sh
+need_tools go curl python3
 source scripts/lib/cpu_placement.sh
 source scripts/lib/credentials.sh
 source scripts/lib/wrk_measurement.sh
@@ -37,8 +35,7 @@ need_wrk
 bench_workdir
 pin_cpus
 build_caddy
-RESTAUTH_JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
-export RESTAUTH_JWT_SECRET
+export_jwt_secret
 caddy_admin=$(freeport)
 port=$(start_caddy rest_auth "$(restauth_site)")
 

@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 duration=${1:-10}
 rounds=${2:-3}
 source scripts/lib/caddy_process.sh
+need_tools go redis-server redis-cli curl python3
 source scripts/lib/credentials.sh
 source scripts/lib/redis_server.sh
 source scripts/lib/wrk_measurement.sh

@@ -3,6 +3,7 @@
 # temporary directory, every process they start, and Caddy processes on free
 # loopback ports.
 #
+#   need_tools TOOL...               # fails, naming the script and the tool, unless every TOOL is on PATH
 #   bench_workdir                    # makes $work; on any exit, stops every recorded process and removes it
 #   build_caddy                      # $work/caddy from ./cmd/caddy
 #   port=$(start_caddy NAME SITE)    # a Caddy whose site block holds SITE, pinned to $caddy_cpu when set;
@@ -13,6 +14,13 @@
 # Every process started is recorded in $work/pids, never only in a variable:
 # start_caddy runs in a command substitution (a subshell), whose variables
 # the cleanup never sees.
+
+need_tools() {
+	local tool
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null || { echo "$(basename "$0") needs $tool" >&2; exit 1; }
+	done
+}
 
 bench_workdir() {
 	work=$(mktemp -d)

@@ -8,6 +8,7 @@
 #   new_session PORT      # a session id from POST /@session (the sessionid cookie)
 #   basic_credentials     # "Basic base64(alice:password)"
 #   restauth_site         # the site block of a Caddy that issues them all
+#                         # (export_jwt_secret first: its JWT key, for every Caddy started after)
 
 # alice's password, where the tests keep it.
 alice_password=$(sed -n 's/.*AlicePassword *= *"\([^"]*\)".*/\1/p' internal/testusers/testusers.go | head -1)
@@ -37,6 +38,13 @@ new_session() {
 }
 
 basic_credentials() { printf 'Basic %s' "$(printf 'alice:%s' "$alice_password" | base64 -w0)"; }
+
+# export_jwt_secret: a random JWT key in $RESTAUTH_JWT_SECRET, exported for
+# the Caddy processes restauth_site is used in.
+export_jwt_secret() {
+	RESTAUTH_JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
+	export RESTAUTH_JWT_SECRET
+}
 
 # restauth_site: the site block of the benchmarks' Caddy with rest_auth
 # (its users, a JWT key from $RESTAUTH_JWT_SECRET, API tokens, sessions,
