@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -264,5 +265,65 @@ func TestAccessLogHasUserIDAndPlaceholders(t *testing.T) {
 			t.Fatalf("no access log entry for /logged in %q", data)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestPlaceholdersNameTheAuthenticatedIdentity: through a real Caddy, the
+// placeholders an upstream receives name who authenticated: a `vars` that
+// sets http.auth.user.id from a client header earlier in the route does
+// not stand in for the user, and a JWT's token_id is its own jti; with two
+// rest_auth blocks in one route too.
+func TestPlaceholdersNameTheAuthenticatedIdentity(t *testing.T) {
+	up := newUpstream(t)
+	config := globalOptions + httpBase + ` {
+	route {
+		vars http.auth.user.id {http.request.header.X-Claimed-User}
+		rest_auth {
+			users_file ` + testdataPath(t, "users.json") + `
+			store memory
+			jwt {
+				key hs256 ` + hsSecret + `
+			}
+		}
+		rest_auth {
+			users_file ` + testdataPath(t, "users.json") + `
+			store memory
+		}
+		request_header X-Seen "{http.auth.user.id}|{http.auth.user.roles}|{http.auth.user.method}|{http.auth.user.token_id}"
+		reverse_proxy ` + up.addr() + `
+	}
+}
+`
+	tester := startCaddy(t, config)
+	token := login(t, tester, httpBase, "alice", alicePassword)
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		ID string `json:"jti"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil || claims.ID == "" {
+		t.Fatalf("the token's jti: %v", err)
+	}
+	tests := []struct {
+		name    string
+		headers map[string]string
+		want    string
+	}{
+		{"basic", withBasic("alice", alicePassword), "alice|editor,member|basic|"},
+		{"jwt", bearer(token), "alice|editor,member|jwt|" + claims.ID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.headers["X-Claimed-User"] = "mallory"
+			resp, body := call(t, tester, "GET", httpBase+"/placeholders", tt.headers, "")
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d body %s", resp.StatusCode, body)
+			}
+			if got := up.received(t).Get("X-Seen"); got != tt.want {
+				t.Errorf("upstream placeholders = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
