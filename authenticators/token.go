@@ -172,10 +172,10 @@ func (t *Token) Authenticate(r *http.Request) (*identity.Identity, error) {
 	}
 	sum, remembered := hasher.Lookup(key)
 	now := t.now()
-	e, stale := t.cache.get(sum, now)
+	e, stale := t.cache.get(*sum, now)
 	if e == nil {
 		var err error
-		if e, err = t.fetch(r.Context(), sum, keyID, stale, now); err != nil {
+		if e, err = t.fetch(r.Context(), *sum, keyID, stale, now); err != nil {
 			return nil, err
 		}
 	}

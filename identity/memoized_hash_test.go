@@ -12,15 +12,15 @@ func TestMemoizedHash(t *testing.T) {
 		wantRemembered bool
 	}{
 		{func() {}, false},
-		{func() { m.Remember("rat_key", want) }, true},
+		{func() { m.Remember("rat_key", &want) }, true},
 		{func() { m.Forget("rat_other") }, true},
 		{func() { m.Forget("rat_key") }, false},
 	}
 	for i, s := range steps {
 		s.do()
 		sum, remembered := m.Lookup("rat_key")
-		if sum != want || remembered != s.wantRemembered {
-			t.Fatalf("step %d: Lookup = %x, %v; want %x, %v", i, sum, remembered, want, s.wantRemembered)
+		if *sum != want || remembered != s.wantRemembered {
+			t.Fatalf("step %d: Lookup = %x, %v; want %x, %v", i, *sum, remembered, want, s.wantRemembered)
 		}
 	}
 	if _, remembered := m.Lookup("rat_other"); remembered {

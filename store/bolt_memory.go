@@ -151,16 +151,14 @@ func newSessionCache(max int) *sessionCache {
 	return &sessionCache{max: max, entries: make(map[string]Session)}
 }
 
-// get returns a copy of the cached session under idHash (its hashes in
-// one new array: the caller may modify them).
+// get returns the cached session under idHash. Its hashes are the
+// cache's own (read-only, as Store.Session's are): a cached session is
+// never modified, only replaced.
 func (c *sessionCache) get(idHash []byte) (Session, bool) {
 	c.mu.RLock()
 	s, ok := c.entries[string(idHash)]
 	c.mu.RUnlock()
-	if !ok {
-		return Session{}, false
-	}
-	return cloneSession(s), true
+	return s, ok
 }
 
 // generation is the value to pass to putUnchanged for a read that begins

@@ -272,7 +272,7 @@ func (m *memoryBackend) Session(_ context.Context, idHash []byte) (Session, erro
 	if !ok || sessionExpired(s, m.now()) {
 		return Session{}, ErrNotFound
 	}
-	return cloneSession(s), nil
+	return s, nil // read-only: a stored session is replaced, never modified
 }
 
 // UpdateSession implements Store.

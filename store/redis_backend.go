@@ -308,8 +308,8 @@ func (b *redisBackend) Session(ctx context.Context, idHash []byte) (Session, err
 	if sessionExpired(s, b.now()) {
 		return Session{}, ErrNotFound
 	}
-	b.conn.cacheSession(key, gen, s)
-	return cloneSession(s), nil
+	b.conn.cacheSession(key, gen, s) // caches a copy
+	return s, nil
 }
 
 // UpdateSession implements Store.

@@ -279,7 +279,7 @@ func (c *redisConn) cachedSession(key []byte) (Session, bool) {
 	if !ok || e.session == nil || sessionExpired(*e.session, time.Now()) {
 		return Session{}, false
 	}
-	return cloneSession(*e.session), true
+	return *e.session, true // read-only, as Store.Session's
 }
 
 func (c *redisConn) cacheSession(key string, gen uint64, s Session) {

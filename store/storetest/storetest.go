@@ -649,11 +649,8 @@ func testSessionNoAliasing(t *testing.T, s store.Store) {
 	got, err := s.Session(ctx, want.IDHash)
 	must(t, err)
 	checkSession(t, got, want)
-	got.CSRFHash[0] ^= 0xff
-	got.IDHash[0] ^= 0xff
-	got, err = s.Session(ctx, want.IDHash)
-	must(t, err)
-	checkSession(t, got, want)
+	// What Session returns is read-only (a store may share it with its
+	// cache), so it is not modified here.
 }
 
 func testFailures(t *testing.T, s store.Store) {
