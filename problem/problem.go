@@ -4,6 +4,7 @@ package problem
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -36,9 +37,9 @@ func Unauthorized(w http.ResponseWriter, challenge, detail string) {
 
 // write sends the problem with the WWW-Authenticate challenge, if any. It
 // is on the path of every refused credential, so it allocates little: the
-// body is encoded without reflection (Append), and the header values share
-// one new array (never a shared one: a later handler may edit values in
-// place).
+// body is encoded without reflection (Append) into a pooled buffer, and
+// the header values share one new array (never a shared one: a later
+// handler may edit values in place).
 func write(w http.ResponseWriter, status int, detail, challenge string) {
 	values := []string{"application/problem+json", "no-store", "nosniff", challenge}
 	h := w.Header()
@@ -48,23 +49,62 @@ func write(w http.ResponseWriter, status int, detail, challenge string) {
 	if challenge != "" {
 		h["Www-Authenticate"] = values[3:4:4]
 	}
-	var stack [256]byte
-	body := Append(stack[:0], status, detail)
+	buf := bodies.Get().(*[]byte)
+	body := Append((*buf)[:0], status, detail)
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	_, _ = w.Write(body) // a Writer does not keep what it is given
+	if cap(body) <= maxPooledBody {
+		*buf = body
+		bodies.Put(buf)
+	}
 }
+
+// bodies are the buffers problem bodies are encoded in: the Writer is an
+// interface, so a buffer on the stack would move to the heap each time.
+var bodies = sync.Pool{New: func() any {
+	b := make([]byte, 0, 256)
+	return &b
+}}
+
+// maxPooledBody bounds a pooled buffer: one grown by an odd long detail is
+// dropped.
+const maxPooledBody = 1024
 
 // Append appends the problem's JSON body to dst: the bytes json.Marshal of
 // Details{"about:blank", the status text, status, detail} makes.
 func Append(dst []byte, status int, detail string) []byte {
+	if head, ok := heads[status]; ok {
+		dst = append(dst, head...)
+	} else {
+		dst = appendHead(dst, status)
+	}
+	dst = appendJSONString(dst, detail)
+	return append(dst, '}')
+}
+
+// appendHead appends the body up to the detail's value.
+func appendHead(dst []byte, status int) []byte {
 	dst = append(dst, `{"type":"about:blank","title":`...)
 	dst = appendJSONString(dst, http.StatusText(status))
 	dst = append(dst, `,"status":`...)
 	dst = strconv.AppendInt(dst, int64(status), 10)
-	dst = append(dst, `,"detail":`...)
-	dst = appendJSONString(dst, detail)
-	return append(dst, '}')
+	return append(dst, `,"detail":`...)
 }
+
+// heads are appendHead's bytes for the statuses this handler answers
+// with, made once.
+var heads = func() map[int]string {
+	m := map[int]string{}
+	for _, status := range []int{
+		http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
+		http.StatusMethodNotAllowed, http.StatusConflict, http.StatusRequestEntityTooLarge,
+		http.StatusUnsupportedMediaType, http.StatusTooManyRequests, http.StatusInternalServerError,
+		http.StatusServiceUnavailable,
+	} {
+		m[status] = string(appendHead(nil, status))
+	}
+	return m
+}()
 
 // appendJSONString appends s as a JSON string exactly as encoding/json
 // writes it: `"`, `\` and control characters escaped, `<`, `>`, `&`,
