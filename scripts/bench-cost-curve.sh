@@ -56,9 +56,10 @@ BEGIN { kinds["token"] = "API tokens"; kinds["session"] = "sessions"; kinds["rev
 		v("http-p50-us", "%.0f"), v("http-p99-us", "%.0f"), v("store-MB", "%.1f"),
 		v("start-ms", "%.0f"), v("start-empty-ms", "%.0f"), v("caddy-heap-MB", "%.1f"), v("caddy-rss-MB", "%.0f"),
 		v("scrape-ms", "%.0f"), v("scrape-rss-MB", "%.0f"), v("scrape-tokens", "%d"), v("scrape-sessions", "%d"))
-	e = e row sprintf("| %s | %s | %s | %s / %s | %s (%s) |\n", v("sweep-s", "%.2f"),
+	e = e row sprintf("| %s | %s | %s | %s / %s | %s (%s) | %s |\n", v("sweep-s", "%.2f"),
 		back == "redis" ? "–" : sprintf("%d (%d)", m["transactions"], m["slow-transactions"]), hold(),
-		v("alone-write-max-ms", "%.1f"), v("sweep-write-max-ms", "%.1f"), v("sweep-writes", "%d"), v("sweep-slow-writes", "%d"))
+		v("alone-write-max-ms", "%.1f"), v("sweep-write-max-ms", "%.1f"), v("sweep-writes", "%d"), v("sweep-slow-writes", "%d"),
+		("sweep-wait-max-ms" in m) ? sprintf("%.1f (%d)", m["sweep-wait-max-ms"], m["sweep-slow-waits"]) : "–")
 	if ("index-s" in m)
 		x = x sprintf("| %s | %s | %s | %s | %s (%s) |\n", size(n), v("index-s", "%.2f"),
 			m["index-cmd-max-ms"] == 0 ? "< 1" : v("index-cmd-max-ms", "%.0f"), v("index-write-max-ms", "%.1f"),
@@ -69,8 +70,8 @@ END {
 	print "|---|---|---|---|---|---|---|---|---|"
 	printf "%s", a
 	print ""
-	print "| backend | records | expiry s | write transactions (over 10 ms) | longest write hold ms | write max ms: alone / during expiry | writes during expiry (over 10 ms) |"
-	print "|---|---|---|---|---|---|---|"
+	print "| backend | records | expiry s | write transactions (over 10 ms) | longest write hold ms | write max ms: alone / during expiry | writes during expiry (over 10 ms) | longest wait for the writer lock ms (waits over 10 ms) |"
+	print "|---|---|---|---|---|---|---|---|"
 	printf "%s", e
 	if (x != "") {
 		print ""

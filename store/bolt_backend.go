@@ -68,6 +68,10 @@ type boltBackend struct {
 	// onSweepBatch, when set, is told of each of them. Tests set both.
 	sweepLimits  sweepLimits
 	onSweepBatch func(sweepBatch)
+	// onWriteBegun, when set, is called as a write other than the sweep's
+	// begins, once it holds bbolt's writer lock: a benchmark times how
+	// long a login waited for it.
+	onWriteBegun func()
 }
 
 // openBolt returns the store of the file at path, which its first
@@ -147,6 +151,13 @@ func (b *boltBackend) update(ctx context.Context, fn func(tx *bolt.Tx, w *boltWr
 	db, err := b.ready(ctx)
 	if err != nil {
 		return err
+	}
+	if begun := b.onWriteBegun; begun != nil {
+		inner := fn
+		fn = func(tx *bolt.Tx, w *boltWrites) error {
+			begun()
+			return inner(tx, w)
+		}
 	}
 	return b.updateDB(db, fn)
 }

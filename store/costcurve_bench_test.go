@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -242,11 +243,29 @@ type curveWriter struct {
 	longest time.Duration
 	writes  int
 	slow    int // writes that took longer than curveSlow
-	err     error
+	// With a bolt store: the longest wait for bbolt's writer lock, and
+	// the waits longer than curveSlow (what issue 18 bounds).
+	waits     *writeWaits
+	longWait  time.Duration
+	slowWaits int
+	err       error
 }
 
-func startCurveWriter(b *testing.B, s SessionStore) *curveWriter {
-	w := &curveWriter{stop: make(chan struct{}), done: make(chan struct{})}
+// writeWaits times how long each write of one goroutine waited for bbolt's
+// writer lock: set begun as the store's onWriteBegun.
+type writeWaits struct{ at atomic.Int64 }
+
+func (ww *writeWaits) begun() { ww.at.Store(time.Now().UnixNano()) }
+
+// since is how long the write that began at start waited for the lock.
+func (ww *writeWaits) since(start time.Time) time.Duration {
+	return time.Unix(0, ww.at.Load()).Sub(start)
+}
+
+// startCurveWriter starts the writer on s; waits, when not nil, is s's
+// onWriteBegun.
+func startCurveWriter(b *testing.B, s SessionStore, waits *writeWaits) *curveWriter {
+	w := &curveWriter{stop: make(chan struct{}), done: make(chan struct{}), waits: waits}
 	b.Cleanup(w.halt)
 	go func() {
 		defer close(w.done)
@@ -256,16 +275,20 @@ func startCurveWriter(b *testing.B, s SessionStore) *curveWriter {
 				return
 			default:
 			}
-			writes, err := loginLogout(s, -1-i)
+			writes, waited, err := loginLogout(s, -1-i, w.waits)
 			if err != nil {
 				w.err = err
 				return
 			}
-			for _, d := range writes {
+			for j, d := range writes {
 				w.longest = max(w.longest, d)
+				w.longWait = max(w.longWait, waited[j])
 				w.writes++
 				if d > curveSlow {
 					w.slow++
+				}
+				if waited[j] > curveSlow {
+					w.slowWaits++
 				}
 			}
 		}
@@ -287,25 +310,36 @@ func (w *curveWriter) finish(b *testing.B, prefix string) {
 	b.ReportMetric(ms(w.longest), prefix+"-write-max-ms")
 	b.ReportMetric(float64(w.writes), prefix+"-writes")
 	b.ReportMetric(float64(w.slow), prefix+"-slow-writes")
+	if w.waits != nil {
+		b.ReportMetric(ms(w.longWait), prefix+"-wait-max-ms")
+		b.ReportMetric(float64(w.slowWaits), prefix+"-slow-waits")
+	}
 }
 
 // loginLogout creates the i-th generated session, live long after every
 // loaded record has expired, and deletes it, and returns how long each of
-// the two writes took.
-func loginLogout(s SessionStore, i int) ([2]time.Duration, error) {
+// the two writes took and, with waits (bolt), how long each waited for the
+// writer lock.
+func loginLogout(s SessionStore, i int, waits *writeWaits) (took, waited [2]time.Duration, err error) {
 	ctx := context.Background()
 	now := time.Now()
 	sess := fixtureSession(i, now, now.Add(4*curveLive))
-	start := time.Now()
-	if err := s.CreateSession(ctx, sess); err != nil {
-		return [2]time.Duration{}, err
+	write := func(j int, op func() error) error {
+		start := time.Now()
+		if err := op(); err != nil {
+			return err
+		}
+		took[j] = time.Since(start)
+		if waits != nil {
+			waited[j] = waits.since(start)
+		}
+		return nil
 	}
-	created := time.Since(start)
-	start = time.Now()
-	if err := s.DeleteSession(ctx, sess.IDHash); err != nil {
-		return [2]time.Duration{}, err
+	if err := write(0, func() error { return s.CreateSession(ctx, sess) }); err != nil {
+		return took, waited, err
 	}
-	return [2]time.Duration{created, time.Since(start)}, nil
+	err = write(1, func() error { return s.DeleteSession(ctx, sess.IDHash) })
+	return took, waited, err
 }
 
 // aloneWriteMax logs in and out curveAloneWrites times, with nothing else
@@ -313,7 +347,7 @@ func loginLogout(s SessionStore, i int) ([2]time.Duration, error) {
 func aloneWriteMax(b *testing.B, s SessionStore) time.Duration {
 	var longest time.Duration
 	for i := range curveAloneWrites {
-		writes, err := loginLogout(s, -10_000_000-i)
+		writes, _, err := loginLogout(s, -10_000_000-i, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -380,7 +414,9 @@ func (c *curveBolt) expire(b *testing.B, _ recordKind, n int) {
 		deleting = max(deleting, sb.deleting)
 		records += sb.records
 	}
-	w := startCurveWriter(b, bb)
+	waits := &writeWaits{}
+	bb.onWriteBegun = waits.begun
+	w := startCurveWriter(b, bb, waits)
 	start := time.Now()
 	if err := bb.sweep(time.Now().Add(2 * curveLive)); err != nil {
 		b.Fatal(err)
@@ -550,7 +586,7 @@ func (c *curveRedis) expire(b *testing.B, kind recordKind, n int) {
 	expired := c.info(b, "stats", "expired_keys")
 	c.resetLatency(b)
 	time.Sleep(time.Until(at.Add(-50 * time.Millisecond)))
-	w := startCurveWriter(b, rb)
+	w := startCurveWriter(b, rb, nil)
 	time.Sleep(time.Until(at))
 	deadline := at.Add(5 * time.Minute)
 	for c.info(b, "stats", "expired_keys")-expired < float64(len(expiring)) {
@@ -570,7 +606,7 @@ func (c *curveRedis) expire(b *testing.B, kind recordKind, n int) {
 		return
 	}
 	c.resetLatency(b)
-	w = startCurveWriter(b, rb)
+	w = startCurveWriter(b, rb, nil)
 	start := time.Now()
 	if _, err := rb.Tokens(ctx, ""); err != nil {
 		b.Fatal(err)
