@@ -45,11 +45,16 @@ func provisionHandler(b testing.TB, h *Handler) {
 }
 
 // benchRequest is a request as Caddy hands it to a handler: with the vars
-// map in its context and a replacer that knows the HTTP placeholders.
+// map in its context, a replacer that knows the HTTP placeholders, and
+// the headers an API client sends besides its credential (curl's and Go's
+// together), which the handler walks for spoofed identity headers.
 func benchRequest(header http.Header) *http.Request {
 	r := httptest.NewRequest("GET", "/api/items", nil)
 	r = r.WithContext(context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{}))
 	caddyhttp.NewTestReplacer(r)
+	r.Header.Set("User-Agent", "curl/8.14.1")
+	r.Header.Set("Accept", "application/json")
+	r.Header.Set("Accept-Encoding", "gzip")
 	for k, v := range header {
 		r.Header[k] = v
 	}

@@ -175,7 +175,7 @@ func (t *Token) Authenticate(r *http.Request) (*identity.Identity, error) {
 	e, stale := t.cache.get(*sum, now)
 	if e == nil {
 		var err error
-		if e, err = t.fetch(r.Context(), *sum, keyID, stale, now); err != nil {
+		if e, err = t.fetch(r.Context(), sum, keyID, stale, now); err != nil {
 			return nil, err
 		}
 	}
@@ -212,7 +212,7 @@ func tokenCredential(header []string) (key string, bearer, ok bool) {
 
 // fetch reads the token with key hash sum from the store and caches it. It
 // returns nil (no error) when there is no such token.
-func (t *Token) fetch(ctx context.Context, sum [32]byte, keyID string, stale *tokenEntry, now time.Time) (*tokenEntry, error) {
+func (t *Token) fetch(ctx context.Context, sum *[32]byte, keyID string, stale *tokenEntry, now time.Time) (*tokenEntry, error) {
 	epoch := revocationEpoch.Load()
 	rec, err := t.store.TokenByKeyHash(ctx, sum[:])
 	if errors.Is(err, store.ErrNotFound) {
@@ -253,7 +253,7 @@ func (t *Token) fetch(ctx context.Context, sum [32]byte, keyID string, stale *to
 			e.usage.last.Store(rec.LastUsed.UnixNano())
 		}
 	}
-	t.cache.put(sum, e)
+	t.cache.put(*sum, e)
 	return e, nil
 }
 

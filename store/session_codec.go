@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -66,10 +67,10 @@ func decodeSession(idHash, v []byte) (Session, error) {
 		return time.Unix(0, int64(binary.BigEndian.Uint64(v[1+8*i:]))).UTC()
 	}
 	return Session{
-		IDHash:      append([]byte(nil), idHash...),
+		IDHash:      slices.Clip(append([]byte(nil), idHash...)),
 		User:        rest,
 		ClientAddr:  addr,
-		CSRFHash:    append([]byte(nil), csrf...),
+		CSRFHash:    slices.Clip(append([]byte(nil), csrf...)),
 		Created:     at(0),
 		IdleExpires: at(1),
 		Expires:     at(2),

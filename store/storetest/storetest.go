@@ -650,7 +650,26 @@ func testSessionNoAliasing(t *testing.T, s store.Store) {
 	must(t, err)
 	checkSession(t, got, want)
 	// What Session returns is read-only (a store may share it with its
-	// cache), so it is not modified here.
+	// cache), so it is not modified here; but a caller appending to its
+	// hashes must get a new array, never write into a shared one.
+	if cap(got.IDHash) != len(got.IDHash) || cap(got.CSRFHash) != len(got.CSRFHash) {
+		t.Errorf("Session's hashes have room to append into (cap %d/%d, len %d/%d)",
+			cap(got.IDHash), cap(got.CSRFHash), len(got.IDHash), len(got.CSRFHash))
+	}
+
+	// Neither is the session given to UpdateSession kept, after a read
+	// that may have cached the session.
+	update := newSession("alias", sess.Created)
+	update.IdleExpires = update.IdleExpires.Add(time.Minute)
+	want.IdleExpires = update.IdleExpires
+	must(t, s.UpdateSession(ctx, update))
+	_, err = s.Session(ctx, want.IDHash)
+	must(t, err)
+	update.CSRFHash[0] ^= 0xff
+	update.IDHash[0] ^= 0xff
+	got, err = s.Session(ctx, want.IDHash)
+	must(t, err)
+	checkSession(t, got, want)
 }
 
 func testFailures(t *testing.T, s store.Store) {
