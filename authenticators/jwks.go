@@ -253,7 +253,7 @@ func (t *trustedIssuer) fetchKeys(ctx context.Context) error {
 	if len(v.byKid) == 0 {
 		return fmt.Errorf("the JWKS at %s has no usable key", t.jwksURL)
 	}
-	t.keys.Store(&jwksKeys{verifier: v, verified: cache.NewBySecret[*identity.Identity](maxVerifiedTokens)})
+	t.keys.Store(&jwksKeys{verifier: v, verified: cache.NewBySecretOnSecondSight[*identity.Identity](maxVerifiedTokens)})
 	t.logger.Debug("jwt: identity provider keys fetched", zap.Int("keys", len(v.byKid)))
 	return nil
 }

@@ -88,7 +88,8 @@ type JWT struct {
 	challenge   string
 	invalid     string
 	// verified remembers tokens that passed every signature and claim check,
-	// by their exact text, so a repeated request skips parsing. Expiry,
+	// by their exact text, from their second use on, so a repeated request
+	// skips parsing while a token used once costs no copy. Expiry,
 	// revocation and the user are still checked on every request. The cache
 	// lives as long as this config: a reload (new keys, users) starts anew.
 	verified *cache.BySecret[*identity.Identity]
@@ -158,7 +159,7 @@ func (j *JWT) Bind(env Env) error {
 		})
 		j.jwks = []map[string]string{} // a shared secret is never published
 	}
-	j.verified = cache.NewBySecret[*identity.Identity](maxVerifiedTokens)
+	j.verified = cache.NewBySecretOnSecondSight[*identity.Identity](maxVerifiedTokens)
 	if err := j.bindTrust(env); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -23,6 +24,9 @@ import (
 type BySecret[V any] struct {
 	seed    maphash.Seed
 	entries *Bounded[uint64, secretEntry[V]]
+	// sightings, when not nil, are the hashes of secrets put once
+	// recently (NewBySecretOnSecondSight), one per slot.
+	sightings []atomic.Uint64
 }
 
 type secretEntry[V any] struct {
@@ -34,6 +38,22 @@ type secretEntry[V any] struct {
 func NewBySecret[V any](size int) *BySecret[V] {
 	return &BySecret[V]{seed: maphash.MakeSeed(), entries: New[uint64, secretEntry[V]](size)}
 }
+
+// NewBySecretOnSecondSight makes a cache holding at most size secrets that
+// stores a secret only when it is put a second time while the mark of its
+// first put is still in a table of recent first puts (4096 slots, one hash
+// each, overwritten by later ones): a value used once, such as a JWT sent
+// by a client that mints a new one per request, then costs no copy and no
+// insert, and never evicts a value in use. A secret already stored is
+// replaced at once.
+func NewBySecretOnSecondSight[V any](size int) *BySecret[V] {
+	c := NewBySecret[V](size)
+	c.sightings = make([]atomic.Uint64, sightingSlots)
+	return c
+}
+
+// sightingSlots is the size of the table of first puts: 32 KiB.
+const sightingSlots = 4096
 
 // Get returns the value stored under secret.
 func (c *BySecret[V]) Get(secret string) (V, bool) {
@@ -48,7 +68,27 @@ func (c *BySecret[V]) Get(secret string) (V, bool) {
 // Put stores v under secret, replacing what another secret of the same
 // hash stored (the next Get of that one misses).
 func (c *BySecret[V]) Put(secret string, v V) {
-	c.entries.Put(maphash.String(c.seed, secret), secretEntry[V]{secret: strings.Clone(secret), value: v})
+	h := maphash.String(c.seed, secret)
+	if c.sightings != nil && !c.seenBefore(h) {
+		return
+	}
+	c.entries.Put(h, secretEntry[V]{secret: strings.Clone(secret), value: v})
+}
+
+// seenBefore reports whether the secret of hash h was put before (its mark
+// is in the table, or it is stored), and marks it otherwise. A mark is a
+// hash, not the secret: a collision stores a secret a put early, which
+// costs memory, never a wrong answer (Get compares the whole secret).
+func (c *BySecret[V]) seenBefore(h uint64) bool {
+	slot := &c.sightings[h&(sightingSlots-1)]
+	if slot.Load() == h {
+		return true
+	}
+	if _, ok := c.entries.Get(h); ok {
+		return true
+	}
+	slot.Store(h)
+	return false
 }
 
 // Delete removes what is stored under secret.

@@ -34,6 +34,39 @@ func TestBySecret(t *testing.T) {
 	}
 }
 
+// TestBySecretOnSecondSight: a secret is stored on its second put, not its
+// first; one stored already is replaced at once; and a first put whose
+// mark was overwritten by another secret's counts as a first put again.
+func TestBySecretOnSecondSight(t *testing.T) {
+	c := NewBySecretOnSecondSight[int](100)
+	steps := []struct {
+		do      func()
+		secret  string
+		want    int
+		wantHit bool
+	}{
+		{func() { c.Put("jwt_a", 1) }, "jwt_a", 0, false},
+		{func() { c.Put("jwt_a", 2) }, "jwt_a", 2, true},
+		{func() { c.Put("jwt_a", 3) }, "jwt_a", 3, true}, // replaced at once
+		{func() { c.Put("jwt_b", 1) }, "jwt_b", 0, false},
+		{func() { c.Delete("jwt_a") }, "jwt_a", 0, false},
+		{func() { c.Put("jwt_a", 4) }, "jwt_a", 4, true}, // its mark is still there
+		{func() {
+			c.Put("jwt_c", 1)
+			// Overwrite jwt_c's mark, as another secret of the same slot would.
+			c.sightings[maphash.String(c.seed, "jwt_c")&(sightingSlots-1)].Store(0)
+			c.Put("jwt_c", 2)
+		}, "jwt_c", 0, false},
+	}
+	for i, s := range steps {
+		s.do()
+		v, ok := c.Get(s.secret)
+		if ok != s.wantHit || v != s.want {
+			t.Fatalf("step %d: Get(%q) = %d, %v; want %d, %v", i, s.secret, v, ok, s.want, s.wantHit)
+		}
+	}
+}
+
 // TestEqualSecrets: a difference anywhere (in a whole word, in the tail)
 // makes two secrets unequal.
 func TestEqualSecrets(t *testing.T) {
