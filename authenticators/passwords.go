@@ -144,6 +144,15 @@ func (p *Passwords) Check(r *http.Request, user, password []byte) (*identity.Acc
 		p.reset(ctx, c)
 		return acct, nil
 	}
+	return p.checkHashing(r, user, password, addr)
+}
+
+// checkHashing is Check for a password not verified before. A function of
+// its own, so that the frame of a cached password's check stays small: a
+// deep stack makes a server's goroutines grow theirs again after every GC
+// shrank them.
+func (p *Passwords) checkHashing(r *http.Request, user, password []byte, addr string) (*identity.Account, error) {
+	ctx := r.Context()
 	c := p.countersFor(identity.NameHash(user), addr)
 	if err := p.lockedOut(ctx, &c); err != nil {
 		return nil, err
@@ -287,15 +296,21 @@ func (p *Passwords) lockedOut(ctx context.Context, c *counters) error {
 		k := &c[i]
 		k.count = got[i].Count
 		if got[i].Count >= k.limit {
-			countThrottled(k.key)
-			return &Rejection{
-				Status:     http.StatusTooManyRequests,
-				Detail:     "Too many failed logins for " + k.who + "; try again later.",
-				RetryAfter: got[i].Expires.Sub(p.now()),
-			}
+			return p.throttled(k, got[i].Expires)
 		}
 	}
 	return nil
+}
+
+// throttled is the 429 of a check under k's lockout, which lasts until
+// expires.
+func (p *Passwords) throttled(k *counter, expires time.Time) error {
+	countThrottled(k.key)
+	return &Rejection{
+		Status:     http.StatusTooManyRequests,
+		Detail:     "Too many failed logins for " + k.who + "; try again later.",
+		RetryAfter: expires.Sub(p.now()),
+	}
 }
 
 // fail counts a failure and, at the limit, extends the counter to the

@@ -218,7 +218,7 @@ func (s *Session) Authenticate(r *http.Request) (*identity.Identity, error) {
 
 // checkWrite applies Django's rules for unsafe methods: Origin (or Referer)
 // over HTTPS, then the CSRF token.
-func (s *Session) checkWrite(r *http.Request, sess store.Session, h *sessionHasher) error {
+func (s *Session) checkWrite(r *http.Request, sess *store.Session, h *sessionHasher) error {
 	if ArrivedOverTLS(r) {
 		if err := checkOrigin(r, s.TrustedOrigins); err != nil {
 			return err
@@ -250,7 +250,7 @@ func (s *Session) CheckLoginOrigin(r *http.Request) error {
 
 // maybeExtend queues an idle-expiry extension at most once a minute (or
 // every half idle_timeout, when that is shorter).
-func (s *Session) maybeExtend(sess store.Session, now time.Time) {
+func (s *Session) maybeExtend(sess *store.Session, now time.Time) {
 	idle := time.Duration(s.IdleTimeout)
 	step := min(extendEvery, idle/2)
 	if sess.IdleExpires.Sub(now) > idle-step {
@@ -261,9 +261,10 @@ func (s *Session) maybeExtend(sess store.Session, now time.Time) {
 		return // already queued
 	}
 	s.extended.Put(key, now.UnixNano())
-	sess.IdleExpires = now.Add(idle)
+	extended := *sess // the store's own is read-only
+	extended.IdleExpires = now.Add(idle)
 	select {
-	case s.extend <- sess:
+	case s.extend <- extended:
 	default: // the extender is behind; a later request will try again
 	}
 }

@@ -164,7 +164,7 @@ func (m *MeasuredStore) CreateSession(ctx context.Context, s store.Session) erro
 }
 
 // Session implements store.Store, timed.
-func (m *MeasuredStore) Session(ctx context.Context, idHash []byte) (store.Session, error) {
+func (m *MeasuredStore) Session(ctx context.Context, idHash []byte) (*store.Session, error) {
 	start := monotonic.Now()
 	s, err := m.Store.Session(ctx, idHash)
 	m.done(opSession, start, err)

@@ -16,7 +16,10 @@
 # are rest_auth's own CPU per request, printed as a markdown table.
 # Sampling puts a few % of noise on it; the server's other costs (the HTTP
 # stack, the GC) are not counted. Every process it starts is stopped, and
-# its temporary directory removed, however it ends.
+# its temporary directory removed, however it ends. With
+# BENCH_PROFILE_KEEP=<dir>, the profiles (0.prof … 3.prof, in the order
+# above) and the Caddy binary they belong to are copied there first, to
+# read with `go tool pprof <dir>/caddy <dir>/2.prof`.
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,6 +61,10 @@ for c in "${!labels[@]}"; do
 	sleep 2 # warm
 	curl -fsS -o "$work/$c.prof" "http://127.0.0.1:$caddy_admin/debug/pprof/profile?seconds=$seconds"
 	wrk_wait profile
+	if [[ -n ${BENCH_PROFILE_KEEP:-} ]]; then
+		mkdir -p "$BENCH_PROFILE_KEEP"
+		cp "$work/$c.prof" "$work/caddy" "$BENCH_PROFILE_KEEP/"
+	fi
 	# The handler's cumulative samples and those of the handler after it
 	# (respond), in seconds.
 	read -r own < <(go tool pprof -peek 'restauth\.\(\*Handler\)\.ServeHTTP$' "$work/caddy" "$work/$c.prof" 2>/dev/null | awk '

@@ -584,24 +584,31 @@ func (b *boltBackend) CreateSession(ctx context.Context, s Session) error {
 }
 
 // Session implements Store.
-func (b *boltBackend) Session(ctx context.Context, idHash []byte) (Session, error) {
+func (b *boltBackend) Session(ctx context.Context, idHash []byte) (*Session, error) {
 	if len(idHash) == 0 {
-		return Session{}, ErrNotFound
+		return nil, ErrNotFound
 	}
 	if _, err := b.ready(ctx); err != nil {
-		return Session{}, err
+		return nil, err
 	}
 	// A cached session is a present one (a write drops it from the cache
 	// before it leaves the key set): the key set is asked only on a miss.
-	if s, ok := b.mem.records.get(idHash); ok {
-		if sessionExpired(s, b.now()) {
-			return Session{}, ErrNotFound
+	if s := b.mem.records.get(idHash); s != nil {
+		if sessionExpired(*s, b.now()) {
+			return nil, ErrNotFound
 		}
 		return s, nil
 	}
 	if !b.mem.sessions.mayContainBytes(idHash) {
-		return Session{}, ErrNotFound
+		return nil, ErrNotFound
 	}
+	return b.readSession(ctx, idHash)
+}
+
+// readSession is Session from the file. A function of its own, so that
+// the frame of a cached session's read stays small: a deep stack makes a
+// server's goroutines grow theirs again after every GC shrank them.
+func (b *boltBackend) readSession(ctx context.Context, idHash []byte) (*Session, error) {
 	gen := b.mem.records.generation()
 	var s Session
 	err := b.view(ctx, func(tx *bolt.Tx) error {
@@ -610,10 +617,9 @@ func (b *boltBackend) Session(ctx context.Context, idHash []byte) (Session, erro
 		return err
 	})
 	if err != nil {
-		return Session{}, err
+		return nil, err
 	}
-	b.mem.records.putUnchanged(gen, s)
-	return s, nil
+	return b.mem.records.putUnchanged(gen, s), nil
 }
 
 // UpdateSession implements Store.

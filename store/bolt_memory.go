@@ -144,21 +144,21 @@ type sessionCache struct {
 	mu      sync.RWMutex
 	gen     uint64
 	max     int
-	entries map[string]Session
+	entries map[string]*Session
 }
 
 func newSessionCache(max int) *sessionCache {
-	return &sessionCache{max: max, entries: make(map[string]Session)}
+	return &sessionCache{max: max, entries: make(map[string]*Session)}
 }
 
-// get returns the cached session under idHash. Its hashes are the
-// cache's own (read-only, as Store.Session's are): a cached session is
-// never modified, only replaced.
-func (c *sessionCache) get(idHash []byte) (Session, bool) {
+// get returns the cached session under idHash, or nil. It is the cache's
+// own (read-only, as Store.Session's are): a cached session is never
+// modified, only replaced.
+func (c *sessionCache) get(idHash []byte) *Session {
 	c.mu.RLock()
-	s, ok := c.entries[string(idHash)]
+	s := c.entries[string(idHash)]
 	c.mu.RUnlock()
-	return s, ok
+	return s
 }
 
 // generation is the value to pass to putUnchanged for a read that begins
@@ -169,12 +169,14 @@ func (c *sessionCache) generation() uint64 {
 	return c.gen
 }
 
-// putUnchanged caches s unless a change was recorded since gen.
-func (c *sessionCache) putUnchanged(gen uint64, s Session) {
+// putUnchanged caches s, just decoded (its hashes its own), unless a change
+// was recorded since gen, and returns it, read-only from now on.
+func (c *sessionCache) putUnchanged(gen uint64, s Session) *Session {
+	cached := &s
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {
-		return
+		return cached
 	}
 	if len(c.entries) >= c.max {
 		drop := max(c.max/10, 1)
@@ -185,7 +187,8 @@ func (c *sessionCache) putUnchanged(gen uint64, s Session) {
 			}
 		}
 	}
-	c.entries[string(s.IDHash)] = cloneSession(s)
+	c.entries[string(s.IDHash)] = cached
+	return cached
 }
 
 // drop forgets the sessions under idHashes.

@@ -16,7 +16,7 @@ type memoryBackend struct {
 	tokens   map[string]Token     // by id
 	byHash   map[string]string    // key hash → token id
 	revoked  map[string]time.Time // jti → end of the revocation
-	sessions map[string]Session   // by id hash
+	sessions map[string]*Session  // by id hash; read-only, replaced on update
 	counters map[string]Counter   // by key
 
 	// secretMu serialises Secret so that generate runs once per name
@@ -41,7 +41,7 @@ func newMemoryBackend(interval time.Duration) *memoryBackend {
 		tokens:   make(map[string]Token),
 		byHash:   make(map[string]string),
 		revoked:  make(map[string]time.Time),
-		sessions: make(map[string]Session),
+		sessions: make(map[string]*Session),
 		counters: make(map[string]Counter),
 		secrets:  make(map[string][]byte),
 		now:      time.Now,
@@ -90,7 +90,7 @@ func (m *memoryBackend) sweep(now time.Time) {
 		pause()
 	}
 	for k, s := range m.sessions {
-		if sessionExpired(s, now) {
+		if sessionExpired(*s, now) {
 			delete(m.sessions, k)
 		}
 		pause()
@@ -257,20 +257,20 @@ func (m *memoryBackend) CreateSession(_ context.Context, s Session) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if old, ok := m.sessions[string(s.IDHash)]; ok && !sessionExpired(old, m.now()) {
+	if old, ok := m.sessions[string(s.IDHash)]; ok && !sessionExpired(*old, m.now()) {
 		return fmt.Errorf("creating session: %w", ErrExists)
 	}
-	m.sessions[string(s.IDHash)] = cloneSession(s)
+	m.sessions[string(s.IDHash)] = storedSession(s)
 	return nil
 }
 
 // Session implements Store.
-func (m *memoryBackend) Session(_ context.Context, idHash []byte) (Session, error) {
+func (m *memoryBackend) Session(_ context.Context, idHash []byte) (*Session, error) {
 	m.mu.RLock()
 	s, ok := m.sessions[string(idHash)]
 	m.mu.RUnlock()
-	if !ok || sessionExpired(s, m.now()) {
-		return Session{}, ErrNotFound
+	if !ok || sessionExpired(*s, m.now()) {
+		return nil, ErrNotFound
 	}
 	return s, nil // read-only: a stored session is replaced, never modified
 }
@@ -280,10 +280,10 @@ func (m *memoryBackend) UpdateSession(_ context.Context, s Session) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old, ok := m.sessions[string(s.IDHash)]
-	if !ok || sessionExpired(old, m.now()) {
+	if !ok || sessionExpired(*old, m.now()) {
 		return ErrNotFound
 	}
-	m.sessions[string(s.IDHash)] = cloneSession(s)
+	m.sessions[string(s.IDHash)] = storedSession(s)
 	return nil
 }
 

@@ -50,6 +50,12 @@ func cloneSession(s Session) Session {
 	return s
 }
 
+// storedSession is a copy of s to keep: the caller's s may change.
+func storedSession(s Session) *Session {
+	c := cloneSession(s)
+	return &c
+}
+
 // sessionExpired reports whether s has reached its deadline at now.
 func sessionExpired(s Session, now time.Time) bool {
 	return !now.Before(s.Deadline())

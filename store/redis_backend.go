@@ -281,14 +281,14 @@ func (b *redisBackend) CreateSession(ctx context.Context, s Session) error {
 }
 
 // Session implements Store.
-func (b *redisBackend) Session(ctx context.Context, idHash []byte) (Session, error) {
+func (b *redisBackend) Session(ctx context.Context, idHash []byte) (*Session, error) {
 	if len(idHash) == 0 {
-		return Session{}, ErrNotFound
+		return nil, ErrNotFound
 	}
 	// The key on the stack for the cache lookup: a string only on a miss.
 	var buf [192]byte
 	cacheKey := hex.AppendEncode(append(append(buf[:0], b.prefix...), "s:"...), idHash)
-	if s, ok := b.conn.cachedSession(cacheKey); ok {
+	if s := b.conn.cachedSession(cacheKey); s != nil {
 		return s, nil
 	}
 	key := string(cacheKey)
@@ -296,20 +296,20 @@ func (b *redisBackend) Session(ctx context.Context, idHash []byte) (Session, err
 	v, err := b.conn.client.Get(ctx, key).Bytes()
 	if errors.Is(err, redis.Nil) {
 		b.conn.observe(nil)
-		return Session{}, ErrNotFound
+		return nil, ErrNotFound
 	}
 	if err := b.do("reading session", err); err != nil {
-		return Session{}, err
+		return nil, err
 	}
 	s, err := decodeSession(idHash, v)
 	if err != nil {
-		return Session{}, fmt.Errorf("redis store: reading session: %w", err)
+		return nil, fmt.Errorf("redis store: reading session: %w", err)
 	}
 	if sessionExpired(s, b.now()) {
-		return Session{}, ErrNotFound
+		return nil, ErrNotFound
 	}
-	b.conn.cacheSession(key, gen, s) // caches a copy
-	return s, nil
+	b.conn.cacheSession(key, gen, &s) // read-only from now on
+	return &s, nil
 }
 
 // UpdateSession implements Store.

@@ -274,17 +274,19 @@ func (c *redisConn) cacheToken(key string, gen uint64, t Token) {
 	c.put(key, gen, redisCacheEntry{token: &t})
 }
 
-func (c *redisConn) cachedSession(key []byte) (Session, bool) {
+// cachedSession returns the cached session of key, or nil. It is
+// read-only, as Store.Session's are.
+func (c *redisConn) cachedSession(key []byte) *Session {
 	e, ok := c.lookupBytes(key)
 	if !ok || e.session == nil || sessionExpired(*e.session, time.Now()) {
-		return Session{}, false
+		return nil
 	}
-	return *e.session, true // read-only, as Store.Session's
+	return e.session
 }
 
-func (c *redisConn) cacheSession(key string, gen uint64, s Session) {
-	s = cloneSession(s)
-	c.put(key, gen, redisCacheEntry{session: &s})
+// cacheSession caches s, just decoded: it is read-only from now on.
+func (c *redisConn) cacheSession(key string, gen uint64, s *Session) {
+	c.put(key, gen, redisCacheEntry{session: s})
 }
 
 // cachedCounter returns the cached failure counter of key (zero: none).

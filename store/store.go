@@ -73,10 +73,11 @@ type Revocations interface {
 type SessionStore interface {
 	// CreateSession stores a new session; ErrExists if the id hash is taken.
 	CreateSession(ctx context.Context, s Session) error
-	// Session returns the session whose id hashes to idHash. Its byte
-	// slices are read-only: a store may share them with its cache of
-	// sessions, so that a known session costs no copy.
-	Session(ctx context.Context, idHash []byte) (Session, error)
+	// Session returns the session whose id hashes to idHash. It is
+	// read-only, byte slices included: a store may hand out the session it
+	// caches, so that a known session costs no copy (to change a session,
+	// copy it and call UpdateSession).
+	Session(ctx context.Context, idHash []byte) (*Session, error)
 	// UpdateSession replaces an existing session (e.g. to extend its idle
 	// expiry); ErrNotFound when it is gone.
 	UpdateSession(ctx context.Context, s Session) error

@@ -41,8 +41,8 @@ func (m *memoryBackend) UserSessions(_ context.Context, user string) ([]Session,
 	m.mu.RLock()
 	var list []Session
 	for _, s := range m.sessions {
-		if (user == "" || s.User == user) && !sessionExpired(s, now) {
-			list = append(list, cloneSession(s))
+		if (user == "" || s.User == user) && !sessionExpired(*s, now) {
+			list = append(list, cloneSession(*s))
 		}
 	}
 	m.mu.RUnlock()
@@ -61,7 +61,7 @@ func (m *memoryBackend) DeleteUserSessions(_ context.Context, user string) (int,
 	n := 0
 	for k, s := range m.sessions {
 		if s.User == user {
-			if !sessionExpired(s, now) {
+			if !sessionExpired(*s, now) {
 				n++
 			}
 			delete(m.sessions, k)

@@ -1035,8 +1035,12 @@ func fmtToken(t store.Token) string {
 		t.ID, t.KeyHash, t.Display, t.Owner, t.Roles, t.Description, t.Created, fmtTimePtr(t.Expires), fmtTimePtr(t.LastUsed), t.WriteEnabled, t.AllowedIPs)
 }
 
-func checkSession(t *testing.T, got, want store.Session) {
+func checkSession(t *testing.T, got *store.Session, want store.Session) {
 	t.Helper()
+	if got == nil {
+		t.Errorf("session = nil, want %+v", want)
+		return
+	}
 	same := bytes.Equal(got.IDHash, want.IDHash) &&
 		got.User == want.User &&
 		bytes.Equal(got.CSRFHash, want.CSRFHash) &&

@@ -36,8 +36,8 @@ func testUserSessions(t *testing.T, s store.Store) {
 	if len(list) != 2 {
 		t.Fatalf("UserSessions(alice) = %d sessions, want 2 (the ended one not listed)", len(list))
 	}
-	checkSession(t, list[0], older)
-	checkSession(t, list[1], newer)
+	checkSession(t, &list[0], older)
+	checkSession(t, &list[1], newer)
 	all, err := us.UserSessions(ctx, "")
 	must(t, err)
 	if len(all) != 3 {
