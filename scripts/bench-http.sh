@@ -59,15 +59,8 @@ for n in "$duration" "$rounds" "$max_rate"; do
 		exit 2
 	fi
 done
-source scripts/lib/caddy_process.sh
-need_tools go curl python3
-source scripts/lib/cpu_placement.sh
-source scripts/lib/credentials.sh
-source scripts/lib/wrk_measurement.sh
-need_wrk
-
-bench_workdir
-pin_cpus
+source scripts/lib/pinned_wrk_bench.sh
+pinned_wrk_bench_setup
 threads=1 connections=32 warmup=2
 clk_tck=$(getconf CLK_TCK)
 load_before=$(uptime | sed 's/.*load average: //')

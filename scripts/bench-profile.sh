@@ -28,15 +28,8 @@ if ! [[ $seconds =~ ^[1-9][0-9]*$ ]]; then
 	echo "usage: $0 [profile-seconds]" >&2
 	exit 2
 fi
-source scripts/lib/caddy_process.sh
-need_tools go curl python3
-source scripts/lib/cpu_placement.sh
-source scripts/lib/credentials.sh
-source scripts/lib/wrk_measurement.sh
-need_wrk
-
-bench_workdir
-pin_cpus
+source scripts/lib/pinned_wrk_bench.sh
+pinned_wrk_bench_setup
 build_caddy
 export_jwt_secret
 caddy_admin=$(freeport)
