@@ -108,12 +108,13 @@ func (a *Audit) Rejected(r *http.Request, method, reason string) {
 
 // PasswordAccepted logs a password login on an ordinary request (Basic,
 // DOTAUTH, URL parameters): every request carries the password again, so
-// it is logged at most once a minute per user and client address.
-func (a *Audit) PasswordAccepted(r *http.Request, method, user string) {
+// it is logged at most once a minute per user and client address (addr,
+// ClientIP's).
+func (a *Audit) PasswordAccepted(r *http.Request, addr, method, user string) {
 	if a == nil {
 		return
 	}
-	if _, ok := a.allow(a.successes, auditKey{user: user, addr: ClientIP(r)}, time.Minute); !ok {
+	if _, ok := a.allow(a.successes, auditKey{user: user, addr: addr}, time.Minute); !ok {
 		return
 	}
 	a.Event(EventLoginSucceeded, r, user, zap.String("method", method))

@@ -33,10 +33,10 @@ func TestAuditRateLimits(t *testing.T) {
 		{300 * time.Millisecond, func() { a.Rejected(req, "basic", "Invalid username or password.") }, false},
 		{0, func() { a.Rejected(other, "token", "Invalid token.") }, true},
 		{500 * time.Millisecond, func() { a.Rejected(req, "basic", "Invalid username or password.") }, true},
-		{0, func() { a.PasswordAccepted(req, "basic", "alice") }, true},
-		{30 * time.Second, func() { a.PasswordAccepted(req, "basic", "alice") }, false},
-		{0, func() { a.PasswordAccepted(req, "basic", "bob") }, true},
-		{31 * time.Second, func() { a.PasswordAccepted(req, "basic", "alice") }, true},
+		{0, func() { a.PasswordAccepted(req, ClientIP(req), "basic", "alice") }, true},
+		{30 * time.Second, func() { a.PasswordAccepted(req, ClientIP(req), "basic", "alice") }, false},
+		{0, func() { a.PasswordAccepted(req, ClientIP(req), "basic", "bob") }, true},
+		{31 * time.Second, func() { a.PasswordAccepted(req, ClientIP(req), "basic", "alice") }, true},
 	}
 	for i, s := range steps {
 		clock = clock.Add(s.after)

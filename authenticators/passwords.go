@@ -125,6 +125,11 @@ func NewPasswords(users *identity.Directory, st store.Counters, t Throttle) *Pas
 // skipped (logged once per outage) and the password is checked uncounted,
 // so Basic auth keeps working during a store outage.
 func (p *Passwords) Check(r *http.Request, user, password []byte) (*identity.Account, error) {
+	return p.checkFrom(r, ClientIP(r), user, password)
+}
+
+// checkFrom is Check for a request from the client address addr.
+func (p *Passwords) checkFrom(r *http.Request, addr string, user, password []byte) (*identity.Account, error) {
 	if p.throttle.Off {
 		return p.users.Verify(user, password)
 	}
@@ -132,7 +137,6 @@ func (p *Passwords) Check(r *http.Request, user, password []byte) (*identity.Acc
 		return nil, identity.ErrBadCredentials
 	}
 	ctx := r.Context()
-	addr := ClientIP(r)
 	// A password verified before needs no hashing, but is refused like any
 	// other while a lockout covers it: otherwise a locked-out guesser would
 	// still learn (by a 200) when a guess is right.
@@ -334,13 +338,14 @@ func (p *Passwords) fail(ctx context.Context, k *counter) {
 // checkPassword is the password step of the password authenticators:
 // the account's identity for method, or the rejection to answer with.
 func checkPassword(r *http.Request, p *Passwords, user, password []byte, method string) (*identity.Identity, error) {
-	acct, err := p.Check(r, user, password)
+	addr := ClientIP(r) // once: it walks the request's contexts
+	acct, err := p.checkFrom(r, addr, user, password)
 	if errors.Is(err, identity.ErrBadCredentials) {
 		return nil, Invalid("Invalid username or password.")
 	}
 	if err != nil {
 		return nil, err
 	}
-	p.audit.PasswordAccepted(r, method, acct.Name)
+	p.audit.PasswordAccepted(r, addr, method, acct.Name)
 	return acct.Identity(method), nil
 }
