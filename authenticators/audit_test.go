@@ -17,7 +17,7 @@ func TestAuditRateLimits(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
 	a := NewAudit(zap.New(core).Named("http.handlers.rest_auth"))
 	clock := time.Unix(1_000_000, 0)
-	a.now = func() time.Time { return clock }
+	a.now = func() int64 { return clock.UnixNano() }
 	req := httptest.NewRequest("GET", "/", nil)
 	req.RemoteAddr = "192.0.2.1:1234"
 	other := httptest.NewRequest("GET", "/", nil)

@@ -705,11 +705,7 @@ func (b *boltBackend) CheckFailures(ctx context.Context, keys [3]string) ([3]Cou
 	if _, err := b.ready(ctx); err != nil {
 		return out, fmt.Errorf("reading failures: %w", err)
 	}
-	present := false
-	for _, k := range keys {
-		present = present || k != "" && b.mem.failures.mayContain(k)
-	}
-	if !present {
+	if !b.mem.failures.mayContainAny(keys) {
 		return out, nil
 	}
 	now := b.now()

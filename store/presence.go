@@ -38,6 +38,26 @@ func (p *presence) mayContainBytes(key []byte) bool {
 	return p.mayContainHash(maphash.Bytes(p.seed, key))
 }
 
+// mayContainAny reports whether any of keys (the empty ones left out) may
+// be in the bucket, under one read lock: the three failure counters of a
+// password check.
+func (p *presence) mayContainAny(keys [3]string) bool {
+	var hashes [3]uint64
+	for i, k := range keys {
+		if k != "" {
+			hashes[i] = maphash.String(p.seed, k)
+		}
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for i, h := range hashes {
+		if _, ok := p.counts[h]; ok && keys[i] != "" {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *presence) mayContainHash(h uint64) bool {
 	p.mu.RLock()
 	_, ok := p.counts[h]
