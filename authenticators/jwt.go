@@ -315,8 +315,8 @@ func (j *JWT) parse(ctx context.Context, raw string) (*identity.Identity, error)
 	if err != nil {
 		return nil, fmt.Errorf("jwt: %w", err)
 	}
-	claims, err := keys.verifier.verify(raw)
-	if err != nil {
+	var claims jwtClaimsSeen
+	if err := keys.verifier.verifyInto(raw, &claims); err != nil {
 		if errors.Is(err, errJWTExpired) {
 			return nil, j.ranOut(detailJWTExpired)
 		}

@@ -376,13 +376,15 @@ func (t *trustedIssuer) verifyExternal(ctx context.Context, j *JWT, raw string, 
 		id, cached = keys.verified.Get(raw)
 	}
 	if !cached {
-		claims, err := keys.verifier.verify(raw)
+		var claims jwtClaimsSeen
+		err := keys.verifier.verifyInto(raw, &claims)
 		if errors.Is(err, errJWTUnknownKid) {
 			// The provider may have rotated its keys.
 			if keys, err = t.refetchForKid(ctx, keys); err != nil {
 				return nil, err
 			}
-			claims, err = keys.verifier.verify(raw)
+			claims = jwtClaimsSeen{}
+			err = keys.verifier.verifyInto(raw, &claims)
 		}
 		if err != nil {
 			if errors.Is(err, errJWTExpired) {

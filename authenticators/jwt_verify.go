@@ -168,17 +168,27 @@ func newJWTVerifier(kr *keyring, issuer, audience string, leeway time.Duration, 
 // errJWT* values; errJWTExpired when the token is sound but has expired.
 func (v *jwtVerifier) verify(raw string) (jwtClaimsSeen, error) {
 	var c jwtClaimsSeen
+	err := v.verifyInto(raw, &c)
+	return c, err
+}
+
+// verifyInto is verify, decoding the claims into *c: the request path
+// keeps one copy of them, in its caller's frame. A never-seen token's
+// verification is the deepest stack a request reaches in rest_auth, and
+// in a live server a stack that crosses its size after a GC shrank it is
+// copied to a bigger one.
+func (v *jwtVerifier) verifyInto(raw string, c *jwtClaimsSeen) error {
 	dot1 := strings.IndexByte(raw, '.')
 	if dot1 < 0 {
-		return c, errJWTMalformed
+		return errJWTMalformed
 	}
 	dot2 := strings.IndexByte(raw[dot1+1:], '.')
 	if dot2 < 0 {
-		return c, errJWTMalformed
+		return errJWTMalformed
 	}
 	dot2 += dot1 + 1
 	if strings.IndexByte(raw[dot2+1:], '.') >= 0 {
-		return c, errJWTMalformed
+		return errJWTMalformed
 	}
 
 	bufp := jwtBuffers.Get().(*[]byte)
@@ -198,20 +208,20 @@ func (v *jwtVerifier) verify(raw string) (jwtClaimsSeen, error) {
 	if !known {
 		header, err := jwtDecode(scratch, text[:dot1])
 		if err != nil {
-			return c, err
+			return err
 		}
 		scratch = scratch[len(header):]
 		if key, err = v.keyFor(header); err != nil {
-			return c, err
+			return err
 		}
 	}
 	sig, err := jwtDecode(scratch, text[dot2+1:])
 	if err != nil {
-		return c, err
+		return err
 	}
 	scratch = scratch[len(sig):]
 	if !key.verify(text[:dot2], sig) {
-		return c, errJWTSignature
+		return errJWTSignature
 	}
 	if !known {
 		// Only now: a forged token's header must not take a place.
@@ -219,19 +229,19 @@ func (v *jwtVerifier) verify(raw string) (jwtClaimsSeen, error) {
 	}
 	claims, err := jwtDecode(scratch, text[dot1+1:dot2])
 	if err != nil {
-		return c, err
+		return err
 	}
 	// The claims as one string: the claim strings are taken from it.
 	claimsText := string(claims)
-	if err := v.decodeClaims(claims, claimsText, &c); err != nil {
-		return c, err
+	if err := v.decodeClaims(claims, claimsText, c); err != nil {
+		return err
 	}
 	if v.external != nil {
-		if err := v.external.decode(claims, claimsText, &c); err != nil {
-			return c, err
+		if err := v.external.decode(claims, claimsText, c); err != nil {
+			return err
 		}
 	}
-	return c, v.validate(&c)
+	return v.validate(c)
 }
 
 func jwtDecode(dst, src []byte) ([]byte, error) {

@@ -70,7 +70,9 @@ func (a *Account) TokenIdentity(method, tokenID string) *Identity {
 	}
 	id := base.clone()
 	id.TokenID = tokenID
-	id.placeholders[3] = tokenID
+	// Converted when asked for: {http.auth.user.token_id} is rarely used,
+	// and a JWT's identity is built for one request when the token is new.
+	id.placeholders[3] = nil
 	return id
 }
 

@@ -36,8 +36,9 @@ type Identity struct {
 	Foreign bool
 
 	// placeholders holds User, RolesJoined, Method and TokenID converted to
-	// `any` once, and lookup is Placeholder as a func value made once, so
-	// publishing them per request allocates nothing.
+	// `any` once (an empty slot is converted when asked for), and lookup is
+	// Placeholder as a func value made once, so publishing them per request
+	// allocates nothing.
 	placeholders [4]any
 	lookup       func(key string) (any, bool)
 }
@@ -83,10 +84,10 @@ func (id *Identity) Placeholder(key string) (any, bool) {
 	default:
 		return nil, false
 	}
-	if id.placeholders[0] == nil {
-		return [4]any{id.User, id.RolesJoined, id.Method, id.TokenID}[i], true
+	if v := id.placeholders[i]; v != nil {
+		return v, true
 	}
-	return id.placeholders[i], true
+	return [4]any{id.User, id.RolesJoined, id.Method, id.TokenID}[i], true
 }
 
 // PlaceholderFunc is Placeholder as a func value, made once for an identity
