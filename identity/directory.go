@@ -70,9 +70,9 @@ func (a *Account) TokenIdentity(method, tokenID string) *Identity {
 	}
 	id := base.clone()
 	id.TokenID = tokenID
-	// Converted when asked for: {http.auth.user.token_id} is rarely used,
-	// and a JWT's identity is built for one request when the token is new.
-	id.placeholders[3] = nil
+	// Converted now, not when asked for: a verified token's identity is
+	// cached and shared by every later request that presents it.
+	id.placeholders[3] = tokenID
 	return id
 }
 

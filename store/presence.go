@@ -51,7 +51,10 @@ func (p *presence) mayContainAny(keys [3]string) bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	for i, h := range hashes {
-		if _, ok := p.counts[h]; ok && keys[i] != "" {
+		if keys[i] == "" {
+			continue
+		}
+		if _, ok := p.counts[h]; ok {
 			return true
 		}
 	}

@@ -16,7 +16,9 @@ import (
 //go:linkname nanotime runtime.nanotime
 func nanotime() int64
 
-// Instant is a reading of the monotonic clock, meaningful only to Since.
+// Instant is a reading of the monotonic clock in nanoseconds from an
+// arbitrary origin: meaningful in differences and comparisons with other
+// readings of this process (Since, or as an int64), never as a date.
 type Instant int64
 
 // Now reads the monotonic clock.
