@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,6 +106,8 @@ type Passwords struct {
 	degraded atomic.Bool
 	// audit records lockouts (nil: not recorded).
 	audit *Audit
+	// keys builds the counters' keys, reusing recent ones.
+	keys failureKeys
 }
 
 // maxNameBytes bounds user names: longer ones are refused before any
@@ -198,34 +199,15 @@ type counter struct {
 // user, per address.
 type counters [3]counter
 
-// Prefixes of the failure counter keys.
-const (
-	keyUserAddr = "fail:user-addr:"
-	keyUser     = "fail:user:"
-	keyAddr     = "fail:addr:"
-)
-
-// countersFor builds the counters of a check by the user whose
-// identity.NameHash is name, from addr. The three keys share one string:
-// one allocation per check.
+// countersFor makes the counters of a check by the user whose
+// identity.NameHash is name, from addr; their keys share one string,
+// reused while that user keeps coming from that address (failureKeys).
 func (p *Passwords) countersFor(name, addr string) counters {
-	var b strings.Builder
-	b.Grow(len(keyUserAddr) + len(name) + 1 + len(addr) + len(keyUser) + len(name) + len(keyAddr) + len(addr))
-	b.WriteString(keyUserAddr)
-	b.WriteString(name)
-	b.WriteByte(':')
-	b.WriteString(addr)
-	userAt := b.Len()
-	b.WriteString(keyUser)
-	b.WriteString(name)
-	addrAt := b.Len()
-	b.WriteString(keyAddr)
-	b.WriteString(addr)
-	keys := b.String()
+	k := p.keys.get(name, addr)
 	return counters{
-		{key: keys[:userAt], limit: p.throttle.PerUserAddress, who: "this user from this address", resets: true},
-		{key: keys[userAt:addrAt], limit: p.throttle.PerUser, who: "this user", resets: true},
-		{key: keys[addrAt:], limit: p.throttle.PerAddress, who: "this address"},
+		{key: k.keys[:k.userAt], limit: p.throttle.PerUserAddress, who: "this user from this address", resets: true},
+		{key: k.keys[k.userAt:k.addrAt], limit: p.throttle.PerUser, who: "this user", resets: true},
+		{key: k.keys[k.addrAt:], limit: p.throttle.PerAddress, who: "this address"},
 	}
 }
 

@@ -1,0 +1,84 @@
+package authenticators
+
+import (
+	"strings"
+	"sync/atomic"
+)
+
+// Prefixes of the failure counter keys.
+const (
+	keyUserAddr = "fail:user-addr:"
+	keyUser     = "fail:user:"
+	keyAddr     = "fail:addr:"
+)
+
+// failureKeys builds the three failure counter keys of a password check
+// (per user and address, per user, per address) as one string, and keeps
+// the last one built for each of a few hundred (user, address) slots, so
+// that a client that keeps sending a cached Basic password from one
+// address does not allocate its keys on every request. The keys hold no
+// secret: a user name's hash and a client address.
+type failureKeys struct {
+	recent [failureKeySlots]atomic.Pointer[builtFailureKeys]
+}
+
+// failureKeySlots bounds what failureKeys keeps: at most about 50 KiB.
+const failureKeySlots = 256
+
+// builtFailureKeys are the keys of one (user, address): keys[:userAt] per
+// user and address, keys[userAt:addrAt] per user, keys[addrAt:] per
+// address.
+type builtFailureKeys struct {
+	name, addr     string
+	keys           string
+	userAt, addrAt int
+}
+
+// get returns the keys of the user whose identity.NameHash is name, from
+// addr.
+func (f *failureKeys) get(name, addr string) *builtFailureKeys {
+	slot := &f.recent[failureKeySlot(name, addr)]
+	if k := slot.Load(); k != nil && k.name == name && k.addr == addr {
+		return k
+	}
+	k := buildFailureKeys(name, addr)
+	slot.Store(k)
+	return k
+}
+
+// failureKeySlot spreads (name, addr) over the slots: FNV-1a of the
+// address, mixed with the last byte of the name's hash.
+func failureKeySlot(name, addr string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(addr); i++ {
+		h = (h ^ uint32(addr[i])) * 16777619
+	}
+	if name != "" {
+		h = (h ^ uint32(name[len(name)-1])) * 16777619
+	}
+	return int(h % failureKeySlots)
+}
+
+func buildFailureKeys(name, addr string) *builtFailureKeys {
+	var b strings.Builder
+	b.Grow(len(keyUserAddr) + len(name) + 1 + len(addr) + len(keyUser) + len(name) + len(keyAddr) + len(addr))
+	b.WriteString(keyUserAddr)
+	b.WriteString(name)
+	b.WriteByte(':')
+	b.WriteString(addr)
+	userAt := b.Len()
+	b.WriteString(keyUser)
+	b.WriteString(name)
+	addrAt := b.Len()
+	b.WriteString(keyAddr)
+	b.WriteString(addr)
+	keys := b.String()
+	// name and addr are kept as parts of keys: no copies of them.
+	return &builtFailureKeys{
+		name:   keys[len(keyUserAddr) : len(keyUserAddr)+len(name)],
+		addr:   keys[addrAt+len(keyAddr):],
+		keys:   keys,
+		userAt: userAt,
+		addrAt: addrAt,
+	}
+}
