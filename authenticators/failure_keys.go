@@ -22,7 +22,9 @@ type failureKeys struct {
 	recent [failureKeySlots]atomic.Pointer[builtFailureKeys]
 }
 
-// failureKeySlots bounds what failureKeys keeps: at most about 50 KiB.
+// failureKeySlots bounds what failureKeys keeps: an entry is about 210
+// bytes with an IPv4 address and 260 with an IPv6 one (Caddy's client IP
+// is an address, never a header's text), so at most about 64 KiB.
 const failureKeySlots = 256
 
 // builtFailureKeys are the keys of one (user, address): keys[:userAt] per
@@ -47,14 +49,16 @@ func (f *failureKeys) get(name, addr string) *builtFailureKeys {
 }
 
 // failureKeySlot spreads (name, addr) over the slots: FNV-1a of the
-// address, mixed with the last byte of the name's hash.
+// address and the first 8 characters of the name's hash (32 bits of it),
+// so that many users behind one address (a NAT, a proxy that is not among
+// trusted_proxies) spread over all the slots.
 func failureKeySlot(name, addr string) int {
 	h := uint32(2166136261)
 	for i := 0; i < len(addr); i++ {
 		h = (h ^ uint32(addr[i])) * 16777619
 	}
-	if name != "" {
-		h = (h ^ uint32(name[len(name)-1])) * 16777619
+	for i := 0; i < len(name) && i < 8; i++ {
+		h = (h ^ uint32(name[i])) * 16777619
 	}
 	return int(h % failureKeySlots)
 }

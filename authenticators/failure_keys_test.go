@@ -1,6 +1,9 @@
 package authenticators
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // TestFailureKeys: the three keys of a (user, address) are the documented
 // ones, are built once while that pair keeps coming back, and never answer
@@ -25,26 +28,33 @@ func TestFailureKeys(t *testing.T) {
 		t.Errorf("a returning (user, address) costs %v allocations, want 0", allocs)
 	}
 
-	// Pairs that share the first one's slot replace it, and each gets its own keys.
+	// Pairs that share the first one's slot replace it, and each gets its
+	// own keys: other addresses of this user, other users of this address.
 	slot := failureKeySlot(name, "192.0.2.1")
-	var others []string
-	for i := 0; len(others) < 3 && i < 100000; i++ {
-		addr := "198.51.100." + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676%26))
-		if failureKeySlot(name, addr) == slot {
-			others = append(others, addr)
+	var addrs, names []string
+	for i := 0; (len(addrs) < 3 || len(names) < 3) && i < 1_000_000; i++ {
+		addr := fmt.Sprintf("198.51.%d.%d", i/256%256, i%256)
+		if len(addrs) < 3 && failureKeySlot(name, addr) == slot {
+			addrs = append(addrs, addr)
+		}
+		other := fmt.Sprintf("%08x%s", i, name[8:])
+		if len(names) < 3 && other != name && failureKeySlot(other, "192.0.2.1") == slot {
+			names = append(names, other)
 		}
 	}
-	if len(others) < 3 {
-		t.Fatal("found no addresses sharing a slot")
+	if len(addrs) < 3 || len(names) < 3 {
+		t.Fatalf("found %d addresses and %d names sharing a slot, want 3 of each", len(addrs), len(names))
 	}
-	for _, addr := range append(others, "192.0.2.1") {
+	for _, addr := range append(addrs, "192.0.2.1") {
 		got := f.get(name, addr)
-		if want := "fail:addr:" + addr; got.keys[got.addrAt:] != want {
-			t.Errorf("keys of %s end %q, want %q", addr, got.keys[got.addrAt:], want)
+		if want := "fail:user-addr:" + name + ":" + addr; got.keys[:got.userAt] != want {
+			t.Errorf("keys of %s start %q, want %q", addr, got.keys[:got.userAt], want)
 		}
 	}
-	other := "fedcba9876543210fedcba987654321f"
-	if got := f.get(other, "192.0.2.1"); got.keys[got.userAt:got.addrAt] != "fail:user:"+other {
-		t.Errorf("another user from the same address got %q", got.keys[got.userAt:got.addrAt])
+	for _, other := range append(names, name) {
+		got := f.get(other, "192.0.2.1")
+		if want := "fail:user:" + other; got.keys[got.userAt:got.addrAt] != want {
+			t.Errorf("keys of user %s hold %q, want %q", other, got.keys[got.userAt:got.addrAt], want)
+		}
 	}
 }
