@@ -316,7 +316,7 @@ func (j *JWT) parse(ctx context.Context, raw string) (*identity.Identity, error)
 		return nil, fmt.Errorf("jwt: %w", err)
 	}
 	var claims jwtClaimsSeen
-	if err := keys.verifier.verifyInto(raw, &claims); err != nil {
+	if err := keys.verifier.verify(raw, &claims); err != nil {
 		if errors.Is(err, errJWTExpired) {
 			return nil, j.ranOut(detailJWTExpired)
 		}

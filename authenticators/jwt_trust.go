@@ -377,14 +377,14 @@ func (t *trustedIssuer) verifyExternal(ctx context.Context, j *JWT, raw string, 
 	}
 	if !cached {
 		var claims jwtClaimsSeen
-		err := keys.verifier.verifyInto(raw, &claims)
+		err := keys.verifier.verify(raw, &claims)
 		if errors.Is(err, errJWTUnknownKid) {
 			// The provider may have rotated its keys.
 			if keys, err = t.refetchForKid(ctx, keys); err != nil {
 				return nil, err
 			}
 			claims = jwtClaimsSeen{}
-			err = keys.verifier.verifyInto(raw, &claims)
+			err = keys.verifier.verify(raw, &claims)
 		}
 		if err != nil {
 			if errors.Is(err, errJWTExpired) {

@@ -164,20 +164,13 @@ func newJWTVerifier(kr *keyring, issuer, audience string, leeway time.Duration, 
 	return v
 }
 
-// verify checks raw and returns its claims. The error is one of the
-// errJWT* values; errJWTExpired when the token is sound but has expired.
-func (v *jwtVerifier) verify(raw string) (jwtClaimsSeen, error) {
-	var c jwtClaimsSeen
-	err := v.verifyInto(raw, &c)
-	return c, err
-}
-
-// verifyInto is verify, decoding the claims into *c: the request path
-// keeps one copy of them, in its caller's frame. A never-seen token's
-// verification is the deepest stack a request reaches in rest_auth, and
-// in a live server a stack that crosses its size after a GC shrank it is
-// copied to a bigger one.
-func (v *jwtVerifier) verifyInto(raw string, c *jwtClaimsSeen) error {
+// verify checks raw and decodes its claims into *c (the caller's copy:
+// a never-seen token's verification is the deepest stack a request reaches
+// in rest_auth, and in a live server a stack that crosses its size after a
+// GC shrank it is copied to a bigger one). The error is one of the errJWT*
+// values; errJWTExpired when the token is sound but has expired. After an
+// error *c may hold part of the claims: it must not be used.
+func (v *jwtVerifier) verify(raw string, c *jwtClaimsSeen) error {
 	dot1 := strings.IndexByte(raw, '.')
 	if dot1 < 0 {
 		return errJWTMalformed

@@ -22,7 +22,8 @@ func BenchmarkJWTVerify(b *testing.B) {
 		b.Run("ours/"+tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				if _, err := p.ours.verify(tc.token); (err == nil) != tc.ok {
+				var c jwtClaimsSeen
+				if err := p.ours.verify(tc.token, &c); (err == nil) != tc.ok {
 					b.Fatal(err)
 				}
 			}

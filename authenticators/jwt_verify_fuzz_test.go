@@ -162,7 +162,7 @@ func FuzzJWTVerify(f *testing.F) {
 // compareVerifiers requires the same decision and claims from both.
 func compareVerifiers(t *testing.T, p jwtPair, token string) {
 	t.Helper()
-	got, gotErr := p.ours.verify(token)
+	got, gotErr := verifyClaims(p.ours, token)
 	want, wantErr := referenceVerify(p, token)
 	strict := strictlyAcceptable(token)
 	switch {
@@ -292,7 +292,7 @@ func TestJWTVerifierSignatureFirst(t *testing.T) {
 		}
 		for _, tc := range tests {
 			t.Run(k.method.Alg()+"/"+tc.name, func(t *testing.T) {
-				if _, err := v.verify(tc.token); err != tc.want {
+				if _, err := verifyClaims(v, tc.token); err != tc.want {
 					t.Fatalf("got %v, want %v", err, tc.want)
 				}
 			})
@@ -300,7 +300,7 @@ func TestJWTVerifierSignatureFirst(t *testing.T) {
 	}
 	foreign, _ := asymmetricKey("ed25519", "other", other)
 	token := signJWT(t, foreign, `{"alg":"EdDSA","kid":"`+ed.kid+`"}`, `{"sub":"alice","jti":"j1","exp":1800003600}`)
-	if _, err := v.verify(token); err != errJWTSignature {
+	if _, err := verifyClaims(v, token); err != errJWTSignature {
 		t.Fatalf("a token signed by a key outside the keyring: got %v", err)
 	}
 }
@@ -340,29 +340,29 @@ func TestJWTHeaderCache(t *testing.T) {
 	valid := signJWT(t, hs, h, claims)
 	forged := valid[:strings.LastIndexByte(valid, '.')+1] + b64(make([]byte, 32))
 	for range 2 {
-		if _, err := v.verify(valid); err != nil {
+		if _, err := verifyClaims(v, valid); err != nil {
 			t.Fatalf("valid token: %v", err)
 		}
-		if _, err := v.verify(forged); err != errJWTSignature {
+		if _, err := verifyClaims(v, forged); err != errJWTSignature {
 			t.Fatalf("forged token: %v", err)
 		}
 	}
 	// The same kid with another alg is another header: refused.
-	if _, err := v.verify(signJWT(t, hs, `{"alg":"EdDSA","kid":"`+hs.kid+`"}`, claims)); err != errJWTKey {
+	if _, err := verifyClaims(v, signJWT(t, hs, `{"alg":"EdDSA","kid":"`+hs.kid+`"}`, claims)); err != errJWTKey {
 		t.Fatalf("HS256 kid with alg EdDSA: %v", err)
 	}
 	// Forged tokens take no place, whatever their header.
 	for i := range 2 * maxJWTHeaders {
 		spelled := signJWT(t, hs, fmt.Sprintf(`{"alg":"HS256","kid":"%s","f":%d}`, hs.kid, i), claims)
 		forged := spelled[:strings.LastIndexByte(spelled, '.')+1] + b64(make([]byte, 32))
-		if _, err := v.verify(forged); err != errJWTSignature {
+		if _, err := verifyClaims(v, forged); err != errJWTSignature {
 			t.Fatalf("forged token %d: %v", i, err)
 		}
 	}
 	// Headers that choose no key are not remembered.
 	for i := range 2 * maxJWTHeaders {
 		bad := signJWT(t, hs, fmt.Sprintf(`{"alg":"HS256","kid":"nope-%d"}`, i), claims)
-		if _, err := v.verify(bad); err != errJWTUnknownKid {
+		if _, err := verifyClaims(v, bad); err != errJWTUnknownKid {
 			t.Fatalf("unknown kid: %v", err)
 		}
 	}
@@ -372,14 +372,21 @@ func TestJWTHeaderCache(t *testing.T) {
 	// Headers that do choose a key, in many spellings: at most the bound.
 	for i := range 2 * maxJWTHeaders {
 		spelled := signJWT(t, hs, fmt.Sprintf(`{"alg":"HS256","kid":"%s","x":%d}`, hs.kid, i), claims)
-		if _, err := v.verify(spelled); err != nil {
+		if _, err := verifyClaims(v, spelled); err != nil {
 			t.Fatalf("header spelling %d: %v", i, err)
 		}
 	}
 	if n := len(v.headers.entries); n != maxJWTHeaders {
 		t.Fatalf("%d headers remembered, want the bound %d", n, maxJWTHeaders)
 	}
-	if _, err := v.verify(valid); err != nil {
+	if _, err := verifyClaims(v, valid); err != nil {
 		t.Fatalf("the first header after the flood: %v", err)
 	}
+}
+
+// verifyClaims is v.verify into a new claims value.
+func verifyClaims(v *jwtVerifier, raw string) (jwtClaimsSeen, error) {
+	var c jwtClaimsSeen
+	err := v.verify(raw, &c)
+	return c, err
 }
