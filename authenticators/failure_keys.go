@@ -53,15 +53,21 @@ func (f *failureKeys) get(name, addr string) *builtFailureKeys {
 // so that many users behind one address (a NAT, a proxy that is not among
 // trusted_proxies) spread over all the slots.
 func failureKeySlot(name, addr string) int {
-	h := uint32(2166136261)
-	for i := 0; i < len(addr); i++ {
-		h = (h ^ uint32(addr[i])) * 16777619
-	}
-	for i := 0; i < len(name) && i < 8; i++ {
-		h = (h ^ uint32(name[i])) * 16777619
-	}
-	return int(h % failureKeySlots)
+	return int(fnv1a(fnv1a(fnvOffset, addr), name[:min(len(name), 8)]) % failureKeySlots)
 }
+
+// fnv1a continues the 32-bit FNV-1a hash h over s (start from fnvOffset):
+// how failure keys pick their slot here and their lock stripe in
+// Passwords, without an allocation.
+func fnv1a(h uint32, s string) uint32 {
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 16777619
+	}
+	return h
+}
+
+// fnvOffset is FNV-1a's initial 32-bit value.
+const fnvOffset uint32 = 2166136261
 
 func buildFailureKeys(name, addr string) *builtFailureKeys {
 	var b strings.Builder

@@ -2,6 +2,7 @@ package authenticators
 
 import (
 	"fmt"
+	"hash/fnv"
 	"testing"
 )
 
@@ -55,6 +56,17 @@ func TestFailureKeys(t *testing.T) {
 		got := f.get(other, "192.0.2.1")
 		if want := "fail:user:" + other; got.keys[got.userAt:got.addrAt] != want {
 			t.Errorf("keys of user %s hold %q, want %q", other, got.keys[got.userAt:got.addrAt], want)
+		}
+	}
+}
+
+// TestFNV1a: the slot and stripe hash is FNV-1a as hash/fnv computes it.
+func TestFNV1a(t *testing.T) {
+	for _, s := range []string{"", "a", "fail:user:0123456789abcdef0123456789abcdef", "fail:addr:2001:db8::1"} {
+		h := fnv.New32a()
+		h.Write([]byte(s))
+		if got, want := fnv1a(fnvOffset, s), h.Sum32(); got != want {
+			t.Errorf("fnv1a(%q) = %#x, want %#x", s, got, want)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net/http"
 	"slices"
 	"sync"
@@ -259,10 +258,9 @@ func (p *Passwords) lock(c counters) func() {
 	}
 }
 
+// stripe is the index of key's lock among p.stripes.
 func stripe(key string) int {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return int(h.Sum32() % 256)
+	return int(fnv1a(fnvOffset, key) % 256)
 }
 
 // lockedOut reads the counters (keeping their counts) and returns a 429
