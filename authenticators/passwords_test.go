@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/caddy-restauth/caddy-restauth/identity"
@@ -103,5 +105,44 @@ func TestLockoutCoversCachedPasswords(t *testing.T) {
 	}
 	if _, err := p.Check(from("198.51.100.7"), []byte("alice"), []byte("right")); err != nil {
 		t.Fatalf("right password from another address: %v", err)
+	}
+}
+
+// TestLockoutReadTimedWhenItReachesTheStore: a password check of a user
+// with no failures is answered from the store's memory and is not timed
+// as a store operation (as a cached API token is not); once a failure
+// exists, the check reads the store and the "failures" histogram counts
+// it.
+func TestLockoutReadTimedWhenItReachesTheStore(t *testing.T) {
+	p := newTestPasswords(t, Throttle{})
+	p.store = Measure(p.store.(store.Store), "test_lockout_read")
+	reads := func() uint64 {
+		var m dto.Metric
+		if err := metrics.storeDuration.WithLabelValues("test_lockout_read", "failures").(prometheus.Histogram).Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetHistogram().GetSampleCount()
+	}
+	check := func(password string) error {
+		_, err := p.Check(httptest.NewRequest("GET", "/", nil), []byte("alice"), []byte(password))
+		return err
+	}
+	for range 2 { // hashed, then cached
+		if err := check("right"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := reads(); n != 0 {
+		t.Fatalf("failures reads timed with no failures = %d, want 0", n)
+	}
+	if err := check("wrong"); !errors.Is(err, identity.ErrBadCredentials) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	before := reads()
+	if err := check("right"); err != nil { // cached, but the address has a failure
+		t.Fatal(err)
+	}
+	if n := reads() - before; n != 1 {
+		t.Fatalf("failures reads timed for a cached password with a failure on record = %d, want 1", n)
 	}
 }

@@ -698,6 +698,12 @@ func (b *boltBackend) Failures(ctx context.Context, key string) (Counter, error)
 	return c, nil
 }
 
+// NoFailures implements FailureFree: the open file's set of keys with
+// failure counters holds none of keys.
+func (b *boltBackend) NoFailures(keys [3]string) bool {
+	return b.db.Load() != nil && !b.mem.failures.mayContainAny(keys)
+}
+
 // CheckFailures implements CheckCounters: one check of the key set for the
 // three counters, and one read transaction when any of them exists.
 func (b *boltBackend) CheckFailures(ctx context.Context, keys [3]string) ([3]Counter, error) {

@@ -446,6 +446,32 @@ func (b *redisBackend) Failures(ctx context.Context, key string) (Counter, error
 	return c, nil
 }
 
+// NoFailures implements FailureFree: the client-side cache holds every
+// key's counter, and none is live.
+func (b *redisBackend) NoFailures(keys [3]string) bool {
+	var buf [128]byte
+	var now time.Time
+	for _, key := range keys {
+		if key == "" {
+			continue
+		}
+		c, ok := b.conn.cachedCounter(append(append(append(buf[:0], b.prefix...), "f:"...), key...))
+		if !ok {
+			return false
+		}
+		if c.Count == 0 {
+			continue
+		}
+		if now.IsZero() {
+			now = b.now()
+		}
+		if !counterExpired(c, now) {
+			return false
+		}
+	}
+	return true
+}
+
 // scriptSetFailures replaces the counter KEYS[1] with count ARGV[1],
 // expiry ARGV[2] (20-digit Unix ns) and PEXPIREAT ARGV[3], or deletes it
 // when the count is 0. A script rather than MULTI: a write Redis refuses

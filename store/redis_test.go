@@ -132,6 +132,16 @@ func TestRedisSharedAcrossModules(t *testing.T) {
 				{"failed login counted",
 					func() (bool, error) { c, err := b.Failures(ctx, "fail:x"); return c.Count == 0, err },
 					func() error { _, err := a.AddFailure(ctx, "fail:x", time.Hour); return err }},
+				// ... and from the cache alone when it knows there is none.
+				{"failed login counted, for the in-memory answer",
+					func() (bool, error) {
+						if store.NoFailures(b, [3]string{"fail:z"}) {
+							return true, nil
+						}
+						c, err := b.Failures(ctx, "fail:z")
+						return c.Count == 0, err
+					},
+					func() error { _, err := a.AddFailure(ctx, "fail:z", time.Hour); return err }},
 				{"lockout",
 					func() (bool, error) { c, err := b.Failures(ctx, "fail:y"); return c.Count < 5, err },
 					func() error {

@@ -108,6 +108,25 @@ type CheckCounters interface {
 	CheckFailures(ctx context.Context, keys [3]string) ([3]Counter, error)
 }
 
+// FailureFree is implemented by stores that can tell from memory, with no
+// I/O, that a password check's failure counters do not exist: bolt from
+// its set of keys with counters, redis from its client-side cache. The
+// common case, a user with no failed logins, then costs no store
+// operation (and is not timed as one, as a cached API token is not).
+type FailureFree interface {
+	// NoFailures reports that none of keys (empty ones are skipped) has a
+	// live failure counter. False means it cannot tell without reading the
+	// store, not that a counter exists.
+	NoFailures(keys [3]string) bool
+}
+
+// NoFailures reports that s knows from memory that none of keys has a
+// failure counter (see FailureFree); false when it cannot tell.
+func NoFailures(s Counters, keys [3]string) bool {
+	ff, ok := s.(FailureFree)
+	return ok && ff.NoFailures(keys)
+}
+
 // CheckFailures reads the failure counters of one password check from s:
 // in one operation when s is a CheckCounters, else key by key. (Arrays,
 // not slices: nothing a password check reads is allocated for it.)

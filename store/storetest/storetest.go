@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Failures", testFailures},
 		{"FailuresExpiry", testFailuresExpiry},
 		{"CheckFailures", testCheckFailures},
+		{"NoFailures", testNoFailures},
 		{"SecretGetOrCreate", testSecretGetOrCreate},
 		{"SecretConcurrent", testSecretConcurrent},
 		{"Concurrent", testConcurrent},
@@ -786,6 +787,51 @@ func testCheckFailures(t *testing.T, s store.Store) {
 			}
 			checkCounter(t, got[i], want)
 		}
+	}
+}
+
+// testNoFailures: the in-memory answer that a password check's counters
+// do not exist (store.FailureFree) is given once they have been read, and
+// never while one of them is live: not right after a failure is counted or
+// a lockout set, whichever of the three keys it is.
+func testNoFailures(t *testing.T, s store.Store) {
+	ff, ok := s.(store.FailureFree)
+	if !ok {
+		t.Fatalf("%T does not answer from memory (store.FailureFree): every password check would cost a store read", s)
+	}
+	ctx := t.Context()
+	keys := [3]string{"nf:ua", "nf:u", "nf:a"}
+	known := func(what string) {
+		t.Helper()
+		poll.Until(t, "NoFailures "+what, pollTimeout, func() (bool, string) {
+			_, err := store.CheckFailures(ctx, s, keys)
+			must(t, err)
+			return ff.NoFailures(keys), "false"
+		})
+	}
+	known("with no counters")
+	if !ff.NoFailures([3]string{"", "nf:u", ""}) {
+		t.Errorf("NoFailures with empty keys = false, want true")
+	}
+	for i, k := range keys {
+		_, err := s.AddFailure(ctx, k, time.Hour)
+		must(t, err)
+		if ff.NoFailures(keys) {
+			t.Errorf("NoFailures right after a failure under keys[%d] = true", i)
+		}
+		got, err := store.CheckFailures(ctx, s, keys)
+		must(t, err)
+		if got[i].Count != 1 || ff.NoFailures(keys) {
+			t.Errorf("after a failure under keys[%d]: CheckFailures = %+v, NoFailures = %v; want count 1 and false", i, got, ff.NoFailures(keys))
+		}
+		must(t, s.ResetFailures(ctx, k))
+		known(fmt.Sprintf("after keys[%d] was reset", i))
+		must(t, s.SetFailures(ctx, k, store.Counter{Count: 5, Expires: time.Now().Add(time.Hour)}))
+		if ff.NoFailures(keys) {
+			t.Errorf("NoFailures right after a lockout under keys[%d] = true", i)
+		}
+		must(t, s.SetFailures(ctx, k, store.Counter{}))
+		known(fmt.Sprintf("after keys[%d]'s lockout was lifted", i))
 	}
 }
 
