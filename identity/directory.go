@@ -115,7 +115,7 @@ func NewDirectory(users []User) (*Directory, error) {
 	if _, err := rand.Read(key[:]); err != nil {
 		return nil, fmt.Errorf("generating password cache key: %w", err)
 	}
-	d.mac = NewKeyedHash(key[:])
+	d.mac = NewMemoryKeyedHash(key[:])
 	if err := d.Replace(users); err != nil {
 		return nil, err
 	}
