@@ -3,6 +3,7 @@ package restauth
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -45,12 +46,18 @@ func provisionHandler(b testing.TB, h *Handler) {
 }
 
 // benchRequest is a request as Caddy hands it to a handler: with the vars
-// map in its context, a replacer that knows the HTTP placeholders, and
-// the headers an API client sends besides its credential (curl's and Go's
-// together), which the handler walks for spoofed identity headers.
+// map in its context holding the client address Caddy's server resolved
+// (as its prepareRequest does), a replacer that knows the HTTP
+// placeholders, and the headers an API client sends besides its
+// credential (curl's and Go's together), which the handler walks for
+// spoofed identity headers.
 func benchRequest(header http.Header) *http.Request {
 	r := httptest.NewRequest("GET", "/api/items", nil)
-	r = r.WithContext(context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{}))
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	r = r.WithContext(context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{
+		caddyhttp.TrustedProxyVarKey: false,
+		caddyhttp.ClientIPVarKey:     host,
+	}))
 	caddyhttp.NewTestReplacer(r)
 	r.Header.Set("User-Agent", "curl/8.14.1")
 	r.Header.Set("Accept", "application/json")
