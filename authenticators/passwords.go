@@ -232,9 +232,10 @@ func (p *Passwords) storeFailed(err error) {
 	}
 }
 
-// storeWorks ends a throttling outage, logging that once.
+// storeWorks ends a throttling outage, logging that once. Outside an
+// outage it costs one atomic load.
 func (p *Passwords) storeWorks() {
-	if p.degraded.CompareAndSwap(true, false) {
+	if p.degraded.Load() && p.degraded.CompareAndSwap(true, false) {
 		caddy.Log().Named("rest_auth.throttle").Info("store available again: throttling resumed")
 	}
 }
@@ -264,11 +265,14 @@ func stripe(key string) int {
 }
 
 // lockedOut reads the counters (keeping their counts) and returns a 429
-// *Rejection when one has reached its limit. A store failure counts as no
-// failures (logged once).
+// *Rejection when one has reached its limit. When the store knows from
+// memory that none of them exists (store.FailureFree), that is the whole
+// check: no store operation. A store failure counts as no failures
+// (logged once).
 func (p *Passwords) lockedOut(ctx context.Context, c *counters) error {
 	keys := [3]string{c[0].key, c[1].key, c[2].key}
 	if store.NoFailures(p.store, keys) {
+		p.storeWorks()
 		for i := range c {
 			c[i].count = 0
 		}

@@ -7,7 +7,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -116,13 +118,15 @@ func TestLockoutCoversCachedPasswords(t *testing.T) {
 func TestLockoutReadTimedWhenItReachesTheStore(t *testing.T) {
 	p := newTestPasswords(t, Throttle{})
 	p.store = Measure(p.store.(store.Store), "test_lockout_read")
-	reads := func() uint64 {
+	count := func() uint64 {
 		var m dto.Metric
 		if err := metrics.storeDuration.WithLabelValues("test_lockout_read", "failures").(prometheus.Histogram).Write(&m); err != nil {
 			t.Fatal(err)
 		}
 		return m.GetHistogram().GetSampleCount()
 	}
+	start := count() // the histogram outlives a test run (-count=2)
+	reads := func() uint64 { return count() - start }
 	check := func(password string) error {
 		_, err := p.Check(httptest.NewRequest("GET", "/", nil), []byte("alice"), []byte(password))
 		return err
@@ -144,5 +148,48 @@ func TestLockoutReadTimedWhenItReachesTheStore(t *testing.T) {
 	}
 	if n := reads() - before; n != 1 {
 		t.Fatalf("failures reads timed for a cached password with a failure on record = %d, want 1", n)
+	}
+}
+
+// failingAdds is a store whose AddFailure fails while fail is set.
+type failingAdds struct {
+	store.Store
+	fail atomic.Bool
+}
+
+// NoFailures answers from the store's memory, as the store would.
+func (f *failingAdds) NoFailures(keys [3]string) bool { return store.NoFailures(f.Store, keys) }
+
+func (f *failingAdds) AddFailure(ctx context.Context, key string, window time.Duration) (store.Counter, error) {
+	if f.fail.Load() {
+		return store.Counter{}, store.ErrUnavailable
+	}
+	return f.Store.AddFailure(ctx, key, window)
+}
+
+// TestThrottleOutageEnds: a store failure turns throttling off (logged
+// once), and the next check the store answers, from memory included, turns
+// it back on, so that the next outage is logged again.
+func TestThrottleOutageEnds(t *testing.T) {
+	p := newTestPasswords(t, Throttle{})
+	st := &failingAdds{Store: p.store.(store.Store)}
+	p.store = st
+	check := func(password string) error {
+		_, err := p.Check(httptest.NewRequest("GET", "/", nil), []byte("alice"), []byte(password))
+		return err
+	}
+	st.fail.Store(true)
+	if err := check("wrong"); !errors.Is(err, identity.ErrBadCredentials) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	st.fail.Store(false)
+	if !p.degraded.Load() {
+		t.Fatal("a failure to count a failed login did not turn throttling off")
+	}
+	if err := check("right"); err != nil { // no counter exists: answered from memory
+		t.Fatal(err)
+	}
+	if p.degraded.Load() {
+		t.Fatal("throttling still off after the store answered a check")
 	}
 }
