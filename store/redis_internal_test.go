@@ -118,3 +118,38 @@ func TestRedisSubscriptionLossBypassesCache(t *testing.T) {
 	}
 	pollUntil(t, "b to resubscribe", 5*time.Second, func() bool { return cacheLive(b.conn) })
 }
+
+// TestRedisNoFailuresReadsCachedCounts: the in-memory answer that a
+// password check's counters do not exist looks at the counts the cache
+// holds, not only at whether it holds them: a live counter cached (a user
+// with failed logins, read once) keeps the answer false; once it expired,
+// the cached copy no longer counts.
+func TestRedisNoFailuresReadsCachedCounts(t *testing.T) {
+	srv := redistest.Start(t)
+	b, _ := newTestRedis(t, srv.Addr())
+	ctx := t.Context()
+	keys := [3]string{"nf:ua", "nf:u", "nf:a"}
+	now := time.Now()
+	b.now = func() time.Time { return now }
+	if err := b.SetFailures(ctx, "nf:u", Counter{Count: 3, Expires: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, "the three counters to be cached", 5*time.Second, func() bool {
+		for _, k := range keys {
+			if _, err := b.Failures(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := b.conn.cachedCounter([]byte(b.key("f", k))); !ok {
+				return false
+			}
+		}
+		return true
+	})
+	if b.NoFailures(keys) {
+		t.Error("NoFailures = true with a live counter of 3 cached")
+	}
+	now = now.Add(2 * time.Hour)
+	if !b.NoFailures(keys) {
+		t.Error("NoFailures = false with only an expired counter cached")
+	}
+}
