@@ -79,9 +79,9 @@ func (a *Account) TokenIdentity(method, tokenID string) *Identity {
 // Directory is the set of configured users with password verification.
 //
 // Verified passwords are remembered in a bounded cache keyed by a keyed hash
-// (HMAC-SHA256 under a random per-directory key) of user and password, so a
-// repeated request does no password hashing and the plaintext is never kept.
-// Only successful checks are cached.
+// (MemoryKeyedHash, under a random per-directory key) of user and
+// password, so a repeated request does no password hashing and the
+// plaintext is never kept. Only successful checks are cached.
 //
 // Replace swaps in a new set of users at once: every later lookup and
 // password check sees only the new set, and the verified-password cache
@@ -89,7 +89,7 @@ func (a *Account) TokenIdentity(method, tokenID string) *Identity {
 type Directory struct {
 	set atomic.Pointer[userSet]
 
-	mac KeyedHash
+	mac MemoryKeyedHash
 	// hashing limits concurrent password hashing: an argon2id check takes
 	// tens of MiB, so unbounded parallel wrong-password requests could
 	// exhaust memory.

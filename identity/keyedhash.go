@@ -11,21 +11,20 @@ import (
 
 // KeyedHash computes HMAC-SHA256 (RFC 2104) under one secret, for the
 // values looked up on every request: API token keys, session ids, CSRF
-// tokens (and, made by NewMemoryKeyedHash, the user and password of the
-// verified-password cache). It reuses HMACs that have the secret's pads absorbed already (crypto/hmac
-// restores them on Reset), so a short value costs three SHA-256 blocks
-// instead of five, and the buffers travel with the HMAC: hashing
-// allocates nothing. The zero value is not usable; use NewKeyedHash (or
-// NewMemoryKeyedHash).
+// tokens. It reuses HMACs that have the secret's pads absorbed already
+// (crypto/hmac restores them on Reset), so a short value costs three
+// SHA-256 blocks instead of five, and the buffers travel with the HMAC:
+// hashing allocates nothing. The zero value is not usable; use
+// NewKeyedHash. (MemoryKeyedHash shares its pooling.)
 type KeyedHash struct {
 	macs *sync.Pool // of *keyedMAC
 	// prefix is the SHA-256 state after the secret's block, for a
-	// NewMemoryKeyedHash; nil for HMAC.
+	// MemoryKeyedHash; nil for HMAC.
 	prefix []byte
 }
 
-// keyedMAC is one reusable HMAC (or SHA-256, for a NewMemoryKeyedHash)
-// and its buffers.
+// keyedMAC is one reusable HMAC (or SHA-256, for a MemoryKeyedHash) and
+// its buffers.
 type keyedMAC struct {
 	h   hash.Hash
 	in  []byte
@@ -43,33 +42,8 @@ func NewKeyedHash(secret []byte) KeyedHash {
 	}}}
 }
 
-// NewMemoryKeyedHash prepares a keyed hash for map keys that never leave
-// this process's memory (the verified-password cache): SHA-256 of the
-// secret, zero-padded to one block, followed by the value. The state after
-// the secret's block is kept, so a short value costs one SHA-256 block,
-// against two for HMAC. A secret-prefix hash is a keyed hash only while no
-// one sees its digests (one could be extended past its end): these are
-// compared in memory, never stored, logged or sent; stored hashes use
-// NewKeyedHash's HMAC. secret is at most 64 bytes.
-func NewMemoryKeyedHash(secret []byte) KeyedHash {
-	if len(secret) > sha256.BlockSize {
-		panic(fmt.Sprintf("identity: a memory keyed hash's secret is at most %d bytes, not %d", sha256.BlockSize, len(secret)))
-	}
-	var block [sha256.BlockSize]byte
-	copy(block[:], secret)
-	h := sha256.New()
-	h.Write(block[:])
-	prefix, err := h.(encoding.BinaryMarshaler).MarshalBinary()
-	if err != nil {
-		panic(fmt.Sprintf("identity: saving the SHA-256 state: %v", err))
-	}
-	return KeyedHash{prefix: prefix, macs: &sync.Pool{New: func() any {
-		return &keyedMAC{h: sha256.New(), in: make([]byte, 0, 128)}
-	}}}
-}
-
-// Sum returns HMAC-SHA256(secret, v) (for a NewMemoryKeyedHash, SHA-256
-// of the secret's block and v).
+// Sum returns HMAC-SHA256(secret, v) (for a MemoryKeyedHash, SHA-256 of
+// the secret's block and v).
 func (k KeyedHash) Sum(v string) [sha256.Size]byte {
 	m := k.macs.Get().(*keyedMAC)
 	m.in = append(m.in[:0], v...)
