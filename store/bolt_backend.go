@@ -114,13 +114,23 @@ func (b *boltBackend) database() (*bolt.DB, error) {
 	return db, nil
 }
 
+// boltOptions are the store file's options. The list of free pages is not
+// written on every commit (it is rebuilt from the file when it opens, as
+// etcd does): when many records expire at once, the sweep's deletions
+// free thousands of pages, and writing that list again with each of the
+// sweep's transactions grew every commit, logins' included, with it. The
+// map form of the list finds a run of free pages without a scan.
+func boltOptions(timeout time.Duration) *bolt.Options {
+	return &bolt.Options{Timeout: timeout, NoFreelistSync: true, FreelistType: bolt.FreelistMapType}
+}
+
 // openBoltFile opens (creating if needed) the store file at path,
 // prepares its buckets and reads what the request path keeps in memory.
 func openBoltFile(path string, timeout time.Duration) (*bolt.DB, *boltMemory, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, nil, fmt.Errorf("opening token store %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	db, err := bolt.Open(path, 0o600, boltOptions(timeout))
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening token store %s: %w", path, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -250,5 +251,61 @@ func TestBoltCaddyfile(t *testing.T) {
 		if b.Path != tc.want {
 			t.Errorf("%q: Path = %q, want %q", tc.input, b.Path, tc.want)
 		}
+	}
+}
+
+// checkBoltFile runs bbolt's consistency check on the file at path,
+// opened as a release that writes its list of free pages would open it.
+func checkBoltFile(t *testing.T, path string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatalf("opening %s with bbolt's defaults: %v", path, err)
+	}
+	defer func() { _ = db.Close() }()
+	if err := db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			t.Errorf("consistency check: %v", err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBoltFileWithoutFreelist: the store does not write bbolt's list of
+// free pages; a file goes back and forth between it and bbolt's defaults
+// (a file of an earlier release, a downgrade) with its records and its
+// consistency intact, free pages included.
+func TestBoltFileWithoutFreelist(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "restauth.db")
+	tok := func(id string) store.Token {
+		return store.Token{ID: id, KeyHash: []byte("hash-" + id), Owner: "alice", Created: time.Now()}
+	}
+	for round, id := range []string{"t1", "t2", "t3"} {
+		s := provision(t, &store.Bolt{Path: path})
+		for _, earlier := range []string{"t1", "t2", "t3"}[:round] {
+			if _, err := s.Token(ctx, earlier); err != nil {
+				t.Fatalf("round %d: token %s written before: %v", round, earlier, err)
+			}
+		}
+		for i := range 200 { // pages to free
+			if err := s.CreateToken(ctx, tok(fmt.Sprintf("%s-%d", id, i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 200 {
+			if err := s.DeleteToken(ctx, fmt.Sprintf("%s-%d", id, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.CreateToken(ctx, tok(id)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Cleanup(); err != nil {
+			t.Fatal(err)
+		}
+		checkBoltFile(t, path)
 	}
 }
