@@ -118,4 +118,24 @@ func assertProcessesAgree(t *testing.T, storeOptions string) {
 			t.Fatalf("6th failure on B: %d %s, want 429", resp.StatusCode, body)
 		}
 	})
+
+	// B answers a cached password's lockout check from its client-side
+	// cache ("no counters"); failures counted on A must reach it.
+	t.Run("a password cached on B is refused once A locked its user out", func(t *testing.T) {
+		right := withBasic("alice", alicePassword)
+		for range 2 { // verified, then cached with its counters
+			if resp, body := b.Do(t, "GET", "/items", right, ""); resp.StatusCode != 200 {
+				t.Fatalf("alice on B: %d %s", resp.StatusCode, body)
+			}
+		}
+		for i := range 5 {
+			if resp, body := a.Do(t, "GET", "/items", withBasic("alice", "wrong"), ""); resp.StatusCode != 401 {
+				t.Fatalf("failure %d on A: %d %s", i+1, resp.StatusCode, body)
+			}
+		}
+		eventually(t, time.Second, func() (bool, string) {
+			resp, _ := b.Do(t, "GET", "/items", right, "")
+			return resp.StatusCode == http.StatusTooManyRequests, fmt.Sprintf("alice's cached password on B after A locked her out: %d, want 429", resp.StatusCode)
+		})
+	})
 }
