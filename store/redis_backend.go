@@ -424,10 +424,8 @@ func (b *redisBackend) Failures(ctx context.Context, key string) (Counter, error
 	if key == "" {
 		return Counter{}, nil
 	}
-	// The key is built on the stack for the cache lookup (a password check
-	// reads three counters): a string only on a miss.
 	var buf [128]byte
-	c, ok := b.conn.cachedCounter(append(append(append(buf[:0], b.prefix...), "f:"...), key...))
+	c, ok := b.cachedCounter(&buf, key)
 	if !ok {
 		k := b.key("f", key)
 		gen := b.conn.generation()
@@ -446,6 +444,13 @@ func (b *redisBackend) Failures(ctx context.Context, key string) (Counter, error
 	return c, nil
 }
 
+// cachedCounter is the failure counter under key in the client-side
+// cache. The key is built in buf, on the caller's stack (a password check
+// reads three counters): a string is made only on a miss.
+func (b *redisBackend) cachedCounter(buf *[128]byte, key string) (Counter, bool) {
+	return b.conn.cachedCounter(append(append(append(buf[:0], b.prefix...), "f:"...), key...))
+}
+
 // NoFailures implements FailureFree: the client-side cache holds every
 // key's counter, and none is live.
 func (b *redisBackend) NoFailures(keys [3]string) bool {
@@ -455,7 +460,7 @@ func (b *redisBackend) NoFailures(keys [3]string) bool {
 		if key == "" {
 			continue
 		}
-		c, ok := b.conn.cachedCounter(append(append(append(buf[:0], b.prefix...), "f:"...), key...))
+		c, ok := b.cachedCounter(&buf, key)
 		if !ok {
 			return false
 		}
