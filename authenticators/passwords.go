@@ -136,16 +136,15 @@ func (p *Passwords) checkFrom(r *http.Request, addr string, user, password []byt
 	if len(user) > maxNameBytes {
 		return nil, identity.ErrBadCredentials
 	}
-	ctx := r.Context()
 	// A password verified before needs no hashing, but is refused like any
 	// other while a lockout covers it: otherwise a locked-out guesser would
 	// still learn (by a 200) when a guess is right.
 	if acct, ok := p.users.Cached(user, password); ok {
 		c := p.countersFor(acct.NameHash, addr)
-		if err := p.lockedOut(ctx, &c); err != nil {
+		if err := p.lockedOut(r, &c); err != nil {
 			return nil, err
 		}
-		p.reset(ctx, c)
+		p.reset(r, c)
 		return acct, nil
 	}
 	return p.checkHashing(r, user, password, addr)
@@ -156,9 +155,8 @@ func (p *Passwords) checkFrom(r *http.Request, addr string, user, password []byt
 // deep stack makes a server's goroutines grow theirs again after every GC
 // shrank them.
 func (p *Passwords) checkHashing(r *http.Request, user, password []byte, addr string) (*identity.Account, error) {
-	ctx := r.Context()
 	c := p.countersFor(identity.NameHash(user), addr)
-	if err := p.lockedOut(ctx, &c); err != nil {
+	if err := p.lockedOut(r, &c); err != nil {
 		return nil, err
 	}
 
@@ -167,18 +165,19 @@ func (p *Passwords) checkHashing(r *http.Request, user, password []byte, addr st
 	// another.
 	unlock := p.lock(c)
 	defer unlock()
-	if err := p.lockedOut(ctx, &c); err != nil {
+	if err := p.lockedOut(r, &c); err != nil {
 		return nil, err
 	}
 	acct, err := p.users.Verify(user, password)
 	if err != nil {
+		ctx := storeContext(r)
 		for i := range c {
 			p.fail(ctx, &c[i])
 		}
 		p.audit.lockouts(r, string(user), c)
 		return nil, err
 	}
-	p.reset(ctx, c)
+	p.reset(r, c)
 	return acct, nil
 }
 
@@ -210,14 +209,25 @@ func (p *Passwords) countersFor(name, addr string) counters {
 	}
 }
 
+// storeContext is the context of a password check's store operations: the
+// request's values without its cancellation. Go's server cancels a
+// request's context when the client closes its side of the connection,
+// and still answers it; a guess sent that way must still be counted, and
+// its lockout check must not fail as a store outage would (which skips
+// throttling). The stores bound their operations themselves (redis's I/O
+// timeouts; bolt reads memory and a local file).
+func storeContext(r *http.Request) context.Context {
+	return context.WithoutCancel(r.Context())
+}
+
 // reset clears the counters a success clears; written only when they are
 // not zero, so a cached Basic request stays free of store writes.
-func (p *Passwords) reset(ctx context.Context, c counters) {
+func (p *Passwords) reset(r *http.Request, c counters) {
 	for _, k := range c {
 		if !k.resets || k.count == 0 {
 			continue
 		}
-		if err := p.store.ResetFailures(ctx, k.key); err != nil {
+		if err := p.store.ResetFailures(storeContext(r), k.key); err != nil {
 			p.storeFailed(fmt.Errorf("throttle: resetting failures: %w", err))
 		}
 	}
@@ -269,7 +279,7 @@ func stripe(key string) int {
 // memory that none of them exists (store.FailureFree), that is the whole
 // check: no store operation. A store failure counts as no failures
 // (logged once).
-func (p *Passwords) lockedOut(ctx context.Context, c *counters) error {
+func (p *Passwords) lockedOut(r *http.Request, c *counters) error {
 	keys := [3]string{c[0].key, c[1].key, c[2].key}
 	if store.NoFailures(p.store, keys) {
 		p.storeWorks()
@@ -278,7 +288,7 @@ func (p *Passwords) lockedOut(ctx context.Context, c *counters) error {
 		}
 		return nil
 	}
-	got, err := store.CheckFailures(ctx, p.store, keys)
+	got, err := store.CheckFailures(storeContext(r), p.store, keys)
 	if err != nil {
 		p.storeFailed(fmt.Errorf("throttle: reading failures: %w", err))
 		for i := range c {

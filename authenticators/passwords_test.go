@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,19 @@ import (
 
 func newTestPasswords(t *testing.T, th Throttle) *Passwords {
 	t.Helper()
+	return newTestPasswordsIn(t, th, &store.Memory{Name: t.Name()})
+}
+
+// testStore is a store module a test provisions itself.
+type testStore interface {
+	store.Store
+	caddy.Provisioner
+	caddy.CleanerUpper
+}
+
+// newTestPasswordsIn is newTestPasswords over st, provisioned here.
+func newTestPasswordsIn(t *testing.T, th Throttle, st testStore) *Passwords {
+	t.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte("right"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +46,6 @@ func newTestPasswords(t *testing.T, th Throttle) *Passwords {
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
-	st := &store.Memory{Name: t.Name()}
 	if err := st.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -191,5 +204,54 @@ func TestThrottleOutageEnds(t *testing.T) {
 	}
 	if p.degraded.Load() {
 		t.Fatal("throttling still off after the store answered a check")
+	}
+}
+
+// TestThrottleCountsGuessesOfClosedRequests: a client that closes its side
+// of the connection gets its request's context cancelled, and Go's server
+// still answers it. Its wrong guesses are counted all the same, its
+// lockout applies to its right password, and none of it is taken for a
+// store outage (which would turn throttling off), with a store that
+// honours cancellation (bolt) as with one that does not (memory).
+func TestThrottleCountsGuessesOfClosedRequests(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		st   func(t *testing.T) testStore
+	}{
+		{"bolt", func(t *testing.T) testStore {
+			return &store.Bolt{Path: filepath.Join(t.TempDir(), "restauth.db")}
+		}},
+		{"memory", func(t *testing.T) testStore {
+			return &store.Memory{Name: t.Name()}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newTestPasswordsIn(t, Throttle{PerUserAddress: 5}, tc.st(t))
+			closed := func(password string) error {
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel()
+				r := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
+				_, err := p.Check(r, []byte("alice"), []byte(password))
+				return err
+			}
+			// Verified and cached on a live request first.
+			if _, err := p.Check(httptest.NewRequest("GET", "/", nil), []byte("alice"), []byte("right")); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 5 {
+				if err := closed("wrong"); !errors.Is(err, identity.ErrBadCredentials) {
+					t.Fatalf("closed guess %d: %v, want a wrong password", i+1, err)
+				}
+			}
+			for _, pw := range []string{"wrong", "right"} {
+				var rej *Rejection
+				if err := closed(pw); !errors.As(err, &rej) || rej.StatusCode() != http.StatusTooManyRequests {
+					t.Errorf("closed request with %q after 5 closed failures: %v, want 429", pw, err)
+				}
+			}
+			if p.degraded.Load() {
+				t.Error("a closed request was taken for a store outage: throttling is off")
+			}
+		})
 	}
 }

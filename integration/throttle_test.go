@@ -1,11 +1,16 @@
 package integration
 
 import (
+	"bufio"
 	"encoding/base64"
+	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
@@ -182,4 +187,63 @@ func TestThrottleBadConfigFailsAtLoad(t *testing.T) {
 		{"old name", "throttle {\n\t\t\tmax_failures 5\n\t\t}", "throttle: max_failures was replaced by per_user_address"},
 		{"bad window", "throttle {\n\t\t\twindow -1m\n\t\t}", `throttle: window must be a positive duration, not "-1m"`},
 	})
+}
+
+// halfClosedBasic sends GET /x with alice's Basic credential over a
+// connection of its own, closes the connection's write side at once (Go's
+// server then cancels the request's context, and still answers), and
+// returns the status of the answer.
+func halfClosedBasic(t *testing.T, password string) int {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(httpBase, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	req := "GET /x HTTP/1.1\r\nHost: localhost\r\nAuthorization: " + withBasic("alice", password)["Authorization"] + "\r\n\r\n"
+	if _, err := conn.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the answer to a half-closed request: %v", err)
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestThrottleCountsHalfClosedGuesses: a client that half-closes its
+// connection after each guess (found by an attack probe: its guesses went
+// uncounted, and its right password got a 200 through a lockout) is
+// throttled like any other. With bolt, whose operations honour a
+// cancelled context.
+func TestThrottleCountsHalfClosedGuesses(t *testing.T) {
+	up := newUpstream(t)
+	memory := "store memory {\n\t\t\tname " + storeName(t) + "\n\t\t}"
+	config := siteConfig(t, "", up.addr())
+	if !strings.Contains(config, memory) {
+		t.Fatal("siteConfig no longer has its memory store block: update this test")
+	}
+	tester := startCaddy(t, strings.ReplaceAll(config, memory, "store bolt "+filepath.Join(t.TempDir(), "restauth.db")))
+	if resp, body := call(t, tester, "GET", httpBase+"/x", withBasic("alice", alicePassword), ""); resp.StatusCode != 200 {
+		t.Fatalf("alice's password, to cache it: %d %s", resp.StatusCode, body)
+	}
+	for i := range 5 {
+		if got := halfClosedBasic(t, "wrong"); got != http.StatusUnauthorized {
+			t.Fatalf("half-closed wrong guess %d: %d, want 401", i+1, got)
+		}
+	}
+	for _, pw := range []string{"wrong", alicePassword} {
+		if got := halfClosedBasic(t, pw); got != http.StatusTooManyRequests {
+			t.Errorf("half-closed request after 5 half-closed failures: %d, want 429", got)
+		}
+	}
+	resp, body := call(t, tester, "GET", httpBase+"/x", withBasic("alice", alicePassword), "")
+	assertProblem(t, resp, body, http.StatusTooManyRequests, "Too many failed logins for this user from this address;")
 }
