@@ -109,10 +109,6 @@ type Passwords struct {
 	keys failureKeys
 }
 
-// maxNameBytes bounds user names: longer ones are refused before any
-// store access (they cannot be configured users anyway).
-const maxNameBytes = 256
-
 // NewPasswords builds the password checker.
 func NewPasswords(users *identity.Directory, st store.Counters, t Throttle) *Passwords {
 	return &Passwords{users: users, store: st, throttle: t.withDefaults(), now: time.Now}
@@ -133,7 +129,7 @@ func (p *Passwords) checkFrom(r *http.Request, addr string, user, password []byt
 	if p.throttle.Off {
 		return p.users.Verify(user, password)
 	}
-	if len(user) > maxNameBytes {
+	if len(user) > identity.MaxNameBytes { // before any store access: no configured user's
 		return nil, identity.ErrBadCredentials
 	}
 	// A password verified before needs no hashing, but is refused like any

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -98,5 +99,16 @@ func TestDecoyIsTheMostCommonHashClass(t *testing.T) {
 	a, _ := parseHash(argon)
 	if a.class != "$argon2id$v=19$m=47104,t=1,p=1" {
 		t.Errorf("argon2id class = %q", a.class)
+	}
+}
+
+// TestValidateNameLength: a name of MaxNameBytes can log in and is
+// accepted; one byte more could not, and is refused at load.
+func TestValidateNameLength(t *testing.T) {
+	if err := ValidateName(strings.Repeat("é", MaxNameBytes/2)); err != nil {
+		t.Errorf("a name of %d bytes: %v", MaxNameBytes, err)
+	}
+	if err := ValidateName(strings.Repeat("a", MaxNameBytes+1)); err == nil || !strings.Contains(err.Error(), "at most 256") {
+		t.Errorf("a name of %d bytes: %v, want it refused", MaxNameBytes+1, err)
 	}
 }

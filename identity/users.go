@@ -78,13 +78,20 @@ func ValidateUser(u User) error {
 	return nil
 }
 
+// MaxNameBytes bounds user names. A password check refuses a longer name
+// before any store access (it would be a key of every store), so a longer
+// name could never log in: it is refused when the users are loaded.
+const MaxNameBytes = 256
+
 // ValidateName checks that a user name can be a Basic login and travel
-// in a request header: not empty, no ':' and no control characters (line
-// breaks, NUL, DEL).
+// in a request header: not empty, at most MaxNameBytes, no ':' and no
+// control characters (line breaks, NUL, DEL).
 func ValidateName(name string) error {
 	switch {
 	case name == "":
 		return errors.New("user: name is required")
+	case len(name) > MaxNameBytes:
+		return fmt.Errorf("user %.32q…: name is %d bytes long; at most %d", name, len(name), MaxNameBytes)
 	case strings.Contains(name, ":") || hasControl(name):
 		return fmt.Errorf("user %q: name must not contain ':' or control characters such as line breaks", name)
 	}

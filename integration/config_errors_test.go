@@ -19,6 +19,9 @@ func TestBadConfigFailsAtAdapt(t *testing.T) {
 		{"argon2id without cost", "user dave " + strings.Replace(daveHash, "t=1", "t=0", 1), `user "dave": malformed argon2id password hash: m, t and p must be positive numbers`},
 		{"bad role of a user", "user alice " + aliceHash + " \"a,b\"", `user "alice": role "a,b" must be a non-empty word`},
 		{"user without hash", "user alice", "user: want `user <name> <password hash>"},
+		// A password check refuses a longer name before any store access:
+		// such a user could never log in.
+		{"user name over 256 bytes", "user " + strings.Repeat("a", 257) + " " + aliceHash, `name is 257 bytes long; at most 256`},
 		{"duplicate user", "user alice " + aliceHash + "\n\t\tuser alice " + aliceHash, `user "alice" is defined more than once; keep one ` + "`user alice`" + ` line`},
 		{"anonymous value", "anonymous maybe", `anonymous: "maybe" is not one of none, read, write`},
 		{"unknown authenticator in order", "order basic kerberos", `order: unknown authenticator "kerberos"`},
