@@ -29,7 +29,7 @@ const failureKeySlots = 256
 
 // builtFailureKeys are the keys of one (user, address): keys[:userAt] per
 // user and address, keys[userAt:addrAt] per user, keys[addrAt:] per
-// address.
+// address (counterAddress's form of addr).
 type builtFailureKeys struct {
 	name, addr     string
 	keys           string
@@ -70,23 +70,28 @@ func fnv1a(h uint32, s string) uint32 {
 const fnvOffset uint32 = 2166136261
 
 func buildFailureKeys(name, addr string) *builtFailureKeys {
+	counted := counterAddress(addr)
 	var b strings.Builder
-	b.Grow(len(keyUserAddr) + len(name) + 1 + len(addr) + len(keyUser) + len(name) + len(keyAddr) + len(addr))
+	b.Grow(len(keyUserAddr) + len(name) + 1 + len(counted) + len(keyUser) + len(name) + len(keyAddr) + len(counted))
 	b.WriteString(keyUserAddr)
 	b.WriteString(name)
 	b.WriteByte(':')
-	b.WriteString(addr)
+	b.WriteString(counted)
 	userAt := b.Len()
 	b.WriteString(keyUser)
 	b.WriteString(name)
 	addrAt := b.Len()
 	b.WriteString(keyAddr)
-	b.WriteString(addr)
+	b.WriteString(counted)
 	keys := b.String()
-	// name and addr are kept as parts of keys: no copies of them.
+	// name and addr are kept as parts of keys where they are in it: no
+	// copies of them.
+	if counted == addr {
+		addr = keys[addrAt+len(keyAddr):]
+	}
 	return &builtFailureKeys{
 		name:   keys[len(keyUserAddr) : len(keyUserAddr)+len(name)],
-		addr:   keys[addrAt+len(keyAddr):],
+		addr:   addr,
 		keys:   keys,
 		userAt: userAt,
 		addrAt: addrAt,

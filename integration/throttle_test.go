@@ -247,3 +247,34 @@ func TestThrottleCountsHalfClosedGuesses(t *testing.T) {
 	resp, body := call(t, tester, "GET", httpBase+"/x", withBasic("alice", alicePassword), "")
 	assertProblem(t, resp, body, http.StatusTooManyRequests, "Too many failed logins for this user from this address;")
 }
+
+// TestThrottleCountsAddressesAsOne: behind a trusted proxy, an IPv4
+// client written as IPv4-mapped IPv6 is the same address, and an IPv6
+// client is counted by its /64, so neither respelling nor rotating the
+// interface part escapes the per-address limits (found by the attack
+// probe); another /64 is another address.
+func TestThrottleCountsAddressesAsOne(t *testing.T) {
+	up := newUpstream(t)
+	config := siteConfig(t, "throttle {\n\t\t\tper_user_address 3\n\t\t\tlockout 10m\n\t\t}", up.addr())
+	tester := startCaddy(t, globalWithClientIPHeader+config[len(globalOptions):])
+	for _, tc := range []struct {
+		name      string
+		guesses   []string
+		then      string
+		elsewhere string
+	}{
+		{"IPv4, also IPv4-mapped", []string{"::ffff:203.0.113.66", "203.0.113.66", "::ffff:cb00:7142"}, "203.0.113.66", "203.0.113.67"},
+		{"IPv6 /64", []string{"2001:db8:1:2::a", "2001:db8:1:2::b", "2001:db8:1:2:ffff::c"}, "2001:db8:1:2::d", "2001:db8:1:3::a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, addr := range tc.guesses {
+				resp, body := basicFrom(t, tester, addr, "alice", "wrong")
+				assertProblem(t, resp, body, http.StatusUnauthorized, "Invalid username or password.")
+			}
+			resp, body := basicFrom(t, tester, tc.then, "alice", alicePassword)
+			assertLockedOut(t, resp, body, "this user from this address")
+			resp, body = basicFrom(t, tester, tc.elsewhere, "alice", alicePassword)
+			assertUpstream(t, up, resp, body, "alice", "editor,member")
+		})
+	}
+}
