@@ -721,7 +721,7 @@ func (b *boltBackend) CheckFailures(ctx context.Context, keys [3]string) ([3]Cou
 	if _, err := b.ready(ctx); err != nil {
 		return out, fmt.Errorf("reading failures: %w", err)
 	}
-	if !b.mem.failures.mayContainAny(keys) {
+	if b.NoFailures(keys) {
 		return out, nil
 	}
 	now := b.now()
