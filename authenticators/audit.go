@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-restauth/caddy-restauth/cache"
+	"github.com/caddy-restauth/caddy-restauth/identity"
 	"github.com/caddy-restauth/caddy-restauth/internal/monotonic"
 )
 
@@ -40,6 +41,9 @@ type Audit struct {
 	// now reads the clock of the rate limits in nanoseconds: the monotonic
 	// clock, half the cost of time.Now on every password request.
 	now func() int64
+	// names hashes the user names of attempts that name no configured
+	// user (see Attempt).
+	names identity.KeyedHash
 
 	mu sync.Mutex
 	// failures and successes hold, per key, when the last event was
@@ -68,6 +72,7 @@ func NewAudit(handlerLogger *zap.Logger) *Audit {
 	return &Audit{
 		logger:    handlerLogger.Named("audit"),
 		now:       func() int64 { return int64(monotonic.Now()) },
+		names:     newSubmittedNameHash(),
 		failures:  cache.New[auditKey, *auditLimit](auditLimitEntries),
 		successes: cache.New[auditKey, *auditLimit](auditLimitEntries),
 	}
@@ -167,7 +172,8 @@ func (p *Passwords) Audited(a *Audit) *Passwords {
 // lockouts records the counters of a failed check by user that have just
 // reached their limit: a lockout of the user from this address (scope
 // user_address), of the user everywhere (user) or of the address (address).
-func (a *Audit) lockouts(r *http.Request, user string, c counters) {
+// users tells whether user is a configured name (see Attempt).
+func (a *Audit) lockouts(r *http.Request, users *identity.Directory, user string, c counters) {
 	if a == nil {
 		return
 	}
@@ -177,9 +183,9 @@ func (a *Audit) lockouts(r *http.Request, user string, c counters) {
 		}
 		switch {
 		case strings.HasPrefix(k.key, keyUserAddr):
-			a.Event(EventLockedOut, r, user, zap.String("scope", "user_address"))
+			a.Attempt(EventLockedOut, r, users, user, zap.String("scope", "user_address"))
 		case strings.HasPrefix(k.key, keyUser):
-			a.Event(EventLockedOut, r, user, zap.String("scope", "user"))
+			a.Attempt(EventLockedOut, r, users, user, zap.String("scope", "user"))
 		default:
 			a.Event(EventLockedOut, r, "", zap.String("scope", "address"))
 		}

@@ -170,7 +170,7 @@ func (p *Passwords) checkHashing(r *http.Request, user, password []byte, addr st
 		for i := range c {
 			p.fail(ctx, &c[i])
 		}
-		p.audit.lockouts(r, string(user), c)
+		p.audit.lockouts(r, p.users, string(user), c)
 		return nil, err
 	}
 	p.reset(r, c)

@@ -55,5 +55,5 @@ func (e *Endpoints) loginChecked(r *http.Request, user string, err error) {
 		e.env.Audit.Event(authenticators.EventLoginSucceeded, r, user, zap.String("endpoint", endpoint))
 		return
 	}
-	e.env.Audit.Event(authenticators.EventLoginFailed, r, user, zap.String("endpoint", endpoint), zap.String("reason", reason))
+	e.env.Audit.Attempt(authenticators.EventLoginFailed, r, e.env.Users, user, zap.String("endpoint", endpoint), zap.String("reason", reason))
 }

@@ -160,6 +160,13 @@ func (d *Directory) Names() []string {
 	return slices.Sorted(maps.Keys(d.set.Load().accounts))
 }
 
+// Configured reports whether an account named name is configured, enabled
+// or disabled.
+func (d *Directory) Configured(name string) bool {
+	_, ok := d.set.Load().accounts[name]
+	return ok
+}
+
 // Lookup returns the enabled account named name.
 func (d *Directory) Lookup(name string) (*Account, bool) {
 	a, ok := d.set.Load().accounts[name]

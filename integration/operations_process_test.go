@@ -97,6 +97,7 @@ next:
 // real Caddy process and checks what an operator sees: the series on the
 // admin /metrics and the audit log entries.
 func TestOperationsMetricsAndAudit(t *testing.T) {
+	const typedName = "Pa55word-typed-into-the-name-field"
 	up := newUpstream(t)
 	p := newCaddyProcess(t, processSite(t, up, `throttle {
 			per_user_address 2
@@ -120,6 +121,9 @@ func TestOperationsMetricsAndAudit(t *testing.T) {
 		{"anonymous", "GET", "/", nil, "", 401},
 		{"login ok", "POST", "/@login", jsonBody, `{"login":"alice","password":"` + alicePassword + `"}`, 200},
 		{"login wrong", "POST", "/@login", jsonBody, `{"login":"dave","password":"wrong-secret-1"}`, 401},
+		// A password typed into the name field, twice: the name is no user's.
+		{"login unknown name", "POST", "/@login", jsonBody, `{"login":"` + typedName + `","password":"x"}`, 401},
+		{"login unknown name again", "POST", "/@login", jsonBody, `{"login":"` + typedName + `","password":"x"}`, 401},
 		{"bob wrong 1", "GET", "/", basic("bob", "wrong-secret-2"), "", 401},
 		{"bob wrong 2", "GET", "/", basic("bob", "wrong-secret-3"), "", 401},
 		{"bob locked out", "GET", "/", basic("bob", bobPassword), "", 429},
@@ -171,7 +175,7 @@ func TestOperationsMetricsAndAudit(t *testing.T) {
 		// The harness's readiness probe is one more anonymous request.
 		{"caddy_rest_auth_requests_total", map[string]string{"method": "anonymous", "outcome": "forbidden"}, 2},
 		{"caddy_rest_auth_logins_total", map[string]string{"endpoint": "login", "outcome": "ok"}, 1},
-		{"caddy_rest_auth_logins_total", map[string]string{"endpoint": "login", "outcome": "invalid"}, 1},
+		{"caddy_rest_auth_logins_total", map[string]string{"endpoint": "login", "outcome": "invalid"}, 3},
 		{"caddy_rest_auth_logins_total", map[string]string{"endpoint": "session", "outcome": "ok"}, 1},
 		{"caddy_rest_auth_throttled_total", map[string]string{"scope": "user"}, 1},
 		{"caddy_rest_auth_store_errors_total", map[string]string{"backend": "bolt"}, 0},
@@ -185,7 +189,7 @@ func TestOperationsMetricsAndAudit(t *testing.T) {
 	}
 
 	log := p.Log()
-	for _, secret := range []string{alicePassword, bobPassword, "not-her-password", "wrong-secret-1", "wrong-secret-2", tok.Key, sid.Value, csrf.Value} {
+	for _, secret := range []string{typedName, alicePassword, bobPassword, "not-her-password", "wrong-secret-1", "wrong-secret-2", tok.Key, sid.Value, csrf.Value} {
 		if strings.Contains(log, secret) {
 			t.Errorf("the log contains a secret (%.6s…)", secret)
 		}
@@ -197,6 +201,8 @@ func TestOperationsMetricsAndAudit(t *testing.T) {
 		{"event": "login_succeeded", "user": "alice", "endpoint": "login"},
 		{"event": "login_failed", "user": "dave", "endpoint": "login"},
 		{"event": "locked_out", "user": "bob", "scope": "user_address"},
+		{"event": "login_failed", "user_known": false, "endpoint": "login"},
+		{"event": "locked_out", "user_known": false, "scope": "user_address"},
 		{"event": "token_created", "user": "alice", "by": "alice", "token_id": tok.ID},
 		{"event": "token_revoked", "user": "alice", "by": "alice", "token_id": tok.ID},
 		{"event": "session_started", "user": "alice", "remote_ip": "127.0.0.1"},
