@@ -2,10 +2,15 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/caddy-restauth/caddy-restauth/internal/poll"
 )
 
 // TestBuiltBinaryRestartAndReload runs the built Caddy binary, restarts it
@@ -157,4 +162,46 @@ func TestValidateBesideRunningCaddy(t *testing.T) {
 	if resp, _ := p.Do(t, "GET", "/x", withBasic("alice", alicePassword), ""); resp.StatusCode != http.StatusOK {
 		t.Errorf("the running Caddy after validate: status %d\n%s", resp.StatusCode, p.Log())
 	}
+}
+
+// TestSecondCaddyOnOneBoltFile: a second Caddy process configured with a
+// bolt file another one serves from starts, answers 503 where it needs the
+// store and keeps Basic working, logging the held file once rather than
+// once per request (each request used to wait 5 s for the lock and log an
+// error). Once the first process stops, the second opens the file.
+func TestSecondCaddyOnOneBoltFile(t *testing.T) {
+	t.Parallel() // Caddy processes of its own: runs beside the other process tests
+	up := newUpstream(t)
+	site := processSite(t, up, "store bolt "+filepath.Join(t.TempDir(), "shared.db"))
+	a := newCaddyProcess(t, site)
+	a.Start()
+	resp, body := a.Do(t, "POST", "/@tokens", withBasic("alice", alicePassword), "")
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create token on the first Caddy: %d %s", resp.StatusCode, body)
+	}
+	var tok struct{ Key string }
+	if err := json.Unmarshal([]byte(body), &tok); err != nil {
+		t.Fatal(err)
+	}
+	withToken := map[string]string{"Authorization": "Token " + tok.Key}
+
+	b := newCaddyProcess(t, site)
+	b.Start()
+	for i := range 5 {
+		if resp, body := b.Do(t, "GET", "/x", withToken, ""); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("token %d on the second Caddy: %d %s, want 503", i, resp.StatusCode, body)
+		}
+		if resp, body := b.Do(t, "GET", "/x", withBasic("alice", alicePassword), ""); resp.StatusCode != http.StatusOK {
+			t.Fatalf("Basic %d on the second Caddy: %d %s, want 200", i, resp.StatusCode, body)
+		}
+	}
+	if n := strings.Count(b.Log(), "cannot open token store"); n != 1 {
+		t.Errorf("the held file is logged %d times, want once:\n%s", n, b.Log())
+	}
+
+	a.Stop()
+	poll.Until(t, "the second Caddy serving the token once the first stopped", 30*time.Second, func() (bool, string) {
+		resp, body := b.Do(t, "GET", "/x", withToken, "")
+		return resp.StatusCode == http.StatusOK, fmt.Sprintf("%d %s", resp.StatusCode, body)
+	})
 }

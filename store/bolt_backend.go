@@ -57,6 +57,11 @@ type boltBackend struct {
 	// openMu serialises opening; db is set once the file is open.
 	openMu sync.Mutex
 	db     atomic.Pointer[bolt.DB]
+	// openErr is why the last try to open failed (nil: none failed yet),
+	// and nextOpen when (b.now, in Unix nanoseconds) the next may be made.
+	// Until then an operation fails at once with openErr.
+	openErr  atomic.Pointer[error]
+	nextOpen atomic.Int64
 	// now tells the time that decides expiries (time.Now unless a test
 	// moves it).
 	now     func() time.Time
@@ -91,22 +96,43 @@ func openBolt(path string, timeout, interval time.Duration, logger *zap.Logger) 
 	return b, nil
 }
 
-// database returns the open file, opening it on first use. A failure (a
-// lock another process holds, a file that is not a store) wraps
-// ErrUnavailable, is logged and is tried again by the next operation.
+// boltOpenRetry is how often an operation tries again to open a file that
+// could not be opened; the operations in between fail at once.
+const boltOpenRetry = time.Second
+
+// database returns the open file, opening it on first use. The first try
+// waits up to b.timeout for another process to release the file's lock
+// (a restarting Caddy's predecessor). When it fails (a lock another
+// process keeps, a file that is not a store), the error wraps
+// ErrUnavailable and is logged once; an operation tries again at most
+// every boltOpenRetry, without waiting for the lock, and the others fail
+// at once with the same error, so no request waits for a file held
+// elsewhere.
 func (b *boltBackend) database() (*bolt.DB, error) {
 	if db := b.db.Load(); db != nil {
 		return db, nil
 	}
-	b.openMu.Lock()
+	timeout := b.timeout
+	if failed := b.openErr.Load(); failed != nil {
+		if b.now().UnixNano() < b.nextOpen.Load() || !b.openMu.TryLock() {
+			return nil, *failed
+		}
+		timeout = time.Nanosecond // one try of the lock
+	} else {
+		b.openMu.Lock()
+	}
 	defer b.openMu.Unlock()
 	if db := b.db.Load(); db != nil {
 		return db, nil
 	}
-	db, mem, err := openBoltFile(b.path, b.timeout)
+	db, mem, err := openBoltFile(b.path, timeout)
 	if err != nil {
-		b.logger.Error("cannot open token store; retrying on the next request", zap.String("path", b.path), zap.Error(err))
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		if b.openErr.Swap(&err) == nil {
+			b.logger.Error("cannot open token store; trying again every second", zap.String("path", b.path), zap.Error(err))
+		}
+		b.nextOpen.Store(b.now().Add(boltOpenRetry).UnixNano())
+		return nil, err
 	}
 	b.logger.Info("opened token store", zap.String("path", b.path))
 	b.mem = mem

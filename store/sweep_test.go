@@ -12,6 +12,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddy-restauth/caddy-restauth/internal/poll"
 )
@@ -162,8 +164,10 @@ func TestBoltReadsDoNotWrite(t *testing.T) {
 
 // TestBoltLockedFile: provisioning never takes the file's lock (so
 // `caddy validate` beside a running Caddy works); an operation on a file
-// another process holds fails as a store outage and is tried again by the
-// next one.
+// another process holds fails as a store outage, logged once. The file is
+// tried again at most once a second: the operations in between fail at
+// once, without waiting for the lock, and the first one after it opens the
+// file once the other process let go.
 func TestBoltLockedFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "locked.db")
 	other, err := bolt.Open(path, 0o600, nil) // another process, in effect
@@ -179,17 +183,36 @@ func TestBoltLockedFile(t *testing.T) {
 		t.Fatalf("Provision of a locked file: %v", err)
 	}
 	defer func() { _ = b.Cleanup() }()
-	_, err = b.Token(t.Context(), "t1")
-	if !errors.Is(err, berrors.ErrTimeout) || !errors.Is(err, ErrUnavailable) {
-		t.Errorf("error = %v, want a timeout and ErrUnavailable", err)
+	core, logs := observer.New(zapcore.InfoLevel)
+	b.logger = zap.New(core)
+	clock := time.Now()
+	b.now = func() time.Time { return clock }
+
+	for i := range 3 {
+		_, err = b.Token(t.Context(), "t1")
+		if !errors.Is(err, berrors.ErrTimeout) || !errors.Is(err, ErrUnavailable) {
+			t.Errorf("operation %d: error = %v, want a timeout and ErrUnavailable", i, err)
+		}
+		if want := "opening token store " + path + ": timeout"; !strings.Contains(err.Error(), want) {
+			t.Errorf("operation %d: error = %q, want it to contain %q", i, err, want)
+		}
+		clock = clock.Add(boltOpenRetry) // each after the next try is due
 	}
-	if want := "opening token store " + path + ": timeout"; !strings.Contains(err.Error(), want) {
-		t.Errorf("error = %q, want it to contain %q", err, want)
+	if errs := logs.FilterLevelExact(zapcore.ErrorLevel).Len(); errs != 1 {
+		t.Errorf("%d errors logged for one outage, want 1: %v", errs, logs.All())
 	}
 	if err := other.Close(); err != nil {
 		t.Fatal(err)
 	}
+	clock = clock.Add(-time.Millisecond) // the next try is not due yet
+	if _, err := b.Token(t.Context(), "t1"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("before the next try is due: %v, want ErrUnavailable", err)
+	}
+	clock = clock.Add(time.Millisecond)
 	if _, err := b.Token(t.Context(), "t1"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("after the lock was released: %v, want ErrNotFound", err)
+	}
+	if logs.FilterMessage("opened token store").Len() != 1 {
+		t.Errorf("the open is not logged: %v", logs.All())
 	}
 }
