@@ -137,7 +137,7 @@ func (p *Passwords) checkFrom(r *http.Request, addr string, user, password []byt
 	// still learn (by a 200) when a guess is right.
 	if acct, ok := p.users.Cached(user, password); ok {
 		c := p.countersFor(acct.NameHash, addr)
-		if err := p.lockedOut(r, &c); err != nil {
+		if _, err := p.lockedOut(r, &c); err != nil {
 			return nil, err
 		}
 		p.reset(r, c)
@@ -152,8 +152,8 @@ func (p *Passwords) checkFrom(r *http.Request, addr string, user, password []byt
 // shrank them.
 func (p *Passwords) checkHashing(r *http.Request, user, password []byte, addr string) (*identity.Account, error) {
 	c := p.countersFor(identity.NameHash(user), addr)
-	if err := p.lockedOut(r, &c); err != nil {
-		return nil, err
+	if read, err := p.lockedOut(r, &c); err != nil || !read {
+		return p.uncounted(user, password, err)
 	}
 
 	// A password to hash: serialise per counter, and read the counters
@@ -161,20 +161,35 @@ func (p *Passwords) checkHashing(r *http.Request, user, password []byte, addr st
 	// another.
 	unlock := p.lock(c)
 	defer unlock()
-	if err := p.lockedOut(r, &c); err != nil {
-		return nil, err
+	if read, err := p.lockedOut(r, &c); err != nil || !read {
+		return p.uncounted(user, password, err)
 	}
 	acct, err := p.users.Verify(user, password)
 	if err != nil {
 		ctx := storeContext(r)
 		for i := range c {
-			p.fail(ctx, &c[i])
+			if !p.fail(ctx, &c[i]) {
+				break // the store is down: the others would wait for it too
+			}
 		}
 		p.audit.lockouts(r, p.users, string(user), c)
 		return nil, err
 	}
 	p.reset(r, c)
 	return acct, nil
+}
+
+// uncounted ends a check whose counters the store could not read: err
+// when it is a lockout's refusal, else the password checked without
+// throttling (the outage is logged) and without the stripe locks or any
+// other store operation, each of which would wait for the store as long
+// as the read did while holding up this user's and address's other
+// checks.
+func (p *Passwords) uncounted(user, password []byte, err error) (*identity.Account, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p.users.Verify(user, password)
 }
 
 // counter is one failure counter a password check is subject to.
@@ -273,16 +288,16 @@ func stripe(key string) int {
 // lockedOut reads the counters (keeping their counts) and returns a 429
 // *Rejection when one has reached its limit. When the store knows from
 // memory that none of them exists (store.FailureFree), that is the whole
-// check: no store operation. A store failure counts as no failures
-// (logged once).
-func (p *Passwords) lockedOut(r *http.Request, c *counters) error {
+// check: no store operation. read is false when the store failed: that
+// counts as no failures (logged once).
+func (p *Passwords) lockedOut(r *http.Request, c *counters) (read bool, err error) {
 	keys := [3]string{c[0].key, c[1].key, c[2].key}
 	if store.NoFailures(p.store, keys) {
 		p.storeWorks()
 		for i := range c {
 			c[i].count = 0
 		}
-		return nil
+		return true, nil
 	}
 	got, err := store.CheckFailures(storeContext(r), p.store, keys)
 	if err != nil {
@@ -290,17 +305,17 @@ func (p *Passwords) lockedOut(r *http.Request, c *counters) error {
 		for i := range c {
 			c[i].count = 0
 		}
-		return nil
+		return false, nil
 	}
 	p.storeWorks()
 	for i := range c {
 		k := &c[i]
 		k.count = got[i].Count
 		if got[i].Count >= k.limit {
-			return p.throttled(k, got[i].Expires)
+			return true, p.throttled(k, got[i].Expires)
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // throttled is the 429 of a check under k's lockout, which lasts until
@@ -316,20 +331,22 @@ func (p *Passwords) throttled(k *counter, expires time.Time) error {
 
 // fail counts a failure and, at the limit, extends the counter to the
 // lockout. A store failure is logged (once per outage): the failure goes
-// uncounted.
-func (p *Passwords) fail(ctx context.Context, k *counter) {
+// uncounted, and fail reports false.
+func (p *Passwords) fail(ctx context.Context, k *counter) bool {
 	c, err := p.store.AddFailure(ctx, k.key, time.Duration(p.throttle.Window))
 	if err != nil {
 		p.storeFailed(fmt.Errorf("throttle: counting a failure: %w", err))
-		return
+		return false
 	}
 	k.count = c.Count
 	if c.Count >= k.limit {
 		c.Expires = p.now().Add(time.Duration(p.throttle.Lockout))
 		if err := p.store.SetFailures(ctx, k.key, c); err != nil {
 			p.storeFailed(fmt.Errorf("throttle: starting a lockout: %w", err))
+			return false
 		}
 	}
+	return true
 }
 
 // checkPassword is the password step of the password authenticators:

@@ -207,6 +207,77 @@ func TestThrottleOutageEnds(t *testing.T) {
 	}
 }
 
+// downCounters is a store whose failure counters are down (as a hung
+// Redis is, each operation taking its time out), counting the operations
+// tried.
+type downCounters struct {
+	store.Store
+	ops atomic.Int64
+}
+
+func (d *downCounters) down() error { d.ops.Add(1); return store.ErrUnavailable }
+
+func (d *downCounters) Failures(context.Context, string) (store.Counter, error) {
+	return store.Counter{}, d.down()
+}
+
+func (d *downCounters) AddFailure(context.Context, string, time.Duration) (store.Counter, error) {
+	return store.Counter{}, d.down()
+}
+func (d *downCounters) SetFailures(context.Context, string, store.Counter) error { return d.down() }
+func (d *downCounters) ResetFailures(context.Context, string) error              { return d.down() }
+
+// TestThrottleOutageCostsOneStoreOperation: while the store is down, a
+// password check tries it once (the lockout read) and then checks the
+// password uncounted: no second read under the locks, no counting, each
+// of which would wait for the store again while holding up the user's
+// other checks. When only counting fails, the first failed count ends it.
+func TestThrottleOutageCostsOneStoreOperation(t *testing.T) {
+	p := newTestPasswords(t, Throttle{})
+	req := httptest.NewRequest("GET", "/", nil)
+	down := &downCounters{Store: p.store.(store.Store)}
+	p.store = down
+	for _, tc := range []struct {
+		user, password string
+		want           error
+	}{
+		{"alice", "wrong", identity.ErrBadCredentials},
+		{"nobody", "wrong", identity.ErrBadCredentials},
+		{"alice", "right", nil},
+		{"alice", "right", nil}, // cached now
+	} {
+		before := down.ops.Load()
+		if _, err := p.Check(req, []byte(tc.user), []byte(tc.password)); !errors.Is(err, tc.want) {
+			t.Fatalf("%s/%s while the store is down: %v, want %v", tc.user, tc.password, err, tc.want)
+		}
+		if n := down.ops.Load() - before; n != 1 {
+			t.Errorf("%s/%s while the store is down: %d store operations, want 1", tc.user, tc.password, n)
+		}
+	}
+
+	adds := &failingAdds{Store: p.store.(*downCounters).Store}
+	adds.fail.Store(true)
+	counted := &countingAdds{failingAdds: adds}
+	p.store = counted
+	if _, err := p.Check(req, []byte("alice"), []byte("wrong again")); !errors.Is(err, identity.ErrBadCredentials) {
+		t.Fatalf("wrong password while counting fails: %v", err)
+	}
+	if n := counted.adds.Load(); n != 1 {
+		t.Errorf("counting tried %d times while it fails, want 1", n)
+	}
+}
+
+// countingAdds counts the AddFailure calls of a failingAdds.
+type countingAdds struct {
+	*failingAdds
+	adds atomic.Int64
+}
+
+func (c *countingAdds) AddFailure(ctx context.Context, key string, window time.Duration) (store.Counter, error) {
+	c.adds.Add(1)
+	return c.failingAdds.AddFailure(ctx, key, window)
+}
+
 // TestThrottleCountsGuessesOfClosedRequests: a client that closes its side
 // of the connection gets its request's context cancelled, and Go's server
 // still answers it. Its wrong guesses are counted all the same, its
