@@ -119,6 +119,8 @@ type redisBackend struct {
 	// tokenLayout moves tokens stored by older versions once
 	// (redis_token_migration.go).
 	tokenLayout tokenLayout
+	// failureMemos answer NoFailures for keys seen absent before.
+	failureMemos redisFailureMemos
 }
 
 func newRedisBackend(conn *redisConn, prefix string, waitReplicas int, waitTimeout time.Duration) *redisBackend {
@@ -452,18 +454,31 @@ func (b *redisBackend) cachedCounter(buf *[128]byte, key string) (Counter, bool)
 }
 
 // NoFailures implements FailureFree: the client-side cache holds every
-// key's counter, and none is live.
+// key's counter, and none is live. A memo answers for keys seen absent
+// before in the cache's current generation (redisFailureMemos); otherwise
+// the three keys are built side by side in one buffer on the stack and
+// looked up together.
 func (b *redisBackend) NoFailures(keys [3]string) bool {
-	var buf [128]byte
-	var now time.Time
-	for _, key := range keys {
+	if b.failureMemos.holds(keys, b.conn.cache.gen.Load()) {
+		return true
+	}
+	var buf [384]byte
+	var cacheKeys [3][]byte
+	at := buf[:0]
+	for i, key := range keys {
 		if key == "" {
 			continue
 		}
-		c, ok := b.cachedCounter(&buf, key)
-		if !ok {
-			return false
-		}
+		start := len(at)
+		at = append(append(append(at, b.prefix...), "f:"...), key...)
+		cacheKeys[i] = at[start:len(at):len(at)]
+	}
+	counters, gen, oldest, ok := b.conn.cachedCounters(cacheKeys)
+	if !ok {
+		return false
+	}
+	var now time.Time
+	for _, c := range counters {
 		if c.Count == 0 {
 			continue
 		}
@@ -473,6 +488,9 @@ func (b *redisBackend) NoFailures(keys [3]string) bool {
 		if !counterExpired(c, now) {
 			return false
 		}
+	}
+	if now.IsZero() { // all absent, not merely expired (which depends on the time)
+		b.failureMemos.remember(keys, gen, oldest)
 	}
 	return true
 }

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+
+	"github.com/caddy-restauth/caddy-restauth/internal/monotonic"
 )
 
 // The hot path (IsRevoked, TokenByKeyHash, Session, and Failures, which a
@@ -39,16 +42,20 @@ type redisCacheEntry struct {
 	token        *Token
 	session      *Session
 	counter      *Counter
-	stored       time.Time
+	// stored is when the entry was cached, on the monotonic clock (half
+	// the cost of time.Now, read for every lookup).
+	stored monotonic.Instant
 }
 
 // redisCache is the local cache of one redisConn.
 type redisCache struct {
 	mu      sync.Mutex
 	entries map[string]redisCacheEntry
-	// gen changes on every invalidation; a value read from Redis is only
-	// cached when no invalidation happened since the read began.
-	gen uint64
+	// gen changes on every invalidation, whenever entries are cleared and
+	// whenever live changes; a value read from Redis is only cached when
+	// gen did not change since the read began. Changed under mu; read
+	// without it by redisFailureMemos.
+	gen atomic.Uint64
 	// live is true while the invalidation subscription is confirmed and
 	// heard from within redisSubscriptionSilence.
 	live      bool
@@ -142,7 +149,7 @@ func (c *redisConn) setLive(live bool) {
 	defer c.cache.mu.Unlock()
 	// Whatever was cached may have missed invalidations: start empty.
 	clear(c.cache.entries)
-	c.cache.gen++
+	c.cache.gen.Add(1)
 	c.cache.live = live
 	c.cache.lastHeard = time.Now()
 }
@@ -158,7 +165,7 @@ func (c *redisConn) silentTooLong() bool {
 	defer c.cache.mu.Unlock()
 	if c.cache.live && time.Since(c.cache.lastHeard) > redisSubscriptionSilence {
 		clear(c.cache.entries)
-		c.cache.gen++
+		c.cache.gen.Add(1)
 		c.cache.live = false
 		return true
 	}
@@ -170,7 +177,7 @@ func (c *redisConn) silentTooLong() bool {
 func (c *redisConn) flush() {
 	c.cache.mu.Lock()
 	clear(c.cache.entries)
-	c.cache.gen++
+	c.cache.gen.Add(1)
 	c.cache.mu.Unlock()
 }
 
@@ -178,7 +185,7 @@ func (c *redisConn) flush() {
 func (c *redisConn) drop(key string) {
 	c.cache.mu.Lock()
 	delete(c.cache.entries, key)
-	c.cache.gen++
+	c.cache.gen.Add(1)
 	c.cache.mu.Unlock()
 }
 
@@ -200,7 +207,7 @@ func (c *redisConn) invalidate(ctx context.Context, key string, tries int) error
 func (c *redisConn) generation() uint64 {
 	c.cache.mu.Lock()
 	defer c.cache.mu.Unlock()
-	return c.cache.gen
+	return c.cache.gen.Load()
 }
 
 func (c *redisConn) lookup(key string) (redisCacheEntry, bool) {
@@ -235,18 +242,24 @@ func (c *redisConn) lookupBytes(key []byte) (redisCacheEntry, bool) {
 }
 
 // tooOld reports whether e is past redisCacheMaxAge.
-func (e redisCacheEntry) tooOld() bool { return time.Since(e.stored) > redisCacheMaxAge }
+func (e redisCacheEntry) tooOld() bool { return e.tooOldAt(monotonic.Now()) }
+
+// tooOldAt reports whether e is past redisCacheMaxAge at now.
+func (e redisCacheEntry) tooOldAt(now monotonic.Instant) bool {
+	return time.Duration(now-e.stored) > redisCacheMaxAge
+}
 
 func (c *redisConn) put(key string, gen uint64, e redisCacheEntry) {
 	c.cache.mu.Lock()
 	defer c.cache.mu.Unlock()
-	if !c.cache.live || gen != c.cache.gen {
+	if !c.cache.live || gen != c.cache.gen.Load() {
 		return
 	}
 	if len(c.cache.entries) >= redisCacheMax {
 		clear(c.cache.entries)
+		c.cache.gen.Add(1)
 	}
-	e.stored = time.Now()
+	e.stored = monotonic.Now()
 	c.cache.entries[key] = e
 }
 
@@ -296,6 +309,33 @@ func (c *redisConn) cachedCounter(key []byte) (Counter, bool) {
 		return Counter{}, false
 	}
 	return *e.counter, true
+}
+
+// cachedCounters looks up the failure counters of keys (nil ones are
+// skipped) under one lock and one clock reading: a password check's three.
+// ok is false when one of them is not cached; a counter not on record is
+// a zero Counter. gen is the cache's generation they were read in, and
+// oldest when the oldest of them was cached.
+func (c *redisConn) cachedCounters(keys [3][]byte) (counters [3]Counter, gen uint64, oldest monotonic.Instant, ok bool) {
+	now := monotonic.Now()
+	oldest = now
+	c.cache.mu.Lock()
+	defer c.cache.mu.Unlock()
+	if !c.cache.live {
+		return counters, 0, 0, false
+	}
+	for i, key := range keys {
+		if key == nil {
+			continue
+		}
+		e, found := c.cache.entries[string(key)]
+		if !found || e.counter == nil || e.tooOldAt(now) {
+			return counters, 0, 0, false
+		}
+		counters[i] = *e.counter
+		oldest = min(oldest, e.stored)
+	}
+	return counters, c.cache.gen.Load(), oldest, true
 }
 
 func (c *redisConn) cacheCounter(key string, gen uint64, n Counter) {

@@ -1,12 +1,14 @@
 package store
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/caddy-restauth/caddy-restauth/internal/monotonic"
 	"github.com/caddy-restauth/caddy-restauth/internal/poll"
 	"github.com/caddy-restauth/caddy-restauth/internal/redistest"
 )
@@ -151,5 +153,70 @@ func TestRedisNoFailuresReadsCachedCounts(t *testing.T) {
 	now = now.Add(2 * time.Hour)
 	if !b.NoFailures(keys) {
 		t.Error("NoFailures = false with only an expired counter cached")
+	}
+}
+
+// TestRedisNoFailuresMemo: once the cache held a check's three counters as
+// absent, a memo answers for the same key strings until anything changes
+// the cache (an invalidation, here of a key unrelated to them) or its
+// entries grow too old to trust; keys with the same text at another
+// address are looked up, not taken from the memo; a counter expired
+// rather than absent is never memoised.
+func TestRedisNoFailuresMemo(t *testing.T) {
+	srv := redistest.Start(t)
+	b, _ := newTestRedis(t, srv.Addr())
+	ctx := t.Context()
+	keys := [3]string{"memo:ua", "memo:u", "memo:a"}
+	memo := func() *redisFailureMemo { return b.failureMemos.slots[redisFailureMemoSlot(keys)].Load() }
+	pollUntil(t, "the three counters cached as absent", 5*time.Second, func() bool {
+		if _, err := CheckFailures(ctx, b, keys); err != nil {
+			t.Fatal(err)
+		}
+		return b.NoFailures(keys)
+	})
+	m := memo()
+	if m == nil || !sameStrings(m.keys, keys) || !b.failureMemos.holds(keys, b.conn.cache.gen.Load()) {
+		t.Fatalf("no memo after NoFailures answered true: %+v", m)
+	}
+
+	copies := [3]string{strings.Clone(keys[0]), strings.Clone(keys[1]), strings.Clone(keys[2])}
+	if sameStrings(copies, keys) || b.failureMemos.holds(copies, b.conn.cache.gen.Load()) {
+		t.Error("a memo answers for keys of the same text at other addresses")
+	}
+	if !b.NoFailures(copies) {
+		t.Error("NoFailures of equal keys at other addresses = false, want true (looked up)")
+	}
+
+	if _, err := b.AddFailure(ctx, "memo:other", time.Hour); err != nil { // invalidates memo:other
+		t.Fatal(err)
+	}
+	if b.failureMemos.holds(keys, b.conn.cache.gen.Load()) {
+		t.Error("the memo holds after an invalidation")
+	}
+	if !b.NoFailures(keys) {
+		t.Fatal("NoFailures = false after an unrelated invalidation, want true (looked up again)")
+	}
+	stale := *memo()
+	stale.oldest -= monotonic.Instant(redisCacheMaxAge + time.Millisecond)
+	b.failureMemos.slots[redisFailureMemoSlot(keys)].Store(&stale)
+	if b.failureMemos.holds(keys, b.conn.cache.gen.Load()) {
+		t.Error("a memo of entries older than redisCacheMaxAge holds")
+	}
+
+	// A counter expired rather than absent: answered, not memoised.
+	now := time.Now()
+	b.now = func() time.Time { return now }
+	if err := b.SetFailures(ctx, keys[1], Counter{Count: 3, Expires: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Hour)
+	pollUntil(t, "the expired counter cached", 5*time.Second, func() bool {
+		if _, err := CheckFailures(ctx, b, keys); err != nil {
+			t.Fatal(err)
+		}
+		return b.NoFailures(keys)
+	})
+	if b.failureMemos.holds(keys, b.conn.cache.gen.Load()) {
+		t.Error("a check with an expired counter was memoised")
 	}
 }
