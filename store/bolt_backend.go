@@ -18,6 +18,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
+
+	"github.com/caddy-restauth/caddy-restauth/internal/monotonic"
 )
 
 // boltSchema is the layout version written to the meta bucket. A file
@@ -58,10 +60,14 @@ type boltBackend struct {
 	openMu sync.Mutex
 	db     atomic.Pointer[bolt.DB]
 	// openErr is why the last try to open failed (nil: none failed yet),
-	// and nextOpen when (b.now, in Unix nanoseconds) the next may be made.
-	// Until then an operation fails at once with openErr.
+	// and nextOpen when (a monoNow reading) the next may be made. Until
+	// then an operation fails at once with openErr.
 	openErr  atomic.Pointer[error]
 	nextOpen atomic.Int64
+	// monoNow reads the monotonic clock of the retries (monotonic.Now
+	// unless a test moves it); onOpenTry, when set, is told of each try.
+	monoNow   func() monotonic.Instant
+	onOpenTry func()
 	// now tells the time that decides expiries (time.Now unless a test
 	// moves it).
 	now     func() time.Time
@@ -84,7 +90,7 @@ type boltBackend struct {
 // another process to release its lock. A sweep runs every interval once
 // the file is open.
 func openBolt(path string, timeout, interval time.Duration, logger *zap.Logger) (*boltBackend, error) {
-	b := &boltBackend{path: path, timeout: timeout, logger: logger, now: time.Now}
+	b := &boltBackend{path: path, timeout: timeout, logger: logger, now: time.Now, monoNow: monotonic.Now}
 	b.sweeper = startSweeper(interval, func() time.Time { return b.now() }, func(stop <-chan struct{}, now time.Time) {
 		if b.db.Load() == nil {
 			return // not opened yet: nothing to sweep
@@ -102,22 +108,21 @@ const boltOpenRetry = time.Second
 
 // database returns the open file, opening it on first use. The first try
 // waits up to b.timeout for another process to release the file's lock
-// (a restarting Caddy's predecessor). When it fails (a lock another
+// (a restarting Caddy's predecessor); operations that arrive meanwhile
+// wait for it and share its outcome. When it fails (a lock another
 // process keeps, a file that is not a store), the error wraps
 // ErrUnavailable and is logged once; an operation tries again at most
-// every boltOpenRetry, without waiting for the lock, and the others fail
-// at once with the same error, so no request waits for a file held
-// elsewhere.
+// every boltOpenRetry (on the monotonic clock), without waiting for the
+// lock, and the others fail at once with the same error, so no request
+// waits for a file held elsewhere.
 func (b *boltBackend) database() (*bolt.DB, error) {
 	if db := b.db.Load(); db != nil {
 		return db, nil
 	}
-	timeout := b.timeout
 	if failed := b.openErr.Load(); failed != nil {
-		if b.now().UnixNano() < b.nextOpen.Load() || !b.openMu.TryLock() {
+		if !b.openDue() || !b.openMu.TryLock() {
 			return nil, *failed
 		}
-		timeout = time.Nanosecond // one try of the lock
 	} else {
 		b.openMu.Lock()
 	}
@@ -125,13 +130,24 @@ func (b *boltBackend) database() (*bolt.DB, error) {
 	if db := b.db.Load(); db != nil {
 		return db, nil
 	}
+	timeout := b.timeout
+	if failed := b.openErr.Load(); failed != nil {
+		// A try failed, perhaps while this operation waited for it.
+		if !b.openDue() {
+			return nil, *failed
+		}
+		timeout = time.Nanosecond // one try of the lock
+	}
+	if b.onOpenTry != nil {
+		b.onOpenTry()
+	}
 	db, mem, err := openBoltFile(b.path, timeout)
 	if err != nil {
 		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 		if b.openErr.Swap(&err) == nil {
 			b.logger.Error("cannot open token store; trying again every second", zap.String("path", b.path), zap.Error(err))
 		}
-		b.nextOpen.Store(b.now().Add(boltOpenRetry).UnixNano())
+		b.nextOpen.Store(int64(b.monoNow()) + int64(boltOpenRetry))
 		return nil, err
 	}
 	b.logger.Info("opened token store", zap.String("path", b.path))
@@ -139,6 +155,9 @@ func (b *boltBackend) database() (*bolt.DB, error) {
 	b.db.Store(db)
 	return db, nil
 }
+
+// openDue reports whether the next try to open the file is due.
+func (b *boltBackend) openDue() bool { return int64(b.monoNow()) >= b.nextOpen.Load() }
 
 // boltOptions are the store file's options. The list of free pages is not
 // written on every commit (it is rebuilt from the file when it opens, as

@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/caddy-restauth/caddy-restauth/internal/monotonic"
 	"github.com/caddy-restauth/caddy-restauth/internal/poll"
 )
 
@@ -164,10 +167,11 @@ func TestBoltReadsDoNotWrite(t *testing.T) {
 
 // TestBoltLockedFile: provisioning never takes the file's lock (so
 // `caddy validate` beside a running Caddy works); an operation on a file
-// another process holds fails as a store outage, logged once. The file is
-// tried again at most once a second: the operations in between fail at
-// once, without waiting for the lock, and the first one after it opens the
-// file once the other process let go.
+// another process holds fails as a store outage, logged once. Operations
+// that waited for the failed first try share its outcome. The file is
+// tried again at most once a second, on the monotonic clock, with one try
+// of the lock: the operations in between do not try, and the first one
+// after it opens the file once the other process let go.
 func TestBoltLockedFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "locked.db")
 	other, err := bolt.Open(path, 0o600, nil) // another process, in effect
@@ -178,37 +182,62 @@ func TestBoltLockedFile(t *testing.T) {
 
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
-	b := &Bolt{Path: path, openTimeout: 50 * time.Millisecond}
+	b := &Bolt{Path: path, openTimeout: 200 * time.Millisecond}
 	if err := b.Provision(ctx); err != nil {
 		t.Fatalf("Provision of a locked file: %v", err)
 	}
 	defer func() { _ = b.Cleanup() }()
 	core, logs := observer.New(zapcore.InfoLevel)
 	b.logger = zap.New(core)
-	clock := time.Now()
-	b.now = func() time.Time { return clock }
-
-	for i := range 3 {
-		_, err = b.Token(t.Context(), "t1")
+	clock := monotonic.Now()
+	b.monoNow = func() monotonic.Instant { return clock }
+	var tries atomic.Int64
+	b.onOpenTry = func() { tries.Add(1) }
+	wantUnavailable := func(what string, err error) {
+		t.Helper()
 		if !errors.Is(err, berrors.ErrTimeout) || !errors.Is(err, ErrUnavailable) {
-			t.Errorf("operation %d: error = %v, want a timeout and ErrUnavailable", i, err)
+			t.Errorf("%s: error = %v, want a timeout and ErrUnavailable", what, err)
+		} else if want := "opening token store " + path + ": timeout"; !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error = %q, want it to contain %q", what, err, want)
 		}
-		if want := "opening token store " + path + ": timeout"; !strings.Contains(err.Error(), want) {
-			t.Errorf("operation %d: error = %q, want it to contain %q", i, err, want)
-		}
-		clock = clock.Add(boltOpenRetry) // each after the next try is due
+	}
+
+	// A burst of operations at the first use: one try, every one answered.
+	errs := make(chan error, 5)
+	for range cap(errs) {
+		go func() { _, err := b.Token(t.Context(), "t1"); errs <- err }()
+	}
+	for range cap(errs) {
+		wantUnavailable("an operation of the first burst", <-errs)
+	}
+	if n := tries.Load(); n != 1 {
+		t.Errorf("the first burst tried to open the file %d times, want 1", n)
+	}
+
+	// Retries try the lock once, however long the first try may wait.
+	b.timeout = time.Hour
+	for i := range 3 {
+		clock += monotonic.Instant(boltOpenRetry) // the next try is due
+		_, err = b.Token(t.Context(), "t1")
+		wantUnavailable(fmt.Sprintf("retry %d", i), err)
+		_, err = b.Token(t.Context(), "t1") // not due
+		wantUnavailable(fmt.Sprintf("after retry %d", i), err)
+	}
+	if n := tries.Load(); n != 4 {
+		t.Errorf("%d tries to open the file, want 4 (the first and one a second)", n)
 	}
 	if errs := logs.FilterLevelExact(zapcore.ErrorLevel).Len(); errs != 1 {
 		t.Errorf("%d errors logged for one outage, want 1: %v", errs, logs.All())
 	}
+
 	if err := other.Close(); err != nil {
 		t.Fatal(err)
 	}
-	clock = clock.Add(-time.Millisecond) // the next try is not due yet
+	clock += monotonic.Instant(boltOpenRetry) - 1 // the next try is not due yet
 	if _, err := b.Token(t.Context(), "t1"); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("before the next try is due: %v, want ErrUnavailable", err)
 	}
-	clock = clock.Add(time.Millisecond)
+	clock++
 	if _, err := b.Token(t.Context(), "t1"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("after the lock was released: %v, want ErrNotFound", err)
 	}
