@@ -152,18 +152,30 @@ func (p *Passwords) checkFrom(r *http.Request, addr string, user, password []byt
 // shrank them.
 func (p *Passwords) checkHashing(r *http.Request, user, password []byte, addr string) (*identity.Account, error) {
 	c := p.countersFor(identity.NameHash(user), addr)
-	if read, err := p.lockedOut(r, &c); err != nil || !read {
-		return p.uncounted(user, password, err)
+	read, err := p.lockedOut(r, &c)
+	if err != nil {
+		return nil, err
 	}
-
-	// A password to hash: serialise per counter, and read the counters
-	// again under the locks, so concurrent guesses are counted one after
-	// another.
-	unlock := p.lock(c)
-	defer unlock()
-	if read, err := p.lockedOut(r, &c); err != nil || !read {
-		return p.uncounted(user, password, err)
+	if read {
+		// A password to hash: serialise per counter, and read the
+		// counters again under the locks, so concurrent guesses are
+		// counted one after another.
+		unlock := p.lock(c)
+		read, err = p.lockedOut(r, &c)
+		if err != nil || read {
+			defer unlock()
+		} else {
+			unlock()
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
+	// When the store could not be read, throttling is off for this check
+	// (logged once): the password is checked without the locks, which
+	// would hold up this user's and address's other checks while the
+	// store keeps failing, and a wrong one is still counted, stopping at
+	// the first write that fails.
 	acct, err := p.users.Verify(user, password)
 	if err != nil {
 		ctx := storeContext(r)
@@ -175,21 +187,8 @@ func (p *Passwords) checkHashing(r *http.Request, user, password []byte, addr st
 		p.audit.lockouts(r, p.users, string(user), c)
 		return nil, err
 	}
-	p.reset(r, c)
+	p.reset(r, c) // no counts when unread: no write
 	return acct, nil
-}
-
-// uncounted ends a check whose counters the store could not read: err
-// when it is a lockout's refusal, else the password checked without
-// throttling (the outage is logged) and without the stripe locks or any
-// other store operation, each of which would wait for the store as long
-// as the read did while holding up this user's and address's other
-// checks.
-func (p *Passwords) uncounted(user, password []byte, err error) (*identity.Account, error) {
-	if err != nil {
-		return nil, err
-	}
-	return p.users.Verify(user, password)
 }
 
 // counter is one failure counter a password check is subject to.

@@ -228,34 +228,48 @@ func (d *downCounters) SetFailures(context.Context, string, store.Counter) error
 func (d *downCounters) ResetFailures(context.Context, string) error              { return d.down() }
 
 // TestThrottleOutageCostsOneStoreOperation: while the store is down, a
-// password check tries it once (the lockout read) and then checks the
-// password uncounted: no second read under the locks, no counting, each
-// of which would wait for the store again while holding up the user's
-// other checks. When only counting fails, the first failed count ends it.
+// password check tries it once for the lockout read and, for a wrong
+// password, once more to count it; no second read under the locks and no
+// further counting, each of which would wait for the store again. When
+// only the read fails, a wrong password is still counted under all three
+// counters.
 func TestThrottleOutageCostsOneStoreOperation(t *testing.T) {
 	p := newTestPasswords(t, Throttle{})
 	req := httptest.NewRequest("GET", "/", nil)
-	down := &downCounters{Store: p.store.(store.Store)}
+	healthy := p.store.(store.Store)
+	down := &downCounters{Store: healthy}
 	p.store = down
 	for _, tc := range []struct {
 		user, password string
 		want           error
+		ops            int64
 	}{
-		{"alice", "wrong", identity.ErrBadCredentials},
-		{"nobody", "wrong", identity.ErrBadCredentials},
-		{"alice", "right", nil},
-		{"alice", "right", nil}, // cached now
+		{"alice", "wrong", identity.ErrBadCredentials, 2},
+		{"nobody", "wrong", identity.ErrBadCredentials, 2},
+		{"alice", "right", nil, 1},
+		{"alice", "right", nil, 1}, // cached now
 	} {
 		before := down.ops.Load()
 		if _, err := p.Check(req, []byte(tc.user), []byte(tc.password)); !errors.Is(err, tc.want) {
 			t.Fatalf("%s/%s while the store is down: %v, want %v", tc.user, tc.password, err, tc.want)
 		}
-		if n := down.ops.Load() - before; n != 1 {
-			t.Errorf("%s/%s while the store is down: %d store operations, want 1", tc.user, tc.password, n)
+		if n := down.ops.Load() - before; n != tc.ops {
+			t.Errorf("%s/%s while the store is down: %d store operations, want %d", tc.user, tc.password, n, tc.ops)
 		}
 	}
 
-	adds := &failingAdds{Store: p.store.(*downCounters).Store}
+	p.store = &failingReads{Store: healthy}
+	if _, err := p.Check(req, []byte("alice"), []byte("wrong again")); !errors.Is(err, identity.ErrBadCredentials) {
+		t.Fatalf("wrong password while reads fail: %v", err)
+	}
+	c := p.countersFor(identity.NameHash([]byte("alice")), ClientIP(req))
+	for _, k := range c {
+		if got, err := healthy.Failures(t.Context(), k.key); err != nil || got.Count != 1 {
+			t.Errorf("counter %s after a wrong password whose read failed = %+v, %v; want 1", k.key, got, err)
+		}
+	}
+
+	adds := &failingAdds{Store: healthy}
 	adds.fail.Store(true)
 	counted := &countingAdds{failingAdds: adds}
 	p.store = counted
@@ -265,6 +279,13 @@ func TestThrottleOutageCostsOneStoreOperation(t *testing.T) {
 	if n := counted.adds.Load(); n != 1 {
 		t.Errorf("counting tried %d times while it fails, want 1", n)
 	}
+}
+
+// failingReads is a store whose lockout reads fail and whose writes work.
+type failingReads struct{ store.Store }
+
+func (failingReads) Failures(context.Context, string) (store.Counter, error) {
+	return store.Counter{}, store.ErrUnavailable
 }
 
 // countingAdds counts the AddFailure calls of a failingAdds.
