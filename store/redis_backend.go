@@ -450,7 +450,13 @@ func (b *redisBackend) Failures(ctx context.Context, key string) (Counter, error
 // cache. The key is built in buf, on the caller's stack (a password check
 // reads three counters): a string is made only on a miss.
 func (b *redisBackend) cachedCounter(buf *[128]byte, key string) (Counter, bool) {
-	return b.conn.cachedCounter(append(append(append(buf[:0], b.prefix...), "f:"...), key...))
+	return b.conn.cachedCounter(b.appendCounterKey(buf[:0], key))
+}
+
+// appendCounterKey appends the cache (and Redis) key of the failure
+// counter under key to dst: what b.key("f", key) is, without a string.
+func (b *redisBackend) appendCounterKey(dst []byte, key string) []byte {
+	return append(append(append(dst, b.prefix...), "f:"...), key...)
 }
 
 // NoFailures implements FailureFree: the client-side cache holds every
@@ -470,7 +476,7 @@ func (b *redisBackend) NoFailures(keys [3]string) bool {
 			continue
 		}
 		start := len(at)
-		at = append(append(append(at, b.prefix...), "f:"...), key...)
+		at = b.appendCounterKey(at, key)
 		cacheKeys[i] = at[start:len(at):len(at)]
 	}
 	counters, gen, oldest, ok := b.conn.cachedCounters(cacheKeys)

@@ -304,8 +304,11 @@ func (c *redisConn) cacheSession(key string, gen uint64, s *Session) {
 
 // cachedCounter returns the cached failure counter of key (zero: none).
 func (c *redisConn) cachedCounter(key []byte) (Counter, bool) {
-	e, ok := c.lookupBytes(key)
-	if !ok || e.counter == nil {
+	now := monotonic.Now()
+	c.cache.mu.Lock()
+	e, ok := c.counterEntry(key, now)
+	c.cache.mu.Unlock()
+	if !ok {
 		return Counter{}, false
 	}
 	return *e.counter, true
@@ -321,21 +324,32 @@ func (c *redisConn) cachedCounters(keys [3][]byte) (counters [3]Counter, gen uin
 	oldest = now
 	c.cache.mu.Lock()
 	defer c.cache.mu.Unlock()
-	if !c.cache.live {
-		return counters, 0, 0, false
-	}
 	for i, key := range keys {
 		if key == nil {
 			continue
 		}
-		e, found := c.cache.entries[string(key)]
-		if !found || e.counter == nil || e.tooOldAt(now) {
+		e, found := c.counterEntry(key, now)
+		if !found {
 			return counters, 0, 0, false
 		}
 		counters[i] = *e.counter
 		oldest = min(oldest, e.stored)
 	}
 	return counters, c.cache.gen.Load(), oldest, true
+}
+
+// counterEntry is the entry of the failure counter under key, when the
+// cache is live and holds one young enough at now. The caller holds
+// c.cache.mu. A stale entry is left for lookup or the next put to drop.
+func (c *redisConn) counterEntry(key []byte, now monotonic.Instant) (redisCacheEntry, bool) {
+	if !c.cache.live {
+		return redisCacheEntry{}, false
+	}
+	e, ok := c.cache.entries[string(key)]
+	if !ok || e.counter == nil || e.tooOldAt(now) {
+		return redisCacheEntry{}, false
+	}
+	return e, true
 }
 
 func (c *redisConn) cacheCounter(key string, gen uint64, n Counter) {

@@ -9,7 +9,10 @@ import (
 )
 
 // redisFailureMemoSlots bounds the memos a redis store keeps.
-const redisFailureMemoSlots = 256
+const (
+	redisFailureMemoSlotBits = 8
+	redisFailureMemoSlots    = 1 << redisFailureMemoSlotBits
+)
 
 // redisFailureMemos remembers, for the last few hundred password checks'
 // keys, that the client-side cache held all three counters as absent, so
@@ -52,9 +55,12 @@ func (m *redisFailureMemos) remember(keys [3]string, gen uint64, oldest monotoni
 }
 
 // redisFailureMemoSlot picks keys' slot from the address of the first key's
-// text.
+// text, multiplied by 2^64/φ (Fibonacci hashing) so that its high bits
+// depend on all of it: the allocator puts strings of one size class at
+// fixed strides, which its low bits alone would spread over few slots.
 func redisFailureMemoSlot(keys [3]string) int {
-	return int(uintptr(unsafe.Pointer(unsafe.StringData(keys[0])))>>4) % redisFailureMemoSlots
+	p := uint64(uintptr(unsafe.Pointer(unsafe.StringData(keys[0]))))
+	return int((p * 0x9E3779B97F4A7C15) >> (64 - redisFailureMemoSlotBits))
 }
 
 // sameStrings reports whether a and b are the same strings: the same text

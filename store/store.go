@@ -116,7 +116,9 @@ type CheckCounters interface {
 type FailureFree interface {
 	// NoFailures reports that none of keys (empty ones are skipped) has a
 	// live failure counter. False means it cannot tell without reading the
-	// store, not that a counter exists.
+	// store, not that a counter exists. An implementation may remember
+	// keys by their strings' addresses (redis does), so they must be
+	// ordinary strings, never unsafe.String over bytes that change later.
 	NoFailures(keys [3]string) bool
 }
 
