@@ -13,6 +13,7 @@ import (
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
 	"github.com/caddy-restauth/caddy-restauth/identity"
 	"github.com/caddy-restauth/caddy-restauth/problem"
+	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
 // Route serves one endpoint. rest is what follows the endpoint's name in the
@@ -141,7 +142,14 @@ func (e *Endpoints) Serve(w http.ResponseWriter, r *http.Request, m Match, id *i
 	if err == nil {
 		return
 	}
-	if !errors.As(err, new(*authenticators.Rejection)) {
+	switch {
+	case errors.As(err, new(*authenticators.Rejection)):
+	case errors.Is(err, store.ErrUnavailable):
+		// The store logs an outage once, at its start and its end; a
+		// request it fails is logged at debug level, as on ordinary
+		// requests.
+		e.env.Logger.Debug("store operation failed: store unavailable", zap.String("remote_ip", authenticators.ClientIP(r)), zap.Error(err))
+	default:
 		e.env.Logger.Error("store operation failed", zap.Error(err))
 	}
 	authenticators.WriteError(w, err, e.challenge)

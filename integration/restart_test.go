@@ -195,8 +195,16 @@ func TestSecondCaddyOnOneBoltFile(t *testing.T) {
 			t.Fatalf("Basic %d on the second Caddy: %d %s, want 200", i, resp.StatusCode, body)
 		}
 	}
+	for i := range 3 {
+		if resp, body := b.Do(t, "POST", "/@tokens", withBasic("alice", alicePassword), ""); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("token creation %d on the second Caddy: %d %s, want 503", i, resp.StatusCode, body)
+		}
+	}
 	if n := strings.Count(b.Log(), "cannot open token store"); n != 1 {
 		t.Errorf("the held file is logged %d times, want once:\n%s", n, b.Log())
+	}
+	if n := strings.Count(b.Log(), `"level":"error"`); n != 1 {
+		t.Errorf("%d errors logged for one held file, want 1:\n%s", n, b.Log())
 	}
 
 	a.Stop()
