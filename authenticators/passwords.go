@@ -329,8 +329,10 @@ func (p *Passwords) throttled(k *counter, expires time.Time) error {
 }
 
 // fail counts a failure and, at the limit, extends the counter to the
-// lockout. A store failure is logged (once per outage): the failure goes
-// uncounted, and fail reports false.
+// lockout. A store failure is logged (once per outage). fail reports false
+// when the failure could not be counted; a lockout's extension that fails
+// (e.g. redis's wait_replicas short of replicas, the count itself being
+// written) does not stop the other counters from being counted.
 func (p *Passwords) fail(ctx context.Context, k *counter) bool {
 	c, err := p.store.AddFailure(ctx, k.key, time.Duration(p.throttle.Window))
 	if err != nil {
@@ -342,7 +344,6 @@ func (p *Passwords) fail(ctx context.Context, k *counter) bool {
 		c.Expires = p.now().Add(time.Duration(p.throttle.Lockout))
 		if err := p.store.SetFailures(ctx, k.key, c); err != nil {
 			p.storeFailed(fmt.Errorf("throttle: starting a lockout: %w", err))
-			return false
 		}
 	}
 	return true

@@ -281,6 +281,36 @@ func TestThrottleOutageCostsOneStoreOperation(t *testing.T) {
 	}
 }
 
+// failingLockouts is a store whose lockout writes (SetFailures) fail, as
+// redis's do with wait_replicas while a replica is missing: the count is
+// written, the wait for replicas fails.
+type failingLockouts struct{ store.Store }
+
+func (f failingLockouts) SetFailures(ctx context.Context, key string, c store.Counter) error {
+	if err := f.Store.SetFailures(ctx, key, c); err != nil {
+		return err
+	}
+	return store.ErrUnavailable
+}
+
+// TestThrottleCountsPastAFailedLockout: a wrong password that reaches the
+// per user and address limit, whose lockout write fails, is still counted
+// per user and per address.
+func TestThrottleCountsPastAFailedLockout(t *testing.T) {
+	p := newTestPasswords(t, Throttle{PerUserAddress: 1, PerUser: 100, PerAddress: 1000})
+	healthy := p.store.(store.Store)
+	p.store = failingLockouts{Store: healthy}
+	req := httptest.NewRequest("GET", "/", nil)
+	if _, err := p.Check(req, []byte("alice"), []byte("wrong")); !errors.Is(err, identity.ErrBadCredentials) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	for _, k := range p.countersFor(identity.NameHash([]byte("alice")), ClientIP(req)) {
+		if got, err := healthy.Failures(t.Context(), k.key); err != nil || got.Count != 1 {
+			t.Errorf("counter %s = %+v, %v; want 1", k.key, got, err)
+		}
+	}
+}
+
 // failingReads is a store whose lockout reads fail and whose writes work.
 type failingReads struct{ store.Store }
 
