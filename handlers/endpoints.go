@@ -142,17 +142,22 @@ func (e *Endpoints) Serve(w http.ResponseWriter, r *http.Request, m Match, id *i
 	if err == nil {
 		return
 	}
-	switch {
-	case errors.As(err, new(*authenticators.Rejection)):
-	case errors.Is(err, store.ErrUnavailable):
-		// The store logs an outage once, at its start and its end; a
-		// request it fails is logged at debug level, as on ordinary
-		// requests.
-		e.env.Logger.Debug("store operation failed: store unavailable", zap.String("remote_ip", authenticators.ClientIP(r)), zap.Error(err))
-	default:
-		e.env.Logger.Error("store operation failed", zap.Error(err))
+	if !errors.As(err, new(*authenticators.Rejection)) {
+		e.logFailure(r, "store operation failed", err)
 	}
 	authenticators.WriteError(w, err, e.challenge)
+}
+
+// logFailure logs err, which failed the request r, as msg. A store outage
+// is logged by the store once, at its start and its end, so a request it
+// fails is logged at debug level, as on ordinary requests; anything else is
+// an error.
+func (e *Endpoints) logFailure(r *http.Request, msg string, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		e.env.Logger.Debug(msg+": store unavailable", zap.String("remote_ip", authenticators.ClientIP(r)), zap.Error(err))
+		return
+	}
+	e.env.Logger.Error(msg, zap.Error(err))
 }
 
 // requireIdentity refuses an anonymous caller with 401.

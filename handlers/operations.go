@@ -13,8 +13,9 @@ import (
 )
 
 // loginEndpoints are the endpoints that take a password in the body: the
-// endpoint label of caddy_rest_auth_logins_total.
-var loginEndpoints = []string{"login", "session", "tokens"}
+// endpoint label of caddy_rest_auth_logins_total ("signin" is the sign-in
+// page, login_page).
+var loginEndpoints = []string{"login", "session", "tokens", "signin"}
 
 // loginCounters are bound once per process, per endpoint.
 var loginCounters = sync.OnceValue(func() map[string]*authenticators.LoginCounters {
@@ -32,10 +33,9 @@ func (e *Endpoints) endpointName(r *http.Request) string {
 	return name
 }
 
-// loginChecked counts and audits a password login at an endpoint: err is
-// what the password check returned for user.
-func (e *Endpoints) loginChecked(r *http.Request, user string, err error) {
-	endpoint := e.endpointName(r)
+// loginChecked counts and audits a password login at endpoint (one of
+// loginEndpoints): err is what the password check returned for user.
+func (e *Endpoints) loginChecked(r *http.Request, endpoint, user string, err error) {
 	outcome, reason := authenticators.OutcomeOK, ""
 	var rej *authenticators.Rejection
 	switch {

@@ -32,15 +32,24 @@ func (e *Endpoints) session(w http.ResponseWriter, r *http.Request, id *identity
 	if err != nil {
 		return err
 	}
-	if err := e.sessions.Start(w, r, acct); err != nil {
+	if err := e.startSession(w, r, acct); err != nil {
 		return err
 	}
-	e.env.Audit.Event(authenticators.EventSessionStarted, r, acct.Name)
 	roles := acct.Roles
 	if roles == nil {
 		roles = []string{}
 	}
 	writeJSON(w, http.StatusOK, sessionResponse{User: acct.Name, Roles: roles})
+	return nil
+}
+
+// startSession starts a session for acct (its cookies set on w) and
+// audits it: @session's and the sign-in page's.
+func (e *Endpoints) startSession(w http.ResponseWriter, r *http.Request, acct *identity.Account) error {
+	if err := e.sessions.Start(w, r, acct); err != nil {
+		return err
+	}
+	e.env.Audit.Event(authenticators.EventSessionStarted, r, acct.Name)
 	return nil
 }
 
@@ -75,7 +84,7 @@ func (e *Endpoints) checkCredentials(w http.ResponseWriter, r *http.Request) (*i
 // or 503 on failure.
 func (e *Endpoints) checkPassword(r *http.Request, name, password string) (*identity.Account, error) {
 	acct, err := e.env.Passwords.Check(r, []byte(name), []byte(password))
-	e.loginChecked(r, name, err)
+	e.loginChecked(r, e.endpointName(r), name, err)
 	if errors.Is(err, identity.ErrBadCredentials) {
 		return nil, authenticators.Invalid("Invalid username or password.")
 	}

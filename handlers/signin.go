@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
@@ -100,6 +98,7 @@ func (e *Endpoints) signin(w http.ResponseWriter, r *http.Request, id *identity.
 		return nil
 	}
 	acct, err := e.env.Passwords.Check(r, []byte(data.Username), []byte(password))
+	e.loginChecked(r, "signin", data.Username, err)
 	var rej *authenticators.Rejection
 	switch {
 	case err == nil:
@@ -121,13 +120,13 @@ func (e *Endpoints) signin(w http.ResponseWriter, r *http.Request, id *identity.
 		e.renderSignin(w, r, rej.StatusCode(), data)
 		return nil
 	default:
-		e.env.Logger.Error("sign-in: checking the password failed", zap.Error(err))
+		e.logFailure(r, "sign-in: checking the password failed", err)
 		data.Error = signInDown
 		e.renderSignin(w, r, http.StatusServiceUnavailable, data)
 		return nil
 	}
-	if err := e.sessions.Start(w, r, acct); err != nil {
-		e.env.Logger.Error("sign-in: starting the session failed", zap.Error(err))
+	if err := e.startSession(w, r, acct); err != nil {
+		e.logFailure(r, "sign-in: starting the session failed", err)
 		data.Error = signInDown
 		e.renderSignin(w, r, http.StatusServiceUnavailable, data)
 		return nil

@@ -11,6 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/caddy-restauth/caddy-restauth/authenticators"
@@ -426,5 +428,44 @@ func TestPagesUnderStrippedPrefix(t *testing.T) {
 		if got := mountPrefix(r); got != tc.want {
 			t.Errorf("mountPrefix(%s → %s) = %q, want %q", tc.orig, tc.now, got, tc.want)
 		}
+	}
+}
+
+// TestSigninAudited: the sign-in page's logins are audited as the login
+// endpoints' are (endpoint "signin"): failures, with an unknown name only
+// hashed, and a success with the session it started.
+func TestSigninAudited(t *testing.T) {
+	e := newPageEndpoints(t, LoginPage{})
+	core, logs := observer.New(zapcore.InfoLevel)
+	e.env.Audit = authenticators.NewAudit(zap.New(core))
+	for _, form := range []url.Values{
+		{"username": {"alice"}, "password": {"nope"}},
+		{"username": {"Secret-typed-as-name"}, "password": {"nope"}},
+		{"username": {"alice"}, "password": {pagePassword}},
+	} {
+		serve(t, e, signinPost("/@signin", form), nil)
+	}
+	var events []map[string]any
+	for _, entry := range logs.All() {
+		events = append(events, entry.ContextMap())
+	}
+	want := []map[string]any{
+		{"event": authenticators.EventLoginFailed, "endpoint": "signin", "user": "alice"},
+		{"event": authenticators.EventLoginFailed, "endpoint": "signin", "user_known": false},
+		{"event": authenticators.EventLoginSucceeded, "endpoint": "signin", "user": "alice"},
+		{"event": authenticators.EventSessionStarted, "user": "alice"},
+	}
+	if len(events) != len(want) {
+		t.Fatalf("audit events %v, want %d", events, len(want))
+	}
+	for i, w := range want {
+		for k, v := range w {
+			if events[i][k] != v {
+				t.Errorf("event %d = %v, want %s %v", i, events[i], k, v)
+			}
+		}
+	}
+	if _, ok := events[1]["user"]; ok {
+		t.Errorf("an unknown name is logged: %v", events[1])
 	}
 }
