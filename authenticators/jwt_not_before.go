@@ -121,8 +121,11 @@ func (j *JWT) setNotBefore(user string, sec int64) {
 	}
 }
 
-// startNotBefore reads the configured users' "not before" times off the
-// request path, now and every notBeforeRefresh, until Cleanup.
+// startNotBefore re-reads the configured users' "not before" times off the
+// request path every notBeforeRefresh, until Cleanup, once a request has
+// read them first (loggedOut). Nothing is read at start: a config that is
+// provisioned but never serves (`caddy validate`) must not open the store,
+// which for bolt means taking its file's lock from the running Caddy.
 func (j *JWT) startNotBefore() {
 	ctx, stop := context.WithCancel(context.Background())
 	j.logouts = &notBefore{stop: stop}
@@ -130,17 +133,15 @@ func (j *JWT) startNotBefore() {
 		tick := time.NewTicker(notBeforeRefresh)
 		defer tick.Stop()
 		for {
-			// A failed read is logged there; the times read before stay
-			// in force, and until a first read succeeds, requests try it.
-			if j.logouts.loaded.Load() {
-				_ = j.refreshNotBefore(ctx)
-			} else {
-				_ = j.loadNotBefore(ctx)
-			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
+			}
+			// A failed read is logged there; the times read before stay
+			// in force.
+			if j.logouts.loaded.Load() {
+				_ = j.refreshNotBefore(ctx)
 			}
 		}
 	}()

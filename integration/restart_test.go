@@ -2,8 +2,11 @@ package integration
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -159,8 +162,30 @@ func TestValidateBesideRunningCaddy(t *testing.T) {
 	if !strings.Contains(string(out), "Valid configuration") {
 		t.Errorf("caddy validate did not report a valid configuration:\n%s", out)
 	}
+	// Nothing opens the store while the config is only provisioned (the
+	// JWT authenticator's reader of logouts used to, at once).
+	if strings.Contains(string(out), "token store") {
+		t.Errorf("caddy validate opened the store:\n%s", out)
+	}
 	if resp, _ := p.Do(t, "GET", "/x", withBasic("alice", alicePassword), ""); resp.StatusCode != http.StatusOK {
 		t.Errorf("the running Caddy after validate: status %d\n%s", resp.StatusCode, p.Log())
+	}
+}
+
+// TestValidateCreatesNoStoreFile: `caddy validate` of a config whose bolt
+// file does not exist yet leaves it so, with jwt and session on.
+func TestValidateCreatesNoStoreFile(t *testing.T) {
+	t.Parallel()
+	up := newUpstream(t)
+	path := filepath.Join(t.TempDir(), "new.db")
+	p := newCaddyProcess(t, processSite(t, up, "store bolt "+path+"\n\t\tjwt\n\t\tsession"))
+	cmd := exec.Command(p.bin, "validate", "--config", p.config, "--adapter", "caddyfile")
+	cmd.Env = p.env()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("caddy validate: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("caddy validate left %s behind (stat: %v)", path, err)
 	}
 }
 
