@@ -7,7 +7,8 @@
 #   bench_workdir                    # makes $work; on any exit, stops every recorded process and removes it
 #   build_caddy                      # $work/caddy from ./cmd/caddy
 #   port=$(start_caddy NAME SITE)    # a Caddy whose site block holds SITE, pinned to $caddy_cpu when set;
-#                                    # with $caddy_admin set, its admin endpoint (and /debug/pprof) on that port
+#                                    # with $caddy_admin set, its admin endpoint (and /debug/pprof) on that port;
+#                                    # $caddy_global_options, when set, go into its global options
 #   caddy_pid NAME                   # that Caddy's process id
 #   track_pid PID                    # any other process the cleanup must stop
 #
@@ -75,6 +76,7 @@ start_caddy() {
 	log {
 		level ERROR
 	}
+	${caddy_global_options:-}
 }
 http://127.0.0.1:$port {
 $site
