@@ -285,7 +285,7 @@ func (j *JWT) verify(ctx context.Context, raw string) (*identity.Identity, error
 	if err := j.checkLoggedOut(ctx, id); err != nil {
 		return nil, err
 	}
-	if j.RevocationEnabled() {
+	if j.RevocationEnabled() && !store.NotRevoked(j.revocations, id.TokenID) {
 		revoked, err := j.revocations.IsRevoked(ctx, id.TokenID)
 		if err != nil {
 			return nil, fmt.Errorf("jwt: checking revocation: %w", err)

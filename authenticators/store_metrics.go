@@ -205,6 +205,12 @@ func (m *MeasuredStore) CheckFailures(ctx context.Context, keys [3]string) ([3]s
 	return c, err
 }
 
+// NotRevoked implements store.RevocationFree, untimed: the measured
+// store's answer from memory is not a store operation.
+func (m *MeasuredStore) NotRevoked(jti string) bool {
+	return store.NotRevoked(m.Store, jti)
+}
+
 // NoFailures implements store.FailureFree, untimed: the measured store's
 // answer from memory is not a store operation.
 func (m *MeasuredStore) NoFailures(keys [3]string) bool {
@@ -242,3 +248,10 @@ func (m *MeasuredStore) Secret(ctx context.Context, name string, generate func()
 	m.done(opSecret, start, err)
 	return s, err
 }
+
+// Interface guards
+var (
+	_ store.Store          = (*MeasuredStore)(nil)
+	_ store.FailureFree    = (*MeasuredStore)(nil)
+	_ store.RevocationFree = (*MeasuredStore)(nil)
+)

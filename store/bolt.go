@@ -147,6 +147,8 @@ func (b *Bolt) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // Interface guards
 var (
 	_ Store                 = (*Bolt)(nil)
+	_ FailureFree           = (*Bolt)(nil)
+	_ RevocationFree        = (*Bolt)(nil)
 	_ caddy.Provisioner     = (*Bolt)(nil)
 	_ caddy.Validator       = (*Bolt)(nil)
 	_ caddy.CleanerUpper    = (*Bolt)(nil)

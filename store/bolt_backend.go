@@ -753,6 +753,12 @@ func (b *boltBackend) Failures(ctx context.Context, key string) (Counter, error)
 	return c, nil
 }
 
+// NotRevoked implements RevocationFree: the file is open and its set of
+// revoked ids does not hold jti (IsRevoked's first test).
+func (b *boltBackend) NotRevoked(jti string) bool {
+	return jti == "" || b.db.Load() != nil && !b.mem.revoked.mayContain(jti)
+}
+
 // NoFailures implements FailureFree: the open file's set of keys with
 // failure counters holds none of keys.
 func (b *boltBackend) NoFailures(keys [3]string) bool {

@@ -87,6 +87,8 @@ func (m *Memory) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // Interface guards
 var (
 	_ Store                 = (*Memory)(nil)
+	_ FailureFree           = (*Memory)(nil)
+	_ RevocationFree        = (*Memory)(nil)
 	_ caddy.Provisioner     = (*Memory)(nil)
 	_ caddy.CleanerUpper    = (*Memory)(nil)
 	_ caddyfile.Unmarshaler = (*Memory)(nil)

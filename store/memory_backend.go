@@ -327,6 +327,15 @@ func (m *memoryBackend) Failures(_ context.Context, key string) (Counter, error)
 	return c, nil
 }
 
+// NotRevoked implements RevocationFree: the store is memory, so it always
+// knows.
+func (m *memoryBackend) NotRevoked(jti string) bool {
+	m.mu.RLock()
+	until, ok := m.revoked[jti]
+	m.mu.RUnlock()
+	return !ok || !m.now().Before(until)
+}
+
 // NoFailures implements FailureFree: the store is memory, so it always
 // knows.
 func (m *memoryBackend) NoFailures(keys [3]string) bool {

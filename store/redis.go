@@ -367,6 +367,8 @@ func (r *Redis) sentinel() *RedisSentinel {
 // Interface guards
 var (
 	_ Store                 = (*Redis)(nil)
+	_ FailureFree           = (*Redis)(nil)
+	_ RevocationFree        = (*Redis)(nil)
 	_ caddy.Provisioner     = (*Redis)(nil)
 	_ caddy.Validator       = (*Redis)(nil)
 	_ caddy.CleanerUpper    = (*Redis)(nil)

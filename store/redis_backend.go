@@ -251,6 +251,17 @@ func (b *redisBackend) IsRevoked(ctx context.Context, jti string) (bool, error) 
 	return now.Before(until), nil
 }
 
+// NotRevoked implements RevocationFree: the client-side cache holds jti's
+// revocation record as absent or ended. The key is built on the stack.
+func (b *redisBackend) NotRevoked(jti string) bool {
+	if jti == "" {
+		return true
+	}
+	var buf [128]byte
+	e, ok := b.conn.lookupBytes(b.appendKey(buf[:0], "r", jti))
+	return ok && !b.now().Before(e.revokedUntil)
+}
+
 // sessionPXAT is when Redis drops s: the millisecond before its deadline,
 // so that once the session has expired here, an UpdateSession (SET XX)
 // cannot find the key and bring it back.
@@ -454,9 +465,15 @@ func (b *redisBackend) cachedCounter(buf *[128]byte, key string) (Counter, bool)
 }
 
 // appendCounterKey appends the cache (and Redis) key of the failure
-// counter under key to dst: what b.key("f", key) is, without a string.
+// counter under key to dst.
 func (b *redisBackend) appendCounterKey(dst []byte, key string) []byte {
-	return append(append(append(dst, b.prefix...), "f:"...), key...)
+	return b.appendKey(dst, "f", key)
+}
+
+// appendKey appends b.key(kind, id) to dst: a key to look up in the
+// client-side cache without making a string of it.
+func (b *redisBackend) appendKey(dst []byte, kind, id string) []byte {
+	return append(append(append(append(dst, b.prefix...), kind...), ':'), id...)
 }
 
 // NoFailures implements FailureFree: the client-side cache holds every

@@ -120,6 +120,17 @@ func TestRedisSharedAcrossModules(t *testing.T) {
 				{"JWT revocation",
 					func() (bool, error) { got, err := b.IsRevoked(ctx, "jti"); return !got, err },
 					func() error { _, err := a.Revoke(ctx, "jti", time.Now().Add(time.Hour)); return err }},
+				// ... and from the cache alone when it knows the id is not
+				// revoked.
+				{"JWT revocation, for the in-memory answer",
+					func() (bool, error) {
+						if store.NotRevoked(b, "jti-mem") {
+							return true, nil
+						}
+						got, err := b.IsRevoked(ctx, "jti-mem")
+						return !got, err
+					},
+					func() error { _, err := a.Revoke(ctx, "jti-mem", time.Now().Add(time.Hour)); return err }},
 				{"token deletion",
 					func() (bool, error) { return found(b.TokenByKeyHash(ctx, tok.KeyHash)) },
 					func() error { return a.DeleteToken(ctx, tok.ID) }},

@@ -129,6 +129,24 @@ func NoFailures(s Counters, keys [3]string) bool {
 	return ok && ff.NoFailures(keys)
 }
 
+// RevocationFree is implemented by stores that can tell from memory, with
+// no I/O, that a JWT id is not revoked: bolt from its set of revoked ids,
+// redis from its client-side cache, memory from its map. The common case,
+// a JWT that was never revoked, then costs no store operation (and is not
+// timed as one).
+type RevocationFree interface {
+	// NotRevoked reports that jti is not revoked. False means it cannot
+	// tell without reading the store, not that jti is revoked.
+	NotRevoked(jti string) bool
+}
+
+// NotRevoked reports that s knows from memory that jti is not revoked (see
+// RevocationFree); false when it cannot tell.
+func NotRevoked(s Revocations, jti string) bool {
+	rf, ok := s.(RevocationFree)
+	return ok && rf.NotRevoked(jti)
+}
+
 // CheckFailures reads the failure counters of one password check from s:
 // in one operation when s is a CheckCounters, else key by key. (Arrays,
 // not slices: nothing a password check reads is allocated for it.)

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FailuresExpiry", testFailuresExpiry},
 		{"CheckFailures", testCheckFailures},
 		{"NoFailures", testNoFailures},
+		{"NotRevoked", testNotRevoked},
 		{"SecretGetOrCreate", testSecretGetOrCreate},
 		{"SecretConcurrent", testSecretConcurrent},
 		{"Concurrent", testConcurrent},
@@ -832,6 +833,54 @@ func testNoFailures(t *testing.T, s store.Store) {
 		}
 		must(t, s.SetFailures(ctx, k, store.Counter{}))
 		known(fmt.Sprintf("after keys[%d]'s lockout was lifted", i))
+	}
+}
+
+// testNotRevoked: the in-memory answer that a JWT id is not revoked is
+// given for an id never revoked (once the store has read it, for a store
+// that caches), and never while the id's revocation lasts, right after it
+// began included. (Once a revocation ran out, a store may keep reading it
+// until its record is deleted: IsRevoked answers then.)
+func testNotRevoked(t *testing.T, s store.Store) {
+	rf, ok := s.(store.RevocationFree)
+	if !ok {
+		t.Fatalf("%T does not answer from memory (store.RevocationFree): every JWT would cost a store read", s)
+	}
+	ctx := t.Context()
+	const jti = "nr-jti"
+	known := func(id, what string) {
+		t.Helper()
+		poll.Until(t, "NotRevoked "+what, pollTimeout, func() (bool, string) {
+			_, err := s.IsRevoked(ctx, id)
+			must(t, err)
+			return rf.NotRevoked(id), "false"
+		})
+	}
+	known(jti, "of an id never revoked")
+	if !rf.NotRevoked("") {
+		t.Error("NotRevoked of an empty id = false, want true")
+	}
+	revoked, err := s.Revoke(ctx, jti, time.Now().Add(time.Hour))
+	must(t, err)
+	if !revoked {
+		t.Fatal("Revoke of a new id = false")
+	}
+	if rf.NotRevoked(jti) {
+		t.Error("NotRevoked right after the id was revoked = true")
+	}
+	got, err := s.IsRevoked(ctx, jti)
+	must(t, err)
+	if !got || rf.NotRevoked(jti) {
+		t.Errorf("while revoked: IsRevoked = %v, NotRevoked = %v; want true and false", got, rf.NotRevoked(jti))
+	}
+	// Another instance's revocation (the same store, for a shared one)
+	// read before it began: never answered from memory once it began.
+	const other = "nr-other"
+	known(other, "of another id never revoked")
+	_, err = s.Revoke(ctx, other, time.Now().Add(time.Hour))
+	must(t, err)
+	if rf.NotRevoked(other) {
+		t.Error("NotRevoked of an id revoked after it was read = true")
 	}
 }
 
