@@ -10,11 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-restauth/caddy-restauth/identity"
+	"github.com/caddy-restauth/caddy-restauth/internal/monotonic"
 	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
@@ -101,8 +100,12 @@ type Passwords struct {
 	// this process, so parallel guesses cannot all pass the lockout check
 	// before any of them is counted.
 	stripes [256]sync.Mutex
-	// degraded is true while throttling is off because the store fails.
-	degraded atomic.Bool
+	// degraded is true while throttling is off because the store fails;
+	// pauseUntil (a monoNow reading, 0: none) is when checks may use the
+	// store again after a failure (throttle_outage.go).
+	degraded   atomic.Bool
+	pauseUntil atomic.Int64
+	monoNow    func() monotonic.Instant
 	// audit records lockouts (nil: not recorded).
 	audit *Audit
 	// keys builds the counters' keys, reusing recent ones.
@@ -111,7 +114,7 @@ type Passwords struct {
 
 // NewPasswords builds the password checker.
 func NewPasswords(users *identity.Directory, st store.Counters, t Throttle) *Passwords {
-	return &Passwords{users: users, store: st, throttle: t.withDefaults(), now: time.Now}
+	return &Passwords{users: users, store: st, throttle: t.withDefaults(), now: time.Now, monoNow: monotonic.Now}
 }
 
 // Check verifies user's password. It returns a *Rejection with status 429
@@ -136,6 +139,9 @@ func (p *Passwords) checkFrom(r *http.Request, addr string, user, password []byt
 	// other while a lockout covers it: otherwise a locked-out guesser would
 	// still learn (by a 200) when a guess is right.
 	if acct, ok := p.users.Cached(user, password); ok {
+		if p.paused() {
+			return acct, nil
+		}
 		c := p.countersFor(acct.NameHash, addr)
 		if _, err := p.lockedOut(r, &c); err != nil {
 			return nil, err
@@ -151,6 +157,9 @@ func (p *Passwords) checkFrom(r *http.Request, addr string, user, password []byt
 // deep stack makes a server's goroutines grow theirs again after every GC
 // shrank them.
 func (p *Passwords) checkHashing(r *http.Request, user, password []byte, addr string) (*identity.Account, error) {
+	if p.paused() {
+		return p.users.Verify(user, password)
+	}
 	c := p.countersFor(identity.NameHash(user), addr)
 	read, err := p.lockedOut(r, &c)
 	if err != nil {
@@ -159,8 +168,13 @@ func (p *Passwords) checkHashing(r *http.Request, user, password []byte, addr st
 	if read {
 		// A password to hash: serialise per counter, and read the
 		// counters again under the locks, so concurrent guesses are
-		// counted one after another.
+		// counted one after another. A check that waited for the locks
+		// while the store failed under another one skips the store.
 		unlock := p.lock(c)
+		if p.paused() {
+			unlock()
+			return p.users.Verify(user, password)
+		}
 		read, err = p.lockedOut(r, &c)
 		if err != nil || read {
 			defer unlock()
@@ -240,23 +254,6 @@ func (p *Passwords) reset(r *http.Request, c counters) {
 		if err := p.store.ResetFailures(storeContext(r), k.key); err != nil {
 			p.storeFailed(fmt.Errorf("throttle: resetting failures: %w", err))
 		}
-	}
-}
-
-// storeFailed turns throttling off until the store works again, logging
-// that at the first failure only.
-func (p *Passwords) storeFailed(err error) {
-	if p.degraded.CompareAndSwap(false, true) {
-		caddy.Log().Named("rest_auth.throttle").Warn(
-			"store unavailable: passwords are checked without throttling until it is back", zap.Error(err))
-	}
-}
-
-// storeWorks ends a throttling outage, logging that once. Outside an
-// outage it costs one atomic load.
-func (p *Passwords) storeWorks() {
-	if p.degraded.Load() && p.degraded.CompareAndSwap(true, false) {
-		caddy.Log().Named("rest_auth.throttle").Info("store available again: throttling resumed")
 	}
 }
 
@@ -343,7 +340,7 @@ func (p *Passwords) fail(ctx context.Context, k *counter) bool {
 	if c.Count >= k.limit {
 		c.Expires = p.now().Add(time.Duration(p.throttle.Lockout))
 		if err := p.store.SetFailures(ctx, k.key, c); err != nil {
-			p.storeFailed(fmt.Errorf("throttle: starting a lockout: %w", err))
+			p.lockoutNotStored(err)
 		}
 	}
 	return true

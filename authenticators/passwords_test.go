@@ -3,6 +3,7 @@ package authenticators
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -18,6 +19,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/caddy-restauth/caddy-restauth/identity"
+	"github.com/caddy-restauth/caddy-restauth/internal/monotonic"
+	"github.com/caddy-restauth/caddy-restauth/internal/poll"
 	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
@@ -181,10 +184,12 @@ func (f *failingAdds) AddFailure(ctx context.Context, key string, window time.Du
 }
 
 // TestThrottleOutageEnds: a store failure turns throttling off (logged
-// once), and the next check the store answers, from memory included, turns
-// it back on, so that the next outage is logged again.
+// once); once the pause after it passed, the next check the store
+// answers, from memory included, turns it back on, so that the next
+// outage is logged again.
 func TestThrottleOutageEnds(t *testing.T) {
 	p := newTestPasswords(t, Throttle{})
+	clock := pauseClock(p)
 	st := &failingAdds{Store: p.store.(store.Store)}
 	p.store = st
 	check := func(password string) error {
@@ -199,6 +204,7 @@ func TestThrottleOutageEnds(t *testing.T) {
 	if !p.degraded.Load() {
 		t.Fatal("a failure to count a failed login did not turn throttling off")
 	}
+	*clock += monotonic.Instant(throttlePause)
 	if err := check("right"); err != nil { // no counter exists: answered from memory
 		t.Fatal(err)
 	}
@@ -227,14 +233,25 @@ func (d *downCounters) AddFailure(context.Context, string, time.Duration) (store
 func (d *downCounters) SetFailures(context.Context, string, store.Counter) error { return d.down() }
 func (d *downCounters) ResetFailures(context.Context, string) error              { return d.down() }
 
+// pauseClock gives p's pause after a store failure a clock the test moves,
+// and returns it.
+func pauseClock(p *Passwords) *monotonic.Instant {
+	clock := monotonic.Now()
+	p.monoNow = func() monotonic.Instant { return clock }
+	return &clock
+}
+
 // TestThrottleOutageCostsOneStoreOperation: while the store is down, a
 // password check tries it once for the lockout read and, for a wrong
 // password, once more to count it; no second read under the locks and no
-// further counting, each of which would wait for the store again. When
-// only the read fails, a wrong password is still counted under all three
-// counters.
+// further counting, each of which would wait for the store again. For a
+// second after a failure, checks leave the store alone (no operation at
+// all), so that checks of one user and address do not queue behind each
+// other's timeouts. When only the read fails, a wrong password is still
+// counted under all three counters.
 func TestThrottleOutageCostsOneStoreOperation(t *testing.T) {
 	p := newTestPasswords(t, Throttle{})
+	clock := pauseClock(p)
 	req := httptest.NewRequest("GET", "/", nil)
 	healthy := p.store.(store.Store)
 	down := &downCounters{Store: healthy}
@@ -249,13 +266,20 @@ func TestThrottleOutageCostsOneStoreOperation(t *testing.T) {
 		{"alice", "right", nil, 1},
 		{"alice", "right", nil, 1}, // cached now
 	} {
-		before := down.ops.Load()
-		if _, err := p.Check(req, []byte(tc.user), []byte(tc.password)); !errors.Is(err, tc.want) {
-			t.Fatalf("%s/%s while the store is down: %v, want %v", tc.user, tc.password, err, tc.want)
+		for _, paused := range []bool{false, true} {
+			before := down.ops.Load()
+			if _, err := p.Check(req, []byte(tc.user), []byte(tc.password)); !errors.Is(err, tc.want) {
+				t.Fatalf("%s/%s while the store is down (paused %t): %v, want %v", tc.user, tc.password, paused, err, tc.want)
+			}
+			want := tc.ops
+			if paused {
+				want = 0
+			}
+			if n := down.ops.Load() - before; n != want {
+				t.Errorf("%s/%s while the store is down (paused %t): %d store operations, want %d", tc.user, tc.password, paused, n, want)
+			}
 		}
-		if n := down.ops.Load() - before; n != tc.ops {
-			t.Errorf("%s/%s while the store is down: %d store operations, want %d", tc.user, tc.password, n, tc.ops)
-		}
+		*clock += monotonic.Instant(throttlePause)
 	}
 
 	p.store = &failingReads{Store: healthy}
@@ -268,6 +292,7 @@ func TestThrottleOutageCostsOneStoreOperation(t *testing.T) {
 			t.Errorf("counter %s after a wrong password whose read failed = %+v, %v; want 1", k.key, got, err)
 		}
 	}
+	*clock += monotonic.Instant(throttlePause)
 
 	adds := &failingAdds{Store: healthy}
 	adds.fail.Store(true)
@@ -278,6 +303,76 @@ func TestThrottleOutageCostsOneStoreOperation(t *testing.T) {
 	}
 	if n := counted.adds.Load(); n != 1 {
 		t.Errorf("counting tried %d times while it fails, want 1", n)
+	}
+}
+
+// countingAdds counts the AddFailure calls of a failingAdds.
+type countingAdds struct {
+	*failingAdds
+	adds atomic.Int64
+}
+
+func (c *countingAdds) AddFailure(ctx context.Context, key string, window time.Duration) (store.Counter, error) {
+	c.adds.Add(1)
+	return c.failingAdds.AddFailure(ctx, key, window)
+}
+
+// hangingAdds is a store whose AddFailure waits until released and then
+// fails, as a hung Redis does, counting the operations of the checks
+// after the first one.
+type hangingAdds struct {
+	store.Store
+	entered, release  chan struct{}
+	ops, lockoutTests atomic.Int64
+}
+
+// NoFailures answers from the store's memory, as the store would.
+func (h *hangingAdds) NoFailures(keys [3]string) bool {
+	h.lockoutTests.Add(1)
+	return store.NoFailures(h.Store, keys)
+}
+
+func (h *hangingAdds) AddFailure(context.Context, string, time.Duration) (store.Counter, error) {
+	if h.ops.Add(1) == 1 {
+		close(h.entered)
+		<-h.release
+	}
+	return store.Counter{}, store.ErrUnavailable
+}
+
+func (h *hangingAdds) CheckFailures(ctx context.Context, keys [3]string) ([3]store.Counter, error) {
+	h.ops.Add(1)
+	return store.CheckFailures(ctx, h.Store, keys)
+}
+
+// TestThrottleOutageDoesNotQueueChecks: a wrong guess whose counting hangs
+// holds the locks of its user and address; a check of the same user and
+// address waiting for them, once the counting failed, does not try the
+// store again (it would wait as long, and the next one behind it too).
+func TestThrottleOutageDoesNotQueueChecks(t *testing.T) {
+	p := newTestPasswords(t, Throttle{})
+	h := &hangingAdds{Store: p.store.(store.Store), entered: make(chan struct{}), release: make(chan struct{})}
+	p.store = h
+	req := httptest.NewRequest("GET", "/", nil)
+	first := make(chan error, 1)
+	go func() { _, err := p.Check(req, []byte("alice"), []byte("wrong")); first <- err }()
+	<-h.entered // the first guess holds the locks, counting
+	second := make(chan error, 1)
+	go func() { _, err := p.Check(req, []byte("alice"), []byte("wrong too")); second <- err }()
+	// The first guess tested for a lockout twice (before and under the
+	// locks); the second's first test is next to its wait for the locks.
+	poll.Until(t, "the second guess at the locks", 5*time.Second, func() (bool, string) {
+		return h.lockoutTests.Load() >= 3, fmt.Sprint(h.lockoutTests.Load(), " lockout tests")
+	})
+	close(h.release)
+	if err := <-first; !errors.Is(err, identity.ErrBadCredentials) {
+		t.Fatalf("first guess: %v", err)
+	}
+	if err := <-second; !errors.Is(err, identity.ErrBadCredentials) {
+		t.Fatalf("the guess behind it: %v", err)
+	}
+	if n := h.ops.Load(); n != 1 {
+		t.Errorf("%d store operations, want 1 (the first guess's count): the check behind it tried the store", n)
 	}
 }
 
@@ -316,17 +411,6 @@ type failingReads struct{ store.Store }
 
 func (failingReads) Failures(context.Context, string) (store.Counter, error) {
 	return store.Counter{}, store.ErrUnavailable
-}
-
-// countingAdds counts the AddFailure calls of a failingAdds.
-type countingAdds struct {
-	*failingAdds
-	adds atomic.Int64
-}
-
-func (c *countingAdds) AddFailure(ctx context.Context, key string, window time.Duration) (store.Counter, error) {
-	c.adds.Add(1)
-	return c.failingAdds.AddFailure(ctx, key, window)
 }
 
 // TestThrottleCountsGuessesOfClosedRequests: a client that closes its side

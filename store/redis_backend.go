@@ -140,7 +140,7 @@ func (b *redisBackend) do(what string, err error) error {
 	case errors.As(err, &notReplicated):
 		// Redis is up; the write is in place on the master, but not known
 		// to be safe from a failover.
-		b.conn.logger.Warn("write not acknowledged by enough redis replicas in time: the request fails with 503",
+		b.conn.logger.Warn("write not acknowledged by enough redis replicas in time: the operation fails (a revocation, logout or renewal answers 503)",
 			zap.String("operation", what), zap.Int("acknowledged", notReplicated.acknowledged),
 			zap.Int("wait_replicas", notReplicated.want), zap.Duration("wait_timeout", b.waitTimeout))
 		return fmt.Errorf("redis store: %s: %w: %w", what, ErrUnavailable, err)
