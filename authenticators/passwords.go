@@ -13,7 +13,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-restauth/caddy-restauth/identity"
-	"github.com/caddy-restauth/caddy-restauth/internal/monotonic"
 	"github.com/caddy-restauth/caddy-restauth/store"
 )
 
@@ -100,12 +99,11 @@ type Passwords struct {
 	// this process, so parallel guesses cannot all pass the lockout check
 	// before any of them is counted.
 	stripes [256]sync.Mutex
-	// degraded is true while throttling is off because the store fails;
-	// pauseUntil (a monoNow reading, 0: none) is when checks may use the
-	// store again after a failure (throttle_outage.go).
-	degraded   atomic.Bool
-	pauseUntil atomic.Int64
-	monoNow    func() monotonic.Instant
+	// degraded is true while throttling is off because the store fails.
+	degraded atomic.Bool
+	// stripeFailures count, per stripe, the store failures of checks that
+	// held its lock (throttle_outage.go).
+	stripeFailures [256]atomic.Uint64
 	// audit records lockouts (nil: not recorded).
 	audit *Audit
 	// keys builds the counters' keys, reusing recent ones.
@@ -114,7 +112,7 @@ type Passwords struct {
 
 // NewPasswords builds the password checker.
 func NewPasswords(users *identity.Directory, st store.Counters, t Throttle) *Passwords {
-	return &Passwords{users: users, store: st, throttle: t.withDefaults(), now: time.Now, monoNow: monotonic.Now}
+	return &Passwords{users: users, store: st, throttle: t.withDefaults(), now: time.Now}
 }
 
 // Check verifies user's password. It returns a *Rejection with status 429
@@ -139,9 +137,6 @@ func (p *Passwords) checkFrom(r *http.Request, addr string, user, password []byt
 	// other while a lockout covers it: otherwise a locked-out guesser would
 	// still learn (by a 200) when a guess is right.
 	if acct, ok := p.users.Cached(user, password); ok {
-		if p.paused() {
-			return acct, nil
-		}
 		c := p.countersFor(acct.NameHash, addr)
 		if _, err := p.lockedOut(r, &c); err != nil {
 			return nil, err
@@ -157,9 +152,6 @@ func (p *Passwords) checkFrom(r *http.Request, addr string, user, password []byt
 // deep stack makes a server's goroutines grow theirs again after every GC
 // shrank them.
 func (p *Passwords) checkHashing(r *http.Request, user, password []byte, addr string) (*identity.Account, error) {
-	if p.paused() {
-		return p.users.Verify(user, password)
-	}
 	c := p.countersFor(identity.NameHash(user), addr)
 	read, err := p.lockedOut(r, &c)
 	if err != nil {
@@ -169,9 +161,11 @@ func (p *Passwords) checkHashing(r *http.Request, user, password []byte, addr st
 		// A password to hash: serialise per counter, and read the
 		// counters again under the locks, so concurrent guesses are
 		// counted one after another. A check that waited for the locks
-		// while the store failed under another one skips the store.
+		// while the store failed under another one skips the store: it
+		// would wait for it as long, and the next one behind it too.
+		failures := p.failuresUnder(c)
 		unlock := p.lock(c)
-		if p.paused() {
+		if p.failuresUnder(c) != failures {
 			unlock()
 			return p.users.Verify(user, password)
 		}
@@ -195,6 +189,7 @@ func (p *Passwords) checkHashing(r *http.Request, user, password []byte, addr st
 		ctx := storeContext(r)
 		for i := range c {
 			if !p.fail(ctx, &c[i]) {
+				p.failedUnder(c)
 				break // the store is down: the others would wait for it too
 			}
 		}
@@ -253,6 +248,8 @@ func (p *Passwords) reset(r *http.Request, c counters) {
 		}
 		if err := p.store.ResetFailures(storeContext(r), k.key); err != nil {
 			p.storeFailed(fmt.Errorf("throttle: resetting failures: %w", err))
+			p.failedUnder(c)
+			return // the store is down: the others would wait for it too
 		}
 	}
 }
@@ -298,6 +295,7 @@ func (p *Passwords) lockedOut(r *http.Request, c *counters) (read bool, err erro
 	got, err := store.CheckFailures(storeContext(r), p.store, keys)
 	if err != nil {
 		p.storeFailed(fmt.Errorf("throttle: reading failures: %w", err))
+		p.failedUnder(*c)
 		for i := range c {
 			c[i].count = 0
 		}

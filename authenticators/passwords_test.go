@@ -19,7 +19,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/caddy-restauth/caddy-restauth/identity"
-	"github.com/caddy-restauth/caddy-restauth/internal/monotonic"
 	"github.com/caddy-restauth/caddy-restauth/internal/poll"
 	"github.com/caddy-restauth/caddy-restauth/store"
 )
@@ -184,12 +183,10 @@ func (f *failingAdds) AddFailure(ctx context.Context, key string, window time.Du
 }
 
 // TestThrottleOutageEnds: a store failure turns throttling off (logged
-// once); once the pause after it passed, the next check the store
-// answers, from memory included, turns it back on, so that the next
-// outage is logged again.
+// once), and the next check the store answers, from memory included, turns
+// it back on, so that the next outage is logged again.
 func TestThrottleOutageEnds(t *testing.T) {
 	p := newTestPasswords(t, Throttle{})
-	clock := pauseClock(p)
 	st := &failingAdds{Store: p.store.(store.Store)}
 	p.store = st
 	check := func(password string) error {
@@ -204,7 +201,6 @@ func TestThrottleOutageEnds(t *testing.T) {
 	if !p.degraded.Load() {
 		t.Fatal("a failure to count a failed login did not turn throttling off")
 	}
-	*clock += monotonic.Instant(throttlePause)
 	if err := check("right"); err != nil { // no counter exists: answered from memory
 		t.Fatal(err)
 	}
@@ -233,25 +229,14 @@ func (d *downCounters) AddFailure(context.Context, string, time.Duration) (store
 func (d *downCounters) SetFailures(context.Context, string, store.Counter) error { return d.down() }
 func (d *downCounters) ResetFailures(context.Context, string) error              { return d.down() }
 
-// pauseClock gives p's pause after a store failure a clock the test moves,
-// and returns it.
-func pauseClock(p *Passwords) *monotonic.Instant {
-	clock := monotonic.Now()
-	p.monoNow = func() monotonic.Instant { return clock }
-	return &clock
-}
-
 // TestThrottleOutageCostsOneStoreOperation: while the store is down, a
 // password check tries it once for the lockout read and, for a wrong
 // password, once more to count it; no second read under the locks and no
-// further counting, each of which would wait for the store again. For a
-// second after a failure, checks leave the store alone (no operation at
-// all), so that checks of one user and address do not queue behind each
-// other's timeouts. When only the read fails, a wrong password is still
-// counted under all three counters.
+// further counting, each of which would wait for the store again. When
+// only the read fails, a wrong password is still counted under all three
+// counters.
 func TestThrottleOutageCostsOneStoreOperation(t *testing.T) {
 	p := newTestPasswords(t, Throttle{})
-	clock := pauseClock(p)
 	req := httptest.NewRequest("GET", "/", nil)
 	healthy := p.store.(store.Store)
 	down := &downCounters{Store: healthy}
@@ -266,20 +251,13 @@ func TestThrottleOutageCostsOneStoreOperation(t *testing.T) {
 		{"alice", "right", nil, 1},
 		{"alice", "right", nil, 1}, // cached now
 	} {
-		for _, paused := range []bool{false, true} {
-			before := down.ops.Load()
-			if _, err := p.Check(req, []byte(tc.user), []byte(tc.password)); !errors.Is(err, tc.want) {
-				t.Fatalf("%s/%s while the store is down (paused %t): %v, want %v", tc.user, tc.password, paused, err, tc.want)
-			}
-			want := tc.ops
-			if paused {
-				want = 0
-			}
-			if n := down.ops.Load() - before; n != want {
-				t.Errorf("%s/%s while the store is down (paused %t): %d store operations, want %d", tc.user, tc.password, paused, n, want)
-			}
+		before := down.ops.Load()
+		if _, err := p.Check(req, []byte(tc.user), []byte(tc.password)); !errors.Is(err, tc.want) {
+			t.Fatalf("%s/%s while the store is down: %v, want %v", tc.user, tc.password, err, tc.want)
 		}
-		*clock += monotonic.Instant(throttlePause)
+		if n := down.ops.Load() - before; n != tc.ops {
+			t.Errorf("%s/%s while the store is down: %d store operations, want %d", tc.user, tc.password, n, tc.ops)
+		}
 	}
 
 	p.store = &failingReads{Store: healthy}
@@ -292,7 +270,6 @@ func TestThrottleOutageCostsOneStoreOperation(t *testing.T) {
 			t.Errorf("counter %s after a wrong password whose read failed = %+v, %v; want 1", k.key, got, err)
 		}
 	}
-	*clock += monotonic.Instant(throttlePause)
 
 	adds := &failingAdds{Store: healthy}
 	adds.fail.Store(true)
@@ -373,6 +350,79 @@ func TestThrottleOutageDoesNotQueueChecks(t *testing.T) {
 	}
 	if n := h.ops.Load(); n != 1 {
 		t.Errorf("%d store operations, want 1 (the first guess's count): the check behind it tried the store", n)
+	}
+}
+
+// failingFor is a store whose counter calls fail for checks whose keys
+// hold bad (one user's name hash): a shard of a Redis Cluster down, say.
+type failingFor struct {
+	store.Store
+	bad string
+}
+
+func (f failingFor) hit(keys ...string) bool {
+	for _, k := range keys {
+		if strings.Contains(k, f.bad) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f failingFor) CheckFailures(ctx context.Context, keys [3]string) ([3]store.Counter, error) {
+	if f.hit(keys[:]...) {
+		return [3]store.Counter{}, store.ErrUnavailable
+	}
+	return store.CheckFailures(ctx, f.Store, keys)
+}
+
+func (f failingFor) AddFailure(ctx context.Context, key string, window time.Duration) (store.Counter, error) {
+	if f.hit(key) {
+		return store.Counter{}, store.ErrUnavailable
+	}
+	return f.Store.AddFailure(ctx, key, window)
+}
+
+// TestThrottleFailureElsewhereKeepsLockouts: a store call that fails for
+// one check (another user's keys) lifts no lockout and stops the counting
+// of no other check: a locked-out user stays locked out, cached password
+// included.
+func TestThrottleFailureElsewhereKeepsLockouts(t *testing.T) {
+	p := newTestPasswords(t, Throttle{PerUserAddress: 2, PerUser: 100, PerAddress: 1000})
+	healthy := p.store.(store.Store)
+	p.store = failingFor{Store: healthy, bad: identity.NameHash([]byte("mallory"))}
+	from := func(addr string) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = addr + ":1234"
+		return r
+	}
+	check := func(r *http.Request, user, password string) error {
+		_, err := p.Check(r, []byte(user), []byte(password))
+		return err
+	}
+	if err := check(from("192.0.2.1"), "alice", "right"); err != nil { // cached from now on
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := check(from("192.0.2.1"), "alice", "wrong"); !errors.Is(err, identity.ErrBadCredentials) {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	if err := check(from("192.0.2.2"), "mallory", "guess"); !errors.Is(err, identity.ErrBadCredentials) {
+		t.Fatalf("mallory, whose store calls fail: %v", err)
+	}
+	var rej *Rejection
+	for _, password := range []string{"right", "wrong"} {
+		if err := check(from("192.0.2.1"), "alice", password); !errors.As(err, &rej) || rej.StatusCode() != http.StatusTooManyRequests {
+			t.Errorf("locked-out alice, %s password, after a store failure elsewhere: %v, want 429", password, err)
+		}
+	}
+	c := p.countersFor(identity.NameHash([]byte("alice")), "192.0.2.3")
+	if err := check(from("192.0.2.3"), "alice", "wrong"); !errors.Is(err, identity.ErrBadCredentials) {
+		t.Fatalf("alice from another address: %v", err)
+	}
+	if got, err := healthy.Failures(t.Context(), c[0].key); err != nil || got.Count != 1 {
+		t.Errorf("alice's guess from another address counted %+v, %v; want 1", got, err)
 	}
 }
 

@@ -1,24 +1,22 @@
 package authenticators
 
 import (
-	"time"
-
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
 
-// throttlePause is how long password checks leave the store alone after
-// one of its operations failed: the checks in between are done without
-// throttling, at once, instead of each waiting for the store's timeouts
-// (about 2 s a call in a Redis hang) while holding the locks of a user and
-// an address, which made every other check of that user or address wait
-// in turn. The first check after it tries the store again.
-const throttlePause = time.Second
+// A store outage turns throttling off, for the checks whose store calls
+// fail: each of them checks the password uncounted (a check whose lockout
+// read failed does so without the stripe locks). So that checks of one
+// user or address do not queue behind each other's timeouts (about 2 s a
+// call in a Redis hang) while holding the stripe locks, a check that
+// waited for the locks while a check holding them saw the store fail
+// skips the store too (stripeFailures). Nothing else changes: a failure
+// never lifts a lockout or stops the counting of any other check.
 
-// storeFailed turns throttling off for throttlePause and until the store
-// works again, logging that at the first failure of an outage only.
+// storeFailed turns throttling off until the store works again, logging
+// that at the first failure of an outage only.
 func (p *Passwords) storeFailed(err error) {
-	p.pauseUntil.Store(int64(p.monoNow()) + int64(throttlePause))
 	if p.degraded.CompareAndSwap(false, true) {
 		caddy.Log().Named("rest_auth.throttle").Warn(
 			"store unavailable: passwords are checked without throttling until it is back", zap.Error(err))
@@ -29,16 +27,26 @@ func (p *Passwords) storeFailed(err error) {
 // outage it costs one atomic load.
 func (p *Passwords) storeWorks() {
 	if p.degraded.Load() && p.degraded.CompareAndSwap(true, false) {
-		p.pauseUntil.Store(0)
 		caddy.Log().Named("rest_auth.throttle").Info("store available again: throttling resumed")
 	}
 }
 
-// paused reports whether checks leave the store alone now, after a
-// failure (throttlePause). Outside an outage it costs one atomic load.
-func (p *Passwords) paused() bool {
-	until := p.pauseUntil.Load()
-	return until != 0 && int64(p.monoNow()) < until
+// failedUnder records that a store call of a check with counters c failed,
+// for the checks waiting for the same stripe locks.
+func (p *Passwords) failedUnder(c counters) {
+	for _, k := range c {
+		p.stripeFailures[stripe(k.key)].Add(1)
+	}
+}
+
+// failuresUnder sums the failures recorded under c's stripes: a check
+// reads it before it waits for the locks and again once it holds them.
+func (p *Passwords) failuresUnder(c counters) uint64 {
+	var n uint64
+	for _, k := range c {
+		n += p.stripeFailures[stripe(k.key)].Load()
+	}
+	return n
 }
 
 // lockoutNotStored logs a counter at its limit whose lockout could not be
