@@ -31,7 +31,10 @@ type notBefore struct {
 	// store outage (503), never let through.
 	loaded atomic.Bool
 	loadMu sync.Mutex
-	stop   context.CancelFunc
+	// loadFailures counts failed loads, the last one's error in loadErr.
+	loadFailures atomic.Uint64
+	loadErr      atomic.Pointer[error]
+	stop         context.CancelFunc
 }
 
 // notBeforeKey is the store record of a user's "not before": a counter
@@ -76,14 +79,28 @@ func (j *JWT) checkLoggedOut(ctx context.Context, id *identity.Identity) error {
 }
 
 // loadNotBefore reads the times from the store unless that was done
-// already, and marks them loaded.
+// already, and marks them loaded. Requests that waited for a load that
+// failed share its error rather than each trying again in turn (in a
+// Redis hang each try takes the store's timeouts). The load is not
+// cancelled with the request that runs it: its outcome is shared.
 func (j *JWT) loadNotBefore(ctx context.Context) error {
+	return j.loadNotBeforeAfter(ctx, j.logouts.loadFailures.Load())
+}
+
+// loadNotBeforeAfter is loadNotBefore for a request that saw failed
+// loads fail before it waited for its turn.
+func (j *JWT) loadNotBeforeAfter(ctx context.Context, failed uint64) error {
 	j.logouts.loadMu.Lock()
 	defer j.logouts.loadMu.Unlock()
 	if j.logouts.loaded.Load() {
 		return nil
 	}
-	if err := j.refreshNotBefore(ctx); err != nil {
+	if j.logouts.loadFailures.Load() != failed {
+		return *j.logouts.loadErr.Load()
+	}
+	if err := j.refreshNotBefore(context.WithoutCancel(ctx)); err != nil {
+		j.logouts.loadErr.Store(&err)
+		j.logouts.loadFailures.Add(1)
 		return err
 	}
 	j.logouts.loaded.Store(true)

@@ -70,3 +70,53 @@ func TestJWTLogoutSurvivesASlowStoreAtStart(t *testing.T) {
 	}
 	wantOutcome(t, restarted, request(fresh), "")
 }
+
+// readCountingStore counts the failure-counter reads of a slowStore and,
+// like bolt and redis, fails a read whose context is done.
+type readCountingStore struct {
+	*slowStore
+	reads atomic.Int64
+}
+
+func (s *readCountingStore) Failures(ctx context.Context, key string) (store.Counter, error) {
+	s.reads.Add(1)
+	if err := ctx.Err(); err != nil {
+		return store.Counter{}, err
+	}
+	return s.slowStore.Failures(ctx, key)
+}
+
+// TestJWTLogoutLoadShared: requests that waited for a load of the logouts
+// that failed share its error instead of each reading the store again in
+// turn; a request that comes after it tries again; and the load is not
+// cancelled with the request that runs it.
+func TestJWTLogoutLoadShared(t *testing.T) {
+	env := testEnv(t)
+	counting := &readCountingStore{slowStore: &slowStore{Store: env.Store}}
+	counting.down.Store(true)
+	env.Store = counting
+	j := testJWT(t, env)
+	ctx := t.Context()
+
+	waited := j.logouts.loadFailures.Load() // a request waiting for its turn
+	if err := j.loadNotBefore(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("load while the store is down: %v", err)
+	}
+	reads := counting.reads.Load()
+	if err := j.loadNotBeforeAfter(ctx, waited); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("the waiting request: %v, want the load's error", err)
+	}
+	if n := counting.reads.Load() - reads; n != 0 {
+		t.Errorf("the waiting request read the store %d times, want 0 (shared the failure)", n)
+	}
+	if err := j.loadNotBefore(ctx); !errors.Is(err, store.ErrUnavailable) || counting.reads.Load() == reads {
+		t.Errorf("a later request: %v after %d reads, want a new try", err, counting.reads.Load()-reads)
+	}
+
+	counting.down.Store(false)
+	gone, cancel := context.WithCancel(ctx)
+	cancel() // the client went away
+	if err := j.loadNotBefore(gone); err != nil || !j.logouts.loaded.Load() {
+		t.Fatalf("load for a request whose client went away: %v (loaded %t), want loaded", err, j.logouts.loaded.Load())
+	}
+}
