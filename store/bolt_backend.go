@@ -64,6 +64,8 @@ type boltBackend struct {
 	// then an operation fails at once with openErr.
 	openErr  atomic.Pointer[error]
 	nextOpen atomic.Int64
+	// closed is set, for good, when the store is closed (destroy).
+	closed atomic.Bool
 	// monoNow reads the monotonic clock of the retries (monotonic.Now
 	// unless a test moves it); onOpenTry, when set, is told of each try.
 	monoNow   func() monotonic.Instant
@@ -119,6 +121,9 @@ func (b *boltBackend) database() (*bolt.DB, error) {
 	if db := b.db.Load(); db != nil {
 		return db, nil
 	}
+	if b.closed.Load() {
+		return nil, b.closedError()
+	}
 	if failed := b.openErr.Load(); failed != nil {
 		if !b.openDue() || !b.openMu.TryLock() {
 			return nil, *failed
@@ -129,6 +134,9 @@ func (b *boltBackend) database() (*bolt.DB, error) {
 	defer b.openMu.Unlock()
 	if db := b.db.Load(); db != nil {
 		return db, nil
+	}
+	if b.closed.Load() {
+		return nil, b.closedError()
 	}
 	timeout := b.timeout
 	if failed := b.openErr.Load(); failed != nil {
@@ -154,6 +162,12 @@ func (b *boltBackend) database() (*bolt.DB, error) {
 	b.mem = mem
 	b.db.Store(db)
 	return db, nil
+}
+
+// closedError is what an operation gets once the store was closed
+// (destroy): a request that outlived its config.
+func (b *boltBackend) closedError() error {
+	return fmt.Errorf("%w: token store %s is closed", ErrUnavailable, b.path)
 }
 
 // openDue reports whether the next try to open the file is due.
@@ -260,6 +274,7 @@ func (b *boltBackend) destroy() error {
 	b.sweeper.halt()
 	b.openMu.Lock()
 	defer b.openMu.Unlock()
+	b.closed.Store(true) // for good: a late operation must not open the file again
 	db := b.db.Swap(nil)
 	if db == nil {
 		return nil

@@ -89,6 +89,15 @@ func TestBoltSharedPath(t *testing.T) {
 	if lockedFor(t, path) {
 		t.Fatal("file still open after the last Cleanup")
 	}
+	// An operation that comes late (a request outliving its config) is
+	// refused and does not open the file again, which would keep it
+	// locked from the next config.
+	if _, err := b.Token(ctx, "t1"); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Token after the last Cleanup: %v, want ErrUnavailable", err)
+	}
+	if lockedFor(t, path) {
+		t.Fatal("a late operation opened the file again")
+	}
 
 	// And a new module opens it again, with the data.
 	c := provision(t, &store.Bolt{Path: path})
