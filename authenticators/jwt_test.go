@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/caddy-restauth/caddy-restauth/identity"
 )
 
@@ -85,14 +82,7 @@ func TestRevocationReadTimedWhenItReachesTheStore(t *testing.T) {
 	env := testEnv(t)
 	env.Store = Measure(env.Store, "test_revocation_read")
 	j := testJWT(t, env)
-	count := func() uint64 {
-		var m dto.Metric
-		if err := metrics.storeDuration.WithLabelValues("test_revocation_read", "is_revoked").(prometheus.Histogram).Write(&m); err != nil {
-			t.Fatal(err)
-		}
-		return m.GetHistogram().GetSampleCount()
-	}
-	start := count() // the histogram outlives a test run (-count=2)
+	reads := timedStoreOps(t, "test_revocation_read", "is_revoked")
 	acct, _ := env.Users.Lookup(fuzzUser)
 	issued, _, err := j.Issue(t.Context(), acct)
 	if err != nil {
@@ -102,14 +92,14 @@ func TestRevocationReadTimedWhenItReachesTheStore(t *testing.T) {
 	for range 2 { // verified, then cached
 		id = assertOutcome(t, j, withHeader("Authorization", "Bearer "+issued), outcome{user: fuzzUser, method: "jwt"})
 	}
-	if n := count() - start; n != 0 {
+	if n := reads(); n != 0 {
 		t.Fatalf("revocation reads timed for a token never revoked = %d, want 0", n)
 	}
 	if _, err := env.Store.Revoke(t.Context(), id.TokenID, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	assertOutcome(t, j, withHeader("Authorization", "Bearer "+issued), outcome{status: http.StatusUnauthorized})
-	if n := count() - start; n != 1 {
+	if n := reads(); n != 1 {
 		t.Fatalf("revocation reads timed for a revoked token = %d, want 1", n)
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // TestRegisterMetricsTwice: a second rest_auth block, or a reload's new
@@ -60,4 +61,21 @@ func BenchmarkRequestCountSerial(b *testing.B) {
 	for b.Loop() {
 		c.Count(OutcomeOK)
 	}
+}
+
+// timedStoreOps returns a function that tells how many operations op of the
+// store labelled backend (a name of the test's own) the
+// caddy_rest_auth_store_duration_seconds histogram timed since now: the
+// histogram outlives a test run (-count=2).
+func timedStoreOps(t *testing.T, backend, op string) func() uint64 {
+	t.Helper()
+	count := func() uint64 {
+		var m dto.Metric
+		if err := metrics.storeDuration.WithLabelValues(backend, op).(prometheus.Histogram).Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetHistogram().GetSampleCount()
+	}
+	start := count()
+	return func() uint64 { return count() - start }
 }

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/caddy-restauth/caddy-restauth/identity"
@@ -133,15 +131,7 @@ func TestLockoutCoversCachedPasswords(t *testing.T) {
 func TestLockoutReadTimedWhenItReachesTheStore(t *testing.T) {
 	p := newTestPasswords(t, Throttle{})
 	p.store = Measure(p.store.(store.Store), "test_lockout_read")
-	count := func() uint64 {
-		var m dto.Metric
-		if err := metrics.storeDuration.WithLabelValues("test_lockout_read", "failures").(prometheus.Histogram).Write(&m); err != nil {
-			t.Fatal(err)
-		}
-		return m.GetHistogram().GetSampleCount()
-	}
-	start := count() // the histogram outlives a test run (-count=2)
-	reads := func() uint64 { return count() - start }
+	reads := timedStoreOps(t, "test_lockout_read", "failures")
 	check := func(password string) error {
 		_, err := p.Check(httptest.NewRequest("GET", "/", nil), []byte("alice"), []byte(password))
 		return err

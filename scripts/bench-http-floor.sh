@@ -41,10 +41,6 @@ for s in "${spins[@]}"; do
 done
 source scripts/lib/pinned_wrk_bench.sh
 pinned_wrk_bench_setup
-threads=1 connections=32 warmup=2
-clk_tck=$(getconf CLK_TCK)
-load_before=$(uptime | sed 's/.*load average: //')
-echo "load average at start: $load_before"
 
 go build -o "$work/caddy" ./scripts/spincaddy
 export_jwt_secret
@@ -78,7 +74,6 @@ for name in "${names[@]}"; do
 	fi
 done
 
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 
 # measure NAME SECONDS: one wrk run; sets rps, cpu_us and busy.
 measure() {
@@ -88,8 +83,7 @@ measure() {
 	wrk_run -t"$threads" -c"$connections" -d"$2s" -H "$header" "http://127.0.0.1:${port[$1]}/api"
 	t1=$(cpu_ticks "$pid")
 	rps=$wrk_rps
-	cpu_us=$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" -v n="$wrk_requests" 'BEGIN {printf "%.2f", d / hz * 1e6 / n}')
-	busy=$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" -v s="$wrk_seconds" 'BEGIN {printf "%.0f", 100 * d / hz / s}')
+	per_request $((t1 - t0))
 }
 
 for name in "${names[@]}"; do measure "$name" "$warmup"; done

@@ -61,10 +61,6 @@ for n in "$duration" "$rounds" "$max_rate"; do
 done
 source scripts/lib/pinned_wrk_bench.sh
 pinned_wrk_bench_setup
-threads=1 connections=32 warmup=2
-clk_tck=$(getconf CLK_TCK)
-load_before=$(uptime | sed 's/.*load average: //')
-echo "load average at start: $load_before"
 
 build_caddy
 go build -o "$work/jwtbatch" ./scripts/jwtbatch
@@ -134,7 +130,6 @@ wrk_target() {
 	fi
 }
 
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 
 # reused_lines SIDE: fails when wrk sent a never-seen token twice.
 check_unused() {
@@ -144,13 +139,6 @@ check_unused() {
 		echo "the token files ran out ($1, $wrk_rps req/s): raise BENCH_HTTP_MAX_RATE above $max_rate" >&2
 		exit 1
 	fi
-}
-
-# per_request TICKS: CPU µs per request of the last wrk run (cpu_us), and the
-# % of one CPU that the Caddy process used (busy).
-per_request() {
-	cpu_us=$(awk -v d="$1" -v hz="$clk_tck" -v n="$wrk_requests" 'BEGIN {printf "%.2f", d / hz * 1e6 / n}')
-	busy=$(awk -v d="$1" -v hz="$clk_tck" -v s="$wrk_seconds" 'BEGIN {printf "%.0f", 100 * d / hz / s}')
 }
 
 # measure C SIDE SECONDS: one wrk run; sets rps, cpu_us (server CPU per
