@@ -101,9 +101,9 @@ type Passwords struct {
 	stripes [256]sync.Mutex
 	// degraded is true while throttling is off because the store fails.
 	degraded atomic.Bool
-	// stripeFailures count, per stripe, the store failures of checks that
-	// held its lock (throttle_outage.go).
-	stripeFailures [256]atomic.Uint64
+	// stripeFailures hold, per stripe, the last counter whose store call
+	// failed while a check held the stripe's lock (throttle_outage.go).
+	stripeFailures [256]atomic.Pointer[counterFailure]
 	// audit records lockouts (nil: not recorded).
 	audit *Audit
 	// keys builds the counters' keys, reusing recent ones.
@@ -163,13 +163,16 @@ func (p *Passwords) checkHashing(r *http.Request, user, password []byte, addr st
 		// counted one after another. A check that waited for the locks
 		// while the store failed under another one skips the store: it
 		// would wait for it as long, and the next one behind it too.
-		failures := p.failuresUnder(c)
+		before := p.failuresOf(c)
 		unlock := p.lock(c)
-		if p.failuresUnder(c) != failures {
+		if p.failedSince(c, before) {
 			unlock()
 			return p.users.Verify(user, password)
 		}
 		read, err = p.lockedOut(r, &c)
+		if !read {
+			p.failedUnder(c[:]...) // one call for the three counters
+		}
 		if err != nil || read {
 			defer unlock()
 		} else {
@@ -189,14 +192,18 @@ func (p *Passwords) checkHashing(r *http.Request, user, password []byte, addr st
 		ctx := storeContext(r)
 		for i := range c {
 			if !p.fail(ctx, &c[i]) {
-				p.failedUnder(c)
+				if read {
+					p.failedUnder(c[i])
+				}
 				break // the store is down: the others would wait for it too
 			}
 		}
 		p.audit.lockouts(r, p.users, string(user), c)
 		return nil, err
 	}
-	p.reset(r, c) // no counts when unread: no write
+	if failed, ok := p.reset(r, c); !ok && read { // no counts when unread: no write
+		p.failedUnder(failed)
+	}
 	return acct, nil
 }
 
@@ -240,18 +247,19 @@ func storeContext(r *http.Request) context.Context {
 }
 
 // reset clears the counters a success clears; written only when they are
-// not zero, so a cached Basic request stays free of store writes.
-func (p *Passwords) reset(r *http.Request, c counters) {
+// not zero, so a cached Basic request stays free of store writes. ok is
+// false when the store failed, on counter failed.
+func (p *Passwords) reset(r *http.Request, c counters) (failed counter, ok bool) {
 	for _, k := range c {
 		if !k.resets || k.count == 0 {
 			continue
 		}
 		if err := p.store.ResetFailures(storeContext(r), k.key); err != nil {
 			p.storeFailed(fmt.Errorf("throttle: resetting failures: %w", err))
-			p.failedUnder(c)
-			return // the store is down: the others would wait for it too
+			return k, false // the store is down: the others would wait for it too
 		}
 	}
+	return counter{}, true
 }
 
 // lock takes the stripe locks of the counters (in a fixed order) and
@@ -295,7 +303,6 @@ func (p *Passwords) lockedOut(r *http.Request, c *counters) (read bool, err erro
 	got, err := store.CheckFailures(storeContext(r), p.store, keys)
 	if err != nil {
 		p.storeFailed(fmt.Errorf("throttle: reading failures: %w", err))
-		p.failedUnder(*c)
 		for i := range c {
 			c[i].count = 0
 		}

@@ -416,6 +416,71 @@ func TestThrottleFailureElsewhereKeepsLockouts(t *testing.T) {
 	}
 }
 
+// slowFirstCount is a store whose first AddFailure waits until released
+// and then counts, and whose calls for keys holding bad fail (failingFor).
+type slowFirstCount struct {
+	failingFor
+	entered, release   chan struct{}
+	adds, lockoutTests atomic.Int64
+}
+
+// NoFailures answers from the store's memory, as the store would, but
+// never for bad's keys (their shard is down).
+func (s *slowFirstCount) NoFailures(keys [3]string) bool {
+	s.lockoutTests.Add(1)
+	return !s.hit(keys[:]...) && store.NoFailures(s.Store, keys)
+}
+
+func (s *slowFirstCount) AddFailure(ctx context.Context, key string, window time.Duration) (store.Counter, error) {
+	if s.adds.Add(1) == 1 {
+		close(s.entered)
+		<-s.release
+	}
+	return s.failingFor.AddFailure(ctx, key, window)
+}
+
+// TestThrottleFailureElsewhereKeepsQueuedChecksCounted: while a check
+// holds the locks of a user and an address (its store calls work), another
+// user's check from that address fails its store read; the check waiting
+// behind the first one still goes to the store and is counted (the
+// attack probe saw it skip the store and a locked-out user's password
+// accepted).
+func TestThrottleFailureElsewhereKeepsQueuedChecksCounted(t *testing.T) {
+	p := newTestPasswords(t, Throttle{PerUserAddress: 10, PerUser: 100, PerAddress: 1000})
+	healthy := p.store.(store.Store)
+	s := &slowFirstCount{
+		failingFor: failingFor{Store: healthy, bad: identity.NameHash([]byte("mallory"))},
+		entered:    make(chan struct{}), release: make(chan struct{}),
+	}
+	p.store = s
+	req := httptest.NewRequest("GET", "/", nil)
+	guess := func(user string, done chan<- error) {
+		_, err := p.Check(req, []byte(user), []byte("wrong"))
+		done <- err
+	}
+	first, second, other := make(chan error, 1), make(chan error, 1), make(chan error, 1)
+	go guess("alice", first)
+	<-s.entered // alice's first guess holds the locks, counting
+	go guess("alice", second)
+	poll.Until(t, "alice's second guess at the locks", 5*time.Second, func() (bool, string) {
+		return s.lockoutTests.Load() >= 3, fmt.Sprint(s.lockoutTests.Load(), " lockout tests")
+	})
+	go guess("mallory", other) // its read fails, outside the locks
+	if err := <-other; !errors.Is(err, identity.ErrBadCredentials) {
+		t.Fatalf("mallory: %v", err)
+	}
+	close(s.release)
+	for _, ch := range []chan error{first, second} {
+		if err := <-ch; !errors.Is(err, identity.ErrBadCredentials) {
+			t.Fatalf("alice's guess: %v", err)
+		}
+	}
+	c := p.countersFor(identity.NameHash([]byte("alice")), ClientIP(req))
+	if got, err := healthy.Failures(t.Context(), c[0].key); err != nil || got.Count != 2 {
+		t.Errorf("alice's guesses counted %+v, %v; want 2", got, err)
+	}
+}
+
 // failingLockouts is a store whose lockout writes (SetFailures) fail, as
 // redis's do with wait_replicas while a replica is missing: the count is
 // written, the wait for replicas fails.
