@@ -590,7 +590,7 @@ func (b *boltBackend) IsRevoked(ctx context.Context, jti string) (bool, error) {
 	if _, err := b.ready(ctx); err != nil {
 		return false, fmt.Errorf("reading revocation %s: %w", jti, err)
 	}
-	if !b.mem.revoked.mayContain(jti) {
+	if b.NotRevoked(jti) {
 		return false, nil
 	}
 	var until time.Time

@@ -54,7 +54,7 @@ type redisCache struct {
 	// gen changes on every invalidation, whenever entries are cleared and
 	// whenever live changes; a value read from Redis is only cached when
 	// gen did not change since the read began. Changed under mu; read
-	// without it by redisFailureMemos.
+	// without it.
 	gen atomic.Uint64
 	// live is true while the invalidation subscription is confirmed and
 	// heard from within redisSubscriptionSilence.
@@ -204,11 +204,7 @@ func (c *redisConn) invalidate(ctx context.Context, key string, tries int) error
 
 // generation is read before a value is fetched from Redis and passed to
 // the matching cache call.
-func (c *redisConn) generation() uint64 {
-	c.cache.mu.Lock()
-	defer c.cache.mu.Unlock()
-	return c.cache.gen.Load()
-}
+func (c *redisConn) generation() uint64 { return c.cache.gen.Load() }
 
 func (c *redisConn) lookup(key string) (redisCacheEntry, bool) {
 	c.cache.mu.Lock()
