@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -213,6 +214,60 @@ func TestOperationsMetricsAndAudit(t *testing.T) {
 			t.Errorf("no audit event %v in %v", want, events)
 		} else if e["level"] != "info" {
 			t.Errorf("audit event %v has level %v, want info", want, e["level"])
+		}
+	}
+}
+
+// TestSigninPageAuditedAndCounted: a real Caddy's sign-in page (login_page)
+// writes the audit events of a login (an unknown name only hashed) and
+// counts its logins under endpoint "signin".
+func TestSigninPageAuditedAndCounted(t *testing.T) {
+	t.Parallel()
+	up := newUpstream(t)
+	p := newCaddyProcess(t, processSite(t, up, "login_page"))
+	p.Start()
+	const typedName = "Pa55word-typed-on-the-sign-in-page"
+	form := func(user, password string) string {
+		return url.Values{"username": {user}, "password": {password}, "next": {"/"}}.Encode()
+	}
+	headers := map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Origin": p.BaseURL}
+	for _, s := range []struct {
+		user, password string
+		status         int
+	}{
+		{"alice", "not-her-password", http.StatusOK}, // the form again, with the error
+		{typedName, "x", http.StatusOK},
+		{"alice", alicePassword, http.StatusSeeOther},
+	} {
+		req, err := http.NewRequest("POST", p.BaseURL+"/@signin", strings.NewReader(form(s.user, s.password)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		if resp := noRedirects(t, req); resp.StatusCode != s.status {
+			t.Fatalf("sign-in as %.5s…: %d, want %d", s.user, resp.StatusCode, s.status)
+		}
+	}
+	events := auditEvents(t, p.Log())
+	for _, want := range []map[string]any{
+		{"event": "login_failed", "endpoint": "signin", "user": "alice"},
+		{"event": "login_failed", "endpoint": "signin", "user_known": false},
+		{"event": "login_succeeded", "endpoint": "signin", "user": "alice"},
+		{"event": "session_started", "user": "alice"},
+	} {
+		if findEvent(events, want) == nil {
+			t.Errorf("no audit event %v in %v", want, events)
+		}
+	}
+	if strings.Contains(p.Log(), typedName) {
+		t.Error("the log holds the name typed on the sign-in page")
+	}
+	families := scrapeMetrics(t, p.adminAddr)
+	for outcome, want := range map[string]float64{"ok": 1, "invalid": 2} {
+		if got, ok := metricValue(families, "caddy_rest_auth_logins_total", map[string]string{"endpoint": "signin", "outcome": outcome}); !ok || got != want {
+			t.Errorf("logins_total{endpoint=signin,outcome=%s} = %v (present %t), want %v", outcome, got, ok, want)
 		}
 	}
 }
